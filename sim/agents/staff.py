@@ -1,0 +1,51 @@
+"""Grid staff (S1.3, S1.4): workers, managers, assistants, and the level teams above them."""
+
+from __future__ import annotations
+
+import mesa
+
+
+class GridWorker(mesa.Agent):
+    """网格员: patrols the grid, reports, fixes minor problems on the spot, verifies fixes."""
+
+    def __init__(self, model: mesa.Model, grid: int, skill: float, effort: float):
+        super().__init__(model)
+        self.grid = grid
+        self.skill = skill
+        self.effort = effort
+        self.reports = 0
+        self.on_spot_fixes = 0
+        self.verifications = 0
+
+    @property
+    def patrol_strength(self) -> float:
+        """Contribution to the grid's discovery hazard (before coverage and area)."""
+        return self.skill * self.effort
+
+
+class GridManager(mesa.Agent):
+    """网格管理员: coordinates complex problems before they go to departments."""
+
+    def __init__(self, model: mesa.Model, grid: int):
+        super().__init__(model)
+        self.grid = grid
+        self.cases_coordinated = 0
+
+
+class GridAssistant(mesa.Agent):
+    """网格协管员: helps workers; adds a fraction of a worker's patrol coverage."""
+
+    def __init__(self, model: mesa.Model, grid: int):
+        super().__init__(model)
+        self.grid = grid
+
+
+class LevelTeam(mesa.Agent):
+    """上级网格管理团队 of one community, street or district; receives escalated cases."""
+
+    def __init__(self, model: mesa.Model, level: str, unit: int, size: int):
+        super().__init__(model)
+        self.level = level
+        self.unit = unit
+        self.size = size
+        self.escalations_received = 0

@@ -1,0 +1,118 @@
+"""Clock conventions. The model clock is in hours; t = 0 is Monday 00:00 of the first week.
+
+A :class:`~sim.scenario.Window` is a daily window on some weekdays (working hours, patrol hours,
+a crew's shift). Deadlines in working hours or days, patrols and shifts all use the same three
+functions here, so "working time" means one thing everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.scenario import CalendarConfig, Deadline, Window
+
+HOURS_PER_DAY = 24.0
+HOURS_PER_WEEK = 168.0
+
+
+def is_always(w: Window) -> bool:
+    return w.start_h <= 0 and w.end_h >= 24 and len(w.days) == 7
+
+
+def weekly_open_hours(w: Window) -> float:
+    return w.hours_per_day * len(w.days)
+
+
+def in_window(t: float, w: Window) -> bool:
+    day = int(t // HOURS_PER_DAY)
+    h = t - day * HOURS_PER_DAY
+    return (day % 7) in w.days and w.start_h <= h < w.end_h
+
+
+def next_open(t: float, w: Window) -> float:
+    """The earliest time >= t inside the window."""
+    if is_always(w):
+        return t
+    day = int(t // HOURS_PER_DAY)
+    for d in range(day, day + 8):
+        if d % 7 not in w.days:
+            continue
+        lo, hi = d * HOURS_PER_DAY + w.start_h, d * HOURS_PER_DAY + w.end_h
+        if t < hi:
+            return max(t, lo)
+    raise AssertionError("a window with at least one day always opens within a week")
+
+
+def open_hours_between(t0: float, t1: float, w: Window) -> float:
+    """Hours inside the window between t0 and t1 (0 if t1 <= t0)."""
+    if t1 <= t0:
+        return 0.0
+    if is_always(w):
+        return t1 - t0
+    weeks = math.floor((t1 - t0) / HOURS_PER_WEEK)
+    total = weeks * weekly_open_hours(w)
+    t = t0 + weeks * HOURS_PER_WEEK
+    day = int(t // HOURS_PER_DAY)
+    while day * HOURS_PER_DAY < t1:
+        if day % 7 in w.days:
+            lo = max(t, day * HOURS_PER_DAY + w.start_h)
+            hi = min(t1, day * HOURS_PER_DAY + w.end_h)
+            if hi > lo:
+                total += hi - lo
+        day += 1
+    return total
+
+
+def advance(t: float, amount_h: float, w: Window) -> float:
+    """The time at which ``amount_h`` hours inside the window have passed since t."""
+    if amount_h <= 0:
+        return next_open(t, w) if amount_h == 0 and not is_always(w) else t
+    if is_always(w):
+        return t + amount_h
+    per_week = weekly_open_hours(w)
+    weeks = math.floor(amount_h / per_week)
+    if weeks and math.isclose(weeks * per_week, amount_h):
+        weeks -= 1  # land exactly at the end of an open stretch, not at the next opening
+    t += weeks * HOURS_PER_WEEK
+    left = amount_h - weeks * per_week
+    day = int(t // HOURS_PER_DAY)
+    while True:
+        if day % 7 in w.days:
+            lo = max(t, day * HOURS_PER_DAY + w.start_h)
+            hi = day * HOURS_PER_DAY + w.end_h
+            if hi > lo:
+                if left <= hi - lo:
+                    return lo + left
+                left -= hi - lo
+        day += 1
+
+
+def deadline_h(deadline: Deadline, cal: CalendarConfig) -> float:
+    """Length of a deadline in its own clock: working hours for working units, else hours."""
+    if deadline.unit == "working_days":
+        return deadline.value * cal.working_hours.hours_per_day
+    if deadline.unit == "days":
+        return deadline.value * HOURS_PER_DAY
+    return deadline.value
+
+
+def due_time(t_dispatch: float, deadline: Deadline, cal: CalendarConfig) -> float:
+    """Absolute time a case dispatched at ``t_dispatch`` is due.
+
+    Working units count only working time (a case dispatched on Friday evening with a 4-working-
+    hour deadline is due Monday 12:30 with 08:30–17:30 working hours); plain hours and days count
+    the clock.
+    """
+    length = deadline_h(deadline, cal)
+    if deadline.unit in ("working_hours", "working_days"):
+        return advance(t_dispatch, length, cal.working_hours)
+    return t_dispatch + length
+
+
+def clock_label(t: float) -> str:
+    """``t`` hours as ``D+d HH:MM`` (day number and time of day), for narratives and logs."""
+    day = int(t // HOURS_PER_DAY)
+    minutes = int(round((t - day * HOURS_PER_DAY) * 60))
+    if minutes == 24 * 60:
+        day, minutes = day + 1, 0
+    return f"D{day} {minutes // 60:02d}:{minutes % 60:02d}"

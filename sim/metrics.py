@@ -1,0 +1,152 @@
+"""KPI definitions — the one place each KPI is defined. ``docs/kpis.md`` is written from this.
+
+The case log has one row per incident (``sim.records.CASE_COLUMNS``). The measurement window is
+``[warmup_h, end_h)``: an incident belongs to the window if it *occurred* in it (discovery KPIs);
+a case belongs to it if it was *reported* in it (all case KPIs). Cases still open at the end stay
+in every denominator they belong to — they are never dropped — and ``cases_open_end`` counts them.
+
+Definitions (W = the window; "due" = its deadline falls before the end of the run):
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: key -> (English label, 中文, unit, formula). The order is the order of the KPI table.
+KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
+    "incidents_total": ("Incidents", "事件总数", "count", "incidents that occurred in W"),
+    "discovery_rate": ("Discovery rate", "发现率", "share",
+                       "incidents of W reported by the end / incidents of W"),
+    "mean_discovery_latency_h": ("Mean discovery latency", "平均发现时长", "h",
+                                 "mean of (first report − occurrence) over discovered incidents of W"),
+    "reports_total": ("Reports", "上报总数", "count",
+                      "first reports + duplicate reports + invalid reports received in W"),
+    "duplicate_rate": ("Duplicate rate", "重复上报率", "share",
+                       "duplicate reports / (first + duplicate reports), cases of W"),
+    "filing_rate": ("Filing (valid) rate", "立案率", "share",
+                    "cases filed / (cases filed + invalid reports rejected), in W"),
+    "cases_filed": ("Cases filed", "立案数", "count",
+                    "incidents first reported in W (on-the-spot fixes included)"),
+    "on_spot_share": ("Fixed on the spot", "现场处置率", "share",
+                      "cases of W fixed on the spot by a worker / cases filed"),
+    "closure_rate": ("Closure rate", "结案率", "share",
+                     "due cases of W closed by the end / due cases of W"),
+    "on_time_rate": ("On-time closure rate", "按期结案率", "share",
+                     "dispatched due cases of W closed by their deadline / dispatched due cases "
+                     "of W (deadline clock starts at dispatch)"),
+    "mean_time_to_close_h": ("Mean time to close", "平均结案时长", "h",
+                             "mean of (closure − first report) over closed cases of W"),
+    "p50_time_to_close_h": ("Median time to close", "结案时长中位数", "h",
+                            "50th percentile of (closure − first report), closed cases of W"),
+    "p90_time_to_close_h": ("90th pct time to close", "结案时长90分位", "h",
+                            "90th percentile of (closure − first report), closed cases of W"),
+    "cases_open_end": ("Cases open at end", "期末未结案数", "count",
+                       "cases of W neither closed nor parked at the end"),
+    "return_rate": ("Return rate", "回退率", "share",
+                    "dispatched cases of W returned at least once / dispatched cases of W"),
+    "rework_rate": ("Rework rate", "返工率", "share",
+                    "handled cases of W sent back for rework at least once / handled cases of W"),
+    "escalated_cases": ("Escalated cases", "升级案件数", "count",
+                        "cases of W escalated at least one level for being overdue"),
+    "parked_cases": ("Parked cases", "挂账案件数", "count",
+                     "cases of W parked as unsolvable (挂账)"),
+    "mean_crew_wait_h": ("Mean wait for a crew", "平均等待处置时长", "h",
+                         "mean time from a case's first crew request to a crew being free, W"),
+    "worker_utilization": ("Worker utilisation", "网格员工作负荷", "share",
+                           "worker-hours on fixes and verifications in W / worker patrol-hours in W"),
+    "crew_utilization": ("Crew utilisation", "处置队伍利用率", "share",
+                         "crew-hours busy in W / crew shift-hours in W (all departments)"),
+    "monthly_staff_cost": ("Monthly staff cost", "月人员成本", "yuan",
+                           "30 days of pay: grid staff, level teams, operators, crews"),
+}
+
+
+@dataclass
+class RunContext:
+    """What the KPIs need besides the case log."""
+
+    warmup_h: float
+    end_h: float
+    invalid_reports: int = 0
+    worker_busy_h: float = 0.0
+    worker_capacity_h: float = 0.0
+    crew_busy_h: dict[str, float] = field(default_factory=dict)
+    crew_capacity_h: dict[str, float] = field(default_factory=dict)
+    monthly_staff_cost: float = 0.0
+
+
+def _share(num: float, den: float) -> float:
+    return float(num) / float(den) if den else float("nan")
+
+
+def _mean(x: pd.Series) -> float:
+    return float(x.mean()) if len(x) else float("nan")
+
+
+def _q(x: pd.Series, q: float) -> float:
+    return float(np.quantile(x.to_numpy(), q)) if len(x) else float("nan")
+
+
+def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
+              invalid_reports: int = 0) -> dict[str, float]:
+    """The KPIs that depend on the case log only (used per run and per grid)."""
+    occurred = cases[(cases.t_occur_h >= warmup_h) & (cases.t_occur_h < end_h)]
+    discovered = occurred[occurred.t_report_h.notna()]
+    c = cases[(cases.t_report_h >= warmup_h) & (cases.t_report_h < end_h)]
+    closed = c[c.t_closed_h.notna()]
+    dispatched = c[c.t_dispatch_h.notna()]
+    due = c[c.on_spot | (c.t_due_h <= end_h)]
+    due_dispatched = dispatched[dispatched.t_due_h <= end_h]
+    handled = c[c.t_handled_h.notna()]
+    first_reports = len(c)
+    duplicates = int((c.n_reports - 1).clip(lower=0).sum())
+    ttc = closed.t_closed_h - closed.t_report_h
+    return {
+        "incidents_total": float(len(occurred)),
+        "discovery_rate": _share(len(discovered), len(occurred)),
+        "mean_discovery_latency_h": _mean(discovered.t_report_h - discovered.t_occur_h),
+        "reports_total": float(first_reports + duplicates + invalid_reports),
+        "duplicate_rate": _share(duplicates, first_reports + duplicates),
+        "filing_rate": _share(first_reports, first_reports + invalid_reports),
+        "cases_filed": float(first_reports),
+        "on_spot_share": _share(int(c.on_spot.sum()), first_reports),
+        "closure_rate": _share(int(due.t_closed_h.notna().sum()), len(due)),
+        "on_time_rate": _share(int((due_dispatched.t_closed_h <= due_dispatched.t_due_h).sum()),
+                               len(due_dispatched)),
+        "mean_time_to_close_h": _mean(ttc),
+        "p50_time_to_close_h": _q(ttc, 0.5),
+        "p90_time_to_close_h": _q(ttc, 0.9),
+        "cases_open_end": float(((c.state != "closed") & (c.state != "parked")).sum()),
+        "return_rate": _share(int((dispatched.returns > 0).sum()), len(dispatched)),
+        "rework_rate": _share(int((handled.reworks > 0).sum()), len(handled)),
+        "escalated_cases": float((c.escalation_level > 0).sum()),
+        "parked_cases": float((c.state == "parked").sum()),
+        "mean_crew_wait_h": _mean(dispatched.crew_wait_h.dropna()),
+    }
+
+
+def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
+    """All KPIs of one run, in the order of :data:`KPI_DEFINITIONS`."""
+    k = case_kpis(cases, ctx.warmup_h, ctx.end_h, ctx.invalid_reports)
+    k["worker_utilization"] = _share(ctx.worker_busy_h, ctx.worker_capacity_h)
+    k["crew_utilization"] = _share(sum(ctx.crew_busy_h.values()),
+                                   sum(ctx.crew_capacity_h.values()))
+    k["monthly_staff_cost"] = float(ctx.monthly_staff_cost)
+    return {key: k[key] for key in KPI_DEFINITIONS}
+
+
+def per_grid_kpis(cases: pd.DataFrame, n_grids: int, warmup_h: float, end_h: float,
+                  keys: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate",
+                                           "mean_time_to_close_h", "cases_open_end")
+                  ) -> pd.DataFrame:
+    """The case KPIs of each basic grid (same formulas as the run's), for maps."""
+    rows = []
+    groups = dict(tuple(cases.groupby("grid", sort=True)))
+    empty = cases.iloc[0:0]
+    for g in range(n_grids):
+        k = case_kpis(groups.get(g, empty), warmup_h, end_h)
+        rows.append({"grid": g, **{key: k[key] for key in keys}})
+    return pd.DataFrame(rows)

@@ -1,0 +1,401 @@
+"""GridModel: a Mesa model that owns one SimPy environment (the only clock).
+
+Actors are Mesa agents (staff, departments, resident groups, sensor stations); their behaviour
+runs as SimPy processes: the hourly incident arrivals, the channels that notice incidents, the
+case workflow (``sim.workflow``), invalid reports, and the time-series collector.
+
+Discovery is computed per incident when it occurs, from hazards: patrols notice an incident at
+rate ``patrol_rate[grid] · visibility`` per patrol hour (only inside patrol hours), residents at
+``resident rate · propensity[grid] · awareness · salience`` per hour, sensors and video after a
+delay where they cover the grid. Each channel's time comes from the incident's own uniform
+numbers; the earliest is the first report, the later ones become duplicate reports.
+
+Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import mesa
+import numpy as np
+import simpy
+
+from sim import incidents as I
+from sim.agents import (Department, GridAssistant, GridManager, GridWorker, LevelTeam,
+                        ResidentGroup, SensorStation)
+from sim.calendar import advance, due_time, open_hours_between
+from sim.city import build_city
+from sim.incidents import ArrivalGenerator, SubtypeInfo, taxonomy
+from sim.metrics import RunContext
+from sim.records import CaseLog
+from sim.scenario import Scenario
+from sim.seeding import Streams
+from sim.workflow import Incident, case_process
+
+MONTH_DAYS = 30.0
+RESIDENT_CHANNELS = ("hotline", "app", "wechat")
+
+
+class GridModel(mesa.Model):
+    def __init__(self, scenario: Scenario, seed: int | None = None,
+                 case_sink: str | None = None):
+        self.seed = scenario.run.seed if seed is None else int(seed)
+        self.streams = Streams(self.seed)
+        super().__init__(rng=self.streams.int_seed("mesa"))
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.horizon_h = scenario.run.days * 24.0
+        self.warmup_h = scenario.run.warmup_days * 24.0
+        self.city = build_city(scenario.city, self.streams["city"])
+        self.subtypes: list[SubtypeInfo] = taxonomy(scenario)
+        self.rng_service = self.streams["service"]
+        self.case_log = CaseLog(case_sink)
+        self.open_incidents: dict[int, Incident] = {}
+        self.counters = {"incidents": 0, "reported": 0, "closed": 0, "parked": 0,
+                         "invalid_reports": 0, "invalid_in_window": 0}
+        self._busy: dict[str, float] = {}
+        self._in_progress: dict[int, tuple[str, float, int]] = {}
+        self._token = 0
+        self._next_id = 0
+        self._build_actors()
+        self._precompute_rates()
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self.env.process(self._arrivals())
+        self.env.process(self._invalid_reports())
+        self.env.process(self._collect())
+
+    # ----------------------------------------------------------------------------- construction
+    def _build_actors(self) -> None:
+        sc, city, env = self.scenario, self.city, self.env
+        st = sc.staffing
+        n = city.n_grids
+        self.departments: dict[str, Department] = {
+            code: Department(self, code, cfg, city.n_streets, env)
+            for code, cfg in sc.departments.items()}
+        rng = self.streams["staff"]
+        skills = np.empty((n, st.workers_per_grid))
+        for k in range(st.workers_per_grid):  # column by column: adding workers keeps the others
+            skills[:, k] = np.clip(rng.normal(st.skill_mean, st.skill_sd, n), 0.05, 1.0)
+        self.workers_by_grid: list[list[GridWorker]] = [
+            [GridWorker(self, g, float(skills[g, k]), st.effort) for k in range(st.workers_per_grid)]
+            for g in range(n)]
+        self.worker_pools = [simpy.Resource(env, capacity=st.workers_per_grid) for _ in range(n)]
+        self.managers = [[GridManager(self, g) for _ in range(st.managers_per_grid)]
+                         for g in range(n)]
+        self.assistants = [[GridAssistant(self, g) for _ in range(st.assistants_per_grid)]
+                           for g in range(n)]
+        self.level_teams = {
+            level: [LevelTeam(self, level, k, getattr(st.level_teams, level)) for k in range(count)]
+            for level, count in (("community", city.n_communities), ("street", city.n_streets),
+                                 ("district", city.n_districts))}
+        if st.managers_per_grid:
+            self._manager_pools = [simpy.Resource(env, capacity=st.managers_per_grid)
+                                   for _ in range(n)]
+        else:  # no grid manager: the community team coordinates
+            cap = max(1, st.level_teams.community)
+            per_comm = [simpy.Resource(env, capacity=cap) for _ in range(city.n_communities)]
+            self._manager_pools = [per_comm[c] for c in city.community]
+        self.operators = simpy.Resource(env, capacity=sc.platform.operators)
+        self.residents = [ResidentGroup(self, g, float(city.households[g]),
+                                        float(city.resident_propensity[g])) for g in range(n)]
+        ch = sc.channels
+        rng_s = self.streams["sensors"]
+        has_sensor = rng_s.random(n) < ch.sensor_coverage
+        has_video = rng_s.random(n) < ch.video_coverage
+        self.sensor_stations = [SensorStation(self, g, bool(has_sensor[g]), bool(has_video[g]))
+                                for g in range(n)]
+        self.city.precompute_distances(self.city.street_depots)
+
+    def _precompute_rates(self) -> None:
+        """Per-grid discovery hazards (per patrol hour) from the staff on each grid."""
+        sc, city = self.scenario, self.city
+        p = sc.patrol
+        strength = np.array([sum(w.patrol_strength for w in ws) for ws in self.workers_by_grid])
+        mean_skill = np.array([np.mean([w.skill for w in ws]) for ws in self.workers_by_grid])
+        strength = strength + p.assistant_coverage_factor * sc.staffing.assistants_per_grid \
+            * mean_skill * sc.staffing.effort
+        self.patrol_rate = p.coverage_km2_per_h * strength / (city.area_km2 * city.difficulty)
+        self.resident_rate_h = sc.channels.resident_reports_per_incident_per_day / 24.0
+        shares = sc.channels.resident_channel_shares
+        self._res_channels = [c for c in RESIDENT_CHANNELS if shares.get(c, 0) > 0]
+        self._res_cum = np.cumsum([shares[c] for c in self._res_channels]).tolist()
+        self._worker_cum = []
+        for ws in self.workers_by_grid:
+            c = np.cumsum([w.patrol_strength for w in ws])
+            self._worker_cum.append((c / c[-1]).tolist())
+
+    # ---------------------------------------------------------------------------- model helpers
+    def pick_worker(self, g: int, u: float) -> GridWorker:
+        cum = self._worker_cum[g]
+        for k, c in enumerate(cum):
+            if u < c:
+                return self.workers_by_grid[g][k]
+        return self.workers_by_grid[g][-1]
+
+    def manager_pool(self, g: int) -> simpy.Resource:
+        return self._manager_pools[g]
+
+    def manager_of(self, g: int) -> Any:
+        ms = self.managers[g]
+        return ms[0] if ms else self.level_teams["community"][int(self.city.community[g])]
+
+    def travel_h(self, department: str, g: int) -> float:
+        cfg = self.departments[department].cfg
+        if not cfg.travel:
+            return 0.0
+        depot = int(self.city.street_depots[self.city.street[g]])
+        return float(self.city.distances_from(depot)[g]) / cfg.travel_speed_kmh
+
+    def start_deadline(self, inc: Incident, sub: SubtypeInfo) -> None:
+        inc.t_dispatch = self.env.now
+        inc.department = sub.department
+        inc.t_due = due_time(self.env.now, sub.deadline, self.scenario.calendar)
+        self._watch(inc, inc.t_due)
+
+    def _watch(self, inc: Incident, t: float) -> None:
+        if t < self.horizon_h:
+            ev = self.env.timeout(t - self.env.now)
+            ev.callbacks.append(lambda _e, inc=inc: self._overdue(inc))
+
+    def _overdue(self, inc: Incident) -> None:
+        """A missed deadline: escalate one level (community → street → district)."""
+        if inc.state in ("closed", "parked"):
+            return
+        if inc.escalation < 3:
+            inc.escalation += 1
+            level = ("community", "street", "district")[inc.escalation - 1]
+            unit = {"community": self.city.community, "street": self.city.street,
+                    "district": self.city.district}[level][inc.grid]
+            self.level_teams[level][int(unit)].escalations_received += 1
+            sub = self.subtypes[inc.sub]
+            self._watch(inc, due_time(self.env.now, sub.deadline, self.scenario.calendar))
+
+    def busy_start(self, kind: str, n: int) -> int:
+        self._token += 1
+        self._in_progress[self._token] = (kind, self.env.now, n)
+        return self._token
+
+    def busy_stop(self, token: int, now: float | None = None) -> None:
+        kind, t0, n = self._in_progress.pop(token)
+        t1 = self.env.now if now is None else now
+        lo, hi = max(t0, self.warmup_h), min(t1, self.horizon_h)
+        if hi > lo:
+            self._busy[kind] = self._busy.get(kind, 0.0) + (hi - lo) * n
+
+    def finish_case(self, inc: Incident, state: str) -> None:
+        inc.state = state
+        self.counters[state] += 1
+        self._record(inc)
+
+    def _record(self, inc: Incident) -> None:
+        self.open_incidents.pop(inc.id, None)
+        sub = self.subtypes[inc.sub]
+        end = min(inc.t_closed, self.env.now) if inc.t_closed == inc.t_closed else self.env.now
+        n_reports = sum(1 for t in inc.channel_times if t <= end) if inc.channel else 0
+        self.case_log.append((
+            inc.id, inc.grid, sub.category, sub.subtype, sub.department, inc.t_occur, inc.channel,
+            inc.t_report, max(n_reports, 1) if inc.channel else 0, inc.worker, inc.on_spot,
+            inc.complex, inc.t_filed, inc.t_dispatch, inc.t_due, inc.crew_wait_h, inc.t_handled,
+            inc.t_closed, inc.returns, inc.reworks, inc.escalation, inc.false_closure, inc.state))
+
+    # -------------------------------------------------------------------------------- processes
+    def _arrivals(self):
+        gen = ArrivalGenerator(self.scenario, self.city, self.subtypes, self.streams["arrivals"],
+                               self.streams["incident"])
+        hours = math.ceil(self.horizon_h)
+        for hour in range(hours):
+            times, grids, subs, handed, u = gen.draw_hour(hour)
+            for t, g, s, h, row in zip(times.tolist(), grids.tolist(), subs.tolist(),
+                                       handed.tolist(), u.tolist()):
+                self._new_incident(t, g, s, h, row)
+            yield self.env.timeout(hour + 1 - self.env.now)
+
+    def _new_incident(self, t: float, g: int, s: int, handed_down: bool, u: list[float],
+                      iid: int | None = None) -> None:
+        if iid is None:
+            iid = self._next_id
+            self._next_id += 1
+        inc = Incident(iid, g, s, t, u)
+        self.counters["incidents"] += 1
+        self.open_incidents[inc.id] = inc
+        if handed_down:
+            times = {"handed_down": t}
+        else:
+            times = self._channel_times(inc)
+        if not times:
+            return
+        channel = min(times, key=times.__getitem__)
+        t_first = times[channel]
+        if t_first >= self.horizon_h:
+            return
+        inc.channel_times = tuple(sorted(times.values()))
+        ev = self.env.timeout(t_first - self.env.now)
+        ev.callbacks.append(lambda _e, inc=inc, ch=channel: self._on_report(inc, ch))
+
+    def _channel_times(self, inc: Incident) -> dict[str, float]:
+        sub = self.subtypes[inc.sub]
+        g, u, t = inc.grid, inc.u, inc.t_occur
+        sc = self.scenario
+        times: dict[str, float] = {}
+        rate = self.patrol_rate[g] * sub.patrol_visibility
+        if rate > 0:
+            e = -math.log1p(-u[I.U_PATROL])
+            times["patrol"] = advance(t, e / rate, sc.patrol.hours)
+        res = self.resident_rate_h * self.residents[g].reporting_multiplier * sub.resident_salience
+        if res > 0 and self._res_channels:
+            e = -math.log1p(-u[I.U_RESIDENT])
+            ch = self._res_channels[-1]
+            for name, c in zip(self._res_channels, self._res_cum):
+                if u[I.U_RES_CHANNEL] < c:
+                    ch = name
+                    break
+            times[ch] = t + e / res
+        st = self.sensor_stations[g]
+        chc = sc.channels
+        if st.sensor and sub.sensor_detectable and u[I.U_SENSOR] < chc.sensor_detect_prob:
+            times["sensor"] = t + chc.sensor_delay.ppf(u[I.U_SENSOR_DELAY])
+        if st.video and sub.video_detectable and u[I.U_VIDEO] < chc.video_detect_prob:
+            times["video"] = t + chc.video_delay.ppf(u[I.U_VIDEO_DELAY])
+        return times
+
+    def _on_report(self, inc: Incident, channel: str) -> None:
+        inc.channel = channel
+        inc.t_report = self.env.now
+        self.counters["reported"] += 1
+        if channel in RESIDENT_CHANNELS:
+            self.residents[inc.grid].reports += 1
+        elif channel in ("sensor", "video"):
+            self.sensor_stations[inc.grid].detections += 1
+        self.env.process(case_process(self, inc))
+
+    def _invalid_reports(self):
+        """Unfounded or out-of-scope reports: they cost screening time and are rejected."""
+        sc = self.scenario
+        rate_h = sc.channels.invalid_reports_per_1000_households_per_day / 24.0 \
+            * float(self.city.households.sum()) / 1000.0
+        if rate_h <= 0:
+            return
+        rng = self.streams["invalid_reports"]
+        hourly = I.normalised(sc.incidents.hourly_profile)
+        weekly = I.normalised(sc.incidents.weekly_profile)
+        for hour in range(math.ceil(self.horizon_h)):
+            n = int(rng.poisson(rate_h * hourly[hour % 24] * weekly[(hour // 24) % 7]))
+            for t, us in zip(np.sort(hour + rng.random(n)).tolist(), rng.random(n).tolist()):
+                ev = self.env.timeout(t - self.env.now)
+                ev.callbacks.append(lambda _e, us=us: self.env.process(self._screen_invalid(us)))
+            yield self.env.timeout(hour + 1 - self.env.now)
+
+    def _screen_invalid(self, u: float):
+        req = self.operators.request()
+        yield req
+        yield self.env.timeout(self.scenario.platform.screening_time.ppf(u))
+        self.operators.release(req)
+        self.counters["invalid_reports"] += 1
+        if self.warmup_h <= self.env.now < self.horizon_h:
+            self.counters["invalid_in_window"] += 1
+
+    def _reporters(self) -> dict[str, Callable[["GridModel"], Any]]:
+        c = self.counters
+        return {
+            "t_h": lambda m: m.env.now,
+            "cum_incidents": lambda m: c["incidents"],
+            "cum_reported": lambda m: c["reported"],
+            "cum_closed": lambda m: c["closed"],
+            "cum_parked": lambda m: c["parked"],
+            "n_undiscovered": lambda m: c["incidents"] - c["reported"],
+            "n_backlog": lambda m: c["reported"] - c["closed"] - c["parked"],
+            "n_crews_busy": lambda m: sum(d.crews_busy() for d in m.departments.values()),
+            "n_crew_queue": lambda m: sum(d.queue_length() for d in m.departments.values()),
+            "n_operator_queue": lambda m: len(m.operators.queue),
+        }
+
+    def _collect(self):
+        step = self.scenario.run.timeseries_interval_h
+        while True:
+            self.datacollector.collect(self)
+            yield self.env.timeout(step)
+
+    # -------------------------------------------------------------------------------- stepping
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def inject_incident(self, t: float, grid: int, subtype: str,
+                        uniforms: dict[int, float] | None = None,
+                        handed_down: bool = False) -> int:
+        """Add one incident at time ``t`` (>= now) in ``grid`` of ``subtype`` ("category.sub").
+
+        Its random draws come from the ``injected`` stream unless given by column
+        (``sim.incidents.U_*``). Returns the incident id.
+        """
+        codes = [s.code for s in self.subtypes]
+        if subtype not in codes:
+            raise ValueError(f"unknown subtype {subtype!r}; allowed: {', '.join(codes)}")
+        if not 0 <= grid < self.city.n_grids:
+            raise ValueError(f"grid must be between 0 and {self.city.n_grids - 1}")
+        if t < self.env.now:
+            raise ValueError(f"t must not be in the past (now is {self.env.now:g} h)")
+        u = self.streams["injected"].random(I.N_UNIFORMS).tolist()
+        for col, val in (uniforms or {}).items():
+            u[col] = val
+        iid = self._next_id
+        args = (t, grid, codes.index(subtype), handed_down, u)
+        if t == self.env.now:
+            self._new_incident(*args)
+        else:
+            self._next_id += 1
+            ev = self.env.timeout(t - self.env.now)
+            ev.callbacks.append(lambda _e: self._new_incident(*args, iid=iid))
+        return iid
+
+    def run_until(self, t: float) -> None:
+        """Advance the clock to ``t`` hours (no further than the horizon)."""
+        t = min(t, self.horizon_h)
+        if t > self.env.now:
+            self.env.run(until=t)
+
+    @property
+    def events_scheduled(self) -> int:
+        """Events scheduled so far (SimPy's insertion counter): the engine's unit of work."""
+        return int(repr(self.env._eid)[len("count("):-1])
+
+    def finish(self) -> RunContext:
+        """Record every incident still open (nothing is dropped) and return the KPI context."""
+        self.run_until(self.horizon_h)
+        for inc in list(self.open_incidents.values()):
+            self._record(inc)
+        for token, (kind, t0, n) in list(self._in_progress.items()):
+            self.busy_stop(token, now=self.horizon_h)
+        self.case_log.close()
+        return self.run_context()
+
+    def run_context(self) -> RunContext:
+        sc, city = self.scenario, self.city
+        st = sc.staffing
+        n = city.n_grids
+        w0, w1 = self.warmup_h, self.horizon_h
+        duty = open_hours_between(w0, w1, sc.patrol.hours)
+        crew_cap = {code: d.n_crews * open_hours_between(w0, w1, d.cfg.shift)
+                    for code, d in self.departments.items()}
+        return RunContext(
+            warmup_h=w0, end_h=w1, invalid_reports=self.counters["invalid_in_window"],
+            worker_busy_h=self._busy.get("worker", 0.0),
+            worker_capacity_h=n * st.workers_per_grid * duty,
+            crew_busy_h={code: self._busy.get(code, 0.0) for code in self.departments},
+            crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city))
+
+
+def monthly_staff_cost(sc: Scenario, city: Any) -> float:
+    """Pay for 30 days: grid staff, level teams, platform operators and department crews."""
+    st, pay = sc.staffing, sc.staffing.pay
+    n = city.n_grids
+    grid = n * (st.workers_per_grid * pay.grid_worker + st.managers_per_grid * pay.grid_manager
+                + st.assistants_per_grid * pay.grid_assistant)
+    teams = (city.n_communities * st.level_teams.community + city.n_streets * st.level_teams.street
+             + city.n_districts * st.level_teams.district) * pay.level_team_member
+    ops = sc.platform.operators * pay.platform_operator
+    crews = sum(d.crews_per_street * city.n_streets * d.cost_per_crew_month
+                for d in sc.departments.values())
+    return float(grid + teams + ops + crews)

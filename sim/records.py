@@ -1,0 +1,102 @@
+"""The case log: one row per incident, streamed in columnar batches.
+
+Rows are buffered in plain lists and turned into Arrow record batches every ``batch_rows`` rows;
+with a sink the batches go straight to a Parquet file (memory stays bounded however long the
+run), without one they are kept as compact Arrow batches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CASE_SCHEMA = pa.schema([
+    ("incident_id", pa.int64()),
+    ("grid", pa.int32()),
+    ("category", pa.string()),
+    ("subtype", pa.string()),
+    ("department", pa.string()),
+    ("t_occur_h", pa.float64()),
+    ("channel", pa.string()),
+    ("t_report_h", pa.float64()),
+    ("n_reports", pa.int16()),
+    ("worker", pa.int32()),
+    ("on_spot", pa.bool_()),
+    ("complex", pa.bool_()),
+    ("t_filed_h", pa.float64()),
+    ("t_dispatch_h", pa.float64()),
+    ("t_due_h", pa.float64()),
+    ("crew_wait_h", pa.float64()),
+    ("t_handled_h", pa.float64()),
+    ("t_closed_h", pa.float64()),
+    ("returns", pa.int16()),
+    ("reworks", pa.int16()),
+    ("escalation_level", pa.int8()),
+    ("false_closure", pa.bool_()),
+    ("state", pa.string()),
+])
+CASE_COLUMNS: tuple[str, ...] = tuple(CASE_SCHEMA.names)
+
+
+class CaseLog:
+    def __init__(self, sink: str | Path | None = None, batch_rows: int = 50_000):
+        self.batch_rows = batch_rows
+        self._rows: list[tuple] = []
+        self._batches: list[pa.RecordBatch] = []
+        self.sink = Path(sink) if sink else None
+        self._partial = self.sink.with_name(self.sink.name + ".partial") if self.sink else None
+        self._writer: pq.ParquetWriter | None = None
+        self.n_rows = 0
+
+    def append(self, row: tuple) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= self.batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        cols = list(zip(*self._rows))
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(cols, CASE_SCHEMA)], schema=CASE_SCHEMA)
+        self.n_rows += len(self._rows)
+        self._rows = []
+        if self._partial is not None:
+            if self._writer is None:
+                self._partial.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(self._partial, CASE_SCHEMA, compression="zstd")
+            self._writer.write_batch(batch)
+        else:
+            self._batches.append(batch)
+
+    def close(self) -> None:
+        """Flush what is buffered; with a sink, finish the file and move it into place."""
+        self._flush()
+        if self._partial is not None:
+            if self._writer is None:
+                pq.write_table(CASE_SCHEMA.empty_table(), self._partial)
+            else:
+                self._writer.close()
+                self._writer = None
+            os.replace(self._partial, self.sink)
+
+    def discard(self) -> None:
+        """Drop a half-written sink (on error)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._partial is not None and self._partial.exists():
+            self._partial.unlink()
+
+    def table(self, columns: list[str] | None = None) -> pa.Table:
+        if self.sink is not None and self.sink.exists():
+            return pq.read_table(self.sink, columns=columns)
+        t = pa.Table.from_batches(self._batches, schema=CASE_SCHEMA)
+        return t.select(columns) if columns else t
+
+    def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        return self.table(columns).to_pandas()

@@ -1,0 +1,68 @@
+"""The grid hierarchy: counts, sizes by difficulty, adjacency and travel over the graph."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from sim.city import build_city
+from sim.scenario import CityConfig, Scenario, load_scenario
+from tests.conftest import SCENARIOS
+
+
+def test_baseline_city_structure():
+    city = build_city(Scenario().city, np.random.default_rng(0))
+    assert 35 <= city.n_grids <= 50
+    assert city.households.sum() == pytest.approx(16000)
+    assert city.n_communities == int(np.ceil(city.n_grids / 8))
+    g = city.graph
+    grids = [n for n, d in g.nodes(data=True) if d["level"] == "basic_grid"]
+    assert len(grids) == city.n_grids
+    adj = nx.Graph([(a, b) for a, b, d in g.edges(data=True) if d["kind"] == "adjacent"])
+    assert nx.is_connected(adj)
+    # every grid belongs to exactly one community, every community to one street
+    for i in range(city.n_grids):
+        parents = [n for n in g.neighbors(("grid", i)) if n[0] == "community"]
+        assert parents == [("community", int(city.community[i]))]
+    assert g.nodes[("district", 0)]["households"] == pytest.approx(16000, abs=2)
+
+
+def test_harder_zones_get_smaller_grids():
+    city = build_city(Scenario().city, np.random.default_rng(0))
+    res = city.households[city.zone == "residential"].mean()
+    com = city.households[city.zone == "commercial"].mean()
+    assert com < res
+    assert res == pytest.approx(400, rel=0.1)
+    assert com == pytest.approx(400 / 1.5, rel=0.1)
+
+
+def test_grid_size_lever_changes_grid_count():
+    small = build_city(CityConfig(households_per_grid=200), np.random.default_rng(0))
+    large = build_city(CityConfig(households_per_grid=800), np.random.default_rng(0))
+    assert small.n_grids == pytest.approx(4 * large.n_grids, rel=0.15)
+
+
+def test_travel_distance_is_shortest_path_on_the_graph():
+    city = build_city(CityConfig(households=60000), np.random.default_rng(3))
+    g = city.graph
+    adj = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True) if d["kind"] == "adjacent"])
+    src = int(city.street_depots[0])
+    nx_len = nx.single_source_dijkstra_path_length(adj, ("grid", src), weight="length_km")
+    d = city.distances_from(src)
+    for (_, j), length in nx_len.items():
+        assert d[j] == pytest.approx(length)
+
+
+def test_propensity_spread_matches_the_lever():
+    city = build_city(CityConfig(households=400000, resident_propensity_spread=3.0),
+                      np.random.default_rng(1))
+    ratio = city.resident_propensity.max() / city.resident_propensity.min()
+    assert 2.5 < ratio <= 3.0
+
+
+def test_city_large_has_ten_thousand_grids_and_25_million_residents():
+    sc = load_scenario(SCENARIOS / "city_large.yaml")
+    city = build_city(sc.city, np.random.default_rng(0))
+    assert 9500 <= city.n_grids <= 10500
+    assert city.population.sum() == pytest.approx(25e6, rel=0.01)
