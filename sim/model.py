@@ -25,6 +25,7 @@ import simpy
 from sim import incidents as I
 from sim.agents import (Department, GridAssistant, GridManager, GridWorker, LevelTeam,
                         ResidentGroup, SensorStation)
+from sim.beats import patrol_beats
 from sim.calendar import advance, due_time, open_hours_between
 from sim.city import build_city
 from sim.incidents import ArrivalGenerator, SubtypeInfo, taxonomy
@@ -75,13 +76,18 @@ class GridModel(mesa.Model):
             code: Department(self, code, cfg, city.n_streets, env)
             for code, cfg in sc.departments.items()}
         rng = self.streams["staff"]
-        skills = np.empty((n, st.workers_per_grid))
-        for k in range(st.workers_per_grid):  # column by column: adding workers keeps the others
-            skills[:, k] = np.clip(rng.normal(st.skill_mean, st.skill_sd, n), 0.05, 1.0)
-        self.workers_by_grid: list[list[GridWorker]] = [
-            [GridWorker(self, g, float(skills[g, k]), st.effort) for k in range(st.workers_per_grid)]
-            for g in range(n)]
-        self.worker_pools = [simpy.Resource(env, capacity=st.workers_per_grid) for _ in range(n)]
+        self.beats = patrol_beats(st, n)  # by default one beat per grid (sim/beats.py)
+        nb, width = self.beats.n_beats, int(self.beats.workers.max())
+        first_grid = np.searchsorted(self.beats.beat_of_grid, np.arange(nb))
+        skills = np.empty((nb, width))
+        for k in range(width):  # column by column: adding workers keeps the others
+            skills[:, k] = np.clip(rng.normal(st.skill_mean, st.skill_sd, nb), 0.05, 1.0)
+        beat_workers = [[GridWorker(self, int(first_grid[b]), float(skills[b, k]), st.effort)
+                         for k in range(int(self.beats.workers[b]))] for b in range(nb)]
+        beat_pools = [simpy.Resource(env, capacity=int(c)) for c in self.beats.workers]
+        self.workers_by_grid: list[list[GridWorker]] = [beat_workers[b]
+                                                        for b in self.beats.beat_of_grid]
+        self.worker_pools = [beat_pools[b] for b in self.beats.beat_of_grid]
         self.managers = [[GridManager(self, g) for _ in range(st.managers_per_grid)]
                          for g in range(n)]
         self.assistants = [[GridAssistant(self, g) for _ in range(st.assistants_per_grid)]
@@ -114,6 +120,10 @@ class GridModel(mesa.Model):
         p = sc.patrol
         strength = np.array([sum(w.patrol_strength for w in ws) for ws in self.workers_by_grid])
         mean_skill = np.array([np.mean([w.skill for w in ws]) for ws in self.workers_by_grid])
+        if not self.beats.identity:  # a beat's workers sweep all of its grids
+            eff_area = city.area_km2 * city.difficulty
+            beat_area = np.bincount(self.beats.beat_of_grid, weights=eff_area)
+            strength = strength * (eff_area / beat_area[self.beats.beat_of_grid])
         strength = strength + p.assistant_coverage_factor * sc.staffing.assistants_per_grid \
             * mean_skill * sc.staffing.effort
         self.patrol_rate = p.coverage_km2_per_h * strength / (city.area_km2 * city.difficulty)
@@ -382,7 +392,7 @@ class GridModel(mesa.Model):
         return RunContext(
             warmup_h=w0, end_h=w1, invalid_reports=self.counters["invalid_in_window"],
             worker_busy_h=self._busy.get("worker", 0.0),
-            worker_capacity_h=n * st.workers_per_grid * duty,
+            worker_capacity_h=self.beats.n_workers * duty,
             crew_busy_h={code: self._busy.get(code, 0.0) for code in self.departments},
             crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city))
 
@@ -391,8 +401,8 @@ def monthly_staff_cost(sc: Scenario, city: Any) -> float:
     """Pay for 30 days: grid staff, level teams, platform operators and department crews."""
     st, pay = sc.staffing, sc.staffing.pay
     n = city.n_grids
-    grid = n * (st.workers_per_grid * pay.grid_worker + st.managers_per_grid * pay.grid_manager
-                + st.assistants_per_grid * pay.grid_assistant)
+    grid = patrol_beats(st, n).n_workers * pay.grid_worker \
+        + n * (st.managers_per_grid * pay.grid_manager + st.assistants_per_grid * pay.grid_assistant)
     teams = (city.n_communities * st.level_teams.community + city.n_streets * st.level_teams.street
              + city.n_districts * st.level_teams.district) * pay.level_team_member
     ops = sc.platform.operators * pay.platform_operator

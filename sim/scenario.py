@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +48,19 @@ class Window(_Model):
     @property
     def hours_per_day(self) -> float:
         return self.end_h - self.start_h
+
+    @cached_property
+    def always(self) -> bool:
+        """Open around the clock, every day."""
+        return self.start_h <= 0 and self.end_h >= 24 and len(self.days) == 7
+
+    @cached_property
+    def week_table(self) -> tuple[float, tuple[float, ...]]:
+        """(open hours per week, open hours before each weekday 0…7): the calendar's lookup."""
+        cum = [0.0]
+        for d in range(7):
+            cum.append(cum[-1] + (self.hours_per_day if d in self.days else 0.0))
+        return cum[-1], tuple(cum)
 
 
 ALWAYS = Window(start_h=0, end_h=24)
@@ -136,6 +150,12 @@ class Staffing(_Model):
     """Staff per basic grid (S1.3) — the staffing levers — and their skills."""
 
     workers_per_grid: int = Field(default=2, ge=1, le=50)
+    workers_total: int | None = Field(
+        default=None, ge=1, le=2_000_000,
+        description="head count of grid workers for the whole city, replacing workers_per_grid "
+                    "(e.g. Dongcheng: 350 supervisors over 1,593 grids); fewer workers than grids "
+                    "patrol beats of adjacent grids (sim/beats.py); null = workers_per_grid each",
+    )
     managers_per_grid: int = Field(default=1, ge=0, le=10)
     assistants_per_grid: int = Field(default=1, ge=0, le=50)
     level_teams: LevelTeams = LevelTeams()
