@@ -49,3 +49,4 @@ class LevelTeam(mesa.Agent):
         self.unit = unit
         self.size = size
         self.escalations_received = 0
+        self.cases_coordinated = 0  # stands in for the grid manager where a grid has none
