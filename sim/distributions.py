@@ -9,10 +9,13 @@ parameters (common random numbers).
 from __future__ import annotations
 
 import math
+from functools import cached_property
+from statistics import NormalDist
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.special import ndtri
+
+_inv_norm = NormalDist().inv_cdf
 
 
 class _Dist(BaseModel):
@@ -62,10 +65,14 @@ class LogNormal(_Dist):
     def mean(self) -> float:
         return self.mean_value
 
-    def ppf(self, u: float) -> float:
+    @cached_property
+    def _params(self) -> tuple[float, float]:
         s2 = math.log1p(self.cv * self.cv)
-        mu = math.log(self.mean_value) - s2 / 2
-        return math.exp(mu + math.sqrt(s2) * float(ndtri(min(max(u, 1e-12), 1 - 1e-12))))
+        return math.log(self.mean_value) - s2 / 2, math.sqrt(s2)
+
+    def ppf(self, u: float) -> float:
+        mu, sigma = self._params
+        return math.exp(mu + sigma * _inv_norm(min(max(u, 1e-12), 1 - 1e-12)))
 
 
 class Uniform(_Dist):
