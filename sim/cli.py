@@ -154,6 +154,11 @@ def app_cmd(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501)
                                       "--server.port", str(port), "--server.headless", "true"]))
 
 
+from sim.validation import validation_command  # noqa: E402
+
+app.command("validation")(validation_command)  # published vs simulated (sim/validation.py)
+
+
 def main() -> None:
     app()
 

@@ -411,6 +411,12 @@ class PlatformConfig(_Model):
     operators: int = Field(default=3, ge=1, le=10000, description="call takers and dispatchers, 24h")
     screening_time: Distribution = LogNormal(mean=0.08, cv=0.5)
     dispatch_time: Distribution = LogNormal(mean=0.08, cv=0.5)
+    handoff_delay: Distribution = Field(
+        default=Fixed(value=0.0),
+        description="elapsed wait between filing and dispatch with nobody working on the case: "
+                    "paper transfer between separate bodies where there is no shared platform "
+                    "(0 on a shared platform)",
+    )
     auto_dispatch_share: float = Field(default=0.0, ge=0, le=1)
     misroute_prob: float = Field(default=0.05, ge=0, le=1, description="sent to a wrong department")
     return_delay: Distribution = LogNormal(mean=2.0, cv=0.5)

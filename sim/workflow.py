@@ -98,6 +98,8 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
     ops.release(req)
     inc.t_filed = env.now
     inc.state = "filed"
+    if plat.handoff_delay.mean > 0:  # paper transfer between bodies, no shared platform
+        yield env.timeout(plat.handoff_delay.ppf(m.streams["handoff"].random()))
 
     # 3. dispatch: starts the deadline clock
     yield from _dispatch_step(m, u[I.U_AUTO], u[I.U_DISPATCH])

@@ -1,0 +1,282 @@
+"""Validation against published figures of real cities (facts.md): published vs simulated.
+
+Each :class:`CityValidation` names a scenario file under ``scenarios/`` and the published
+figures it should reproduce. :func:`validate_city` runs independent replications (seeds spawned
+from one master seed), computes each metric's mean and 95% confidence interval (Student t), and
+says whether the published figure and the simulation agree:
+
+* ``approx`` — "about X": the interval overlaps the band X ± tolerance, where the tolerance says
+  how loosely the source states the figure ("about a week" is looser than "6.5 h");
+* ``min`` — "more than X": the whole interval lies above X;
+
+A target marked ``calibrated`` was used to set a parameter of the scenario; its agreement shows
+the calibration holds, not that the model predicts it. ``docs/validation.md`` reports the results
+and what the model cannot reproduce. Reproduce with ``gridsim validation NAME``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Callable, Literal, Optional
+
+import typer
+
+from sim.scenario import Scenario, load_scenario, scenario_with
+
+if TYPE_CHECKING:  # heavy imports stay lazy: the CLI imports this module at start-up
+    import numpy as np
+    import pandas as pd
+
+    from sim.run import RunResult
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _window_days(r: RunResult) -> float:
+    return (r.context.end_h - r.context.warmup_h) / 24.0
+
+
+#: Metrics a target can name: a KPI key or one of these derived figures.
+DERIVED: dict[str, tuple[str, Callable[[RunResult], float]]] = {
+    "cases_per_month": ("cases filed per 30 days (cases_filed / window days × 30)",
+                        lambda r: r.kpis["cases_filed"] / _window_days(r) * 30.0),
+    "work_order_share": ("share of all reports (calls) that become cases (work orders): "
+                         "cases_filed / reports_total",
+                         lambda r: r.kpis["cases_filed"] / r.kpis["reports_total"]
+                         if r.kpis["reports_total"] else float("nan")),
+}
+
+
+def metric_value(result: RunResult, metric: str) -> float:
+    if metric in DERIVED:
+        return float(DERIVED[metric][1](result))
+    return float(result.kpis[metric])
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published figure."""
+
+    metric: str
+    published: float
+    kind: Literal["approx", "min"]
+    label: str
+    source: str
+    rel_tol: float = 0.0
+    abs_tol: float = 0.0
+    calibrated: bool = False
+    #: what docs/validation.md reports at full size (the tests check it still holds)
+    expected: bool = True
+
+    def band(self) -> tuple[float, float]:
+        if self.kind == "min":
+            return self.published, math.inf
+        tol = max(self.rel_tol * abs(self.published), self.abs_tol)
+        return self.published - tol, self.published + tol
+
+    def agrees(self, lo: float, hi: float) -> bool:
+        if any(math.isnan(x) for x in (lo, hi)):
+            return False
+        b_lo, b_hi = self.band()
+        if self.kind == "min":
+            return lo > self.published
+        return hi >= b_lo and lo <= b_hi
+
+
+@dataclass(frozen=True)
+class CityValidation:
+    name: str
+    title: str
+    scenario_file: str
+    targets: tuple[Target, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def scenario(self) -> Scenario:
+        return load_scenario(SCENARIO_DIR / self.scenario_file)
+
+
+DONGCHENG = "facts.md, Dongcheng after five years"
+VALIDATIONS: dict[str, CityValidation] = {
+    "dongcheng_2009": CityValidation(
+        name="dongcheng_2009", title="Beijing Dongcheng about 2009 (北京东城 网格化五年后)",
+        scenario_file="dongcheng_2009.yaml",
+        targets=(
+            Target("closure_rate", 0.95, "min", "closure rate > 95%", DONGCHENG),
+            Target("mean_time_to_close_h", 6.5, "approx", "mean time to close ≈ 6.5 h",
+                   DONGCHENG, rel_tol=0.15),
+            Target("cases_per_month", 3000, "approx", "≈ 3,000 cases a month", DONGCHENG,
+                   rel_tol=0.15, calibrated=True),
+        )),
+    "dongcheng_before": CityValidation(
+        name="dongcheng_before", title="Beijing Dongcheng before 2004 (北京东城 网格化之前)",
+        scenario_file="dongcheng_before.yaml",
+        targets=(
+            Target("mean_time_to_close_h", 168.0, "approx", "mean time to close ≈ one week",
+                   DONGCHENG + " (\"fell from about one week\")", rel_tol=0.3, calibrated=True),
+            Target("cases_per_month", 500.0, "approx",
+                   "≈ 500 cases a month (after: ≈ 3,000, 'six times the earlier volume')",
+                   DONGCHENG + " (derived: 3,000 / 6)", rel_tol=0.3, expected=False),
+        )),
+    "shanghai_12345_2016": CityValidation(
+        name="shanghai_12345_2016", title="Shanghai 12345 hotline, 2016 (上海12345 2016年)",
+        scenario_file="shanghai_12345_2016.yaml",
+        targets=(
+            Target("work_order_share", 1.2 / 2.7, "approx", "≈ 44% of calls become work orders",
+                   "facts.md, Shanghai 12345 2016 (derived: 1.2 M / 2.7 M)", rel_tol=0.1,
+                   calibrated=True),
+            Target("on_time_rate", 0.995, "approx", "99.5% of work orders closed on time",
+                   "facts.md, Shanghai 12345 2016", abs_tol=0.01, expected=False),
+        )),
+}
+
+
+def replication_seeds(master: int, reps: int) -> list[int]:
+    """Independent seeds for ``reps`` replications, derived from one recorded master seed."""
+    import numpy as np
+
+    state = np.random.SeedSequence(master).generate_state(reps, dtype=np.uint64)
+    return [int(s >> 1) for s in state]
+
+
+def mean_ci(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval of independent replications (NaNs dropped)."""
+    import numpy as np
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return (math.nan,) * 3
+    m = float(x.mean())
+    if len(x) == 1:
+        return m, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return m, m - half, m + half
+
+
+def reduced(scenario: Scenario, days: float | None) -> Scenario:
+    """The scenario run for ``days`` (warm-up kept, or a fifth of the days if that is shorter)."""
+    if days is None:
+        return scenario
+    warm = min(scenario.run.warmup_days, days / 5)
+    return scenario_with(scenario, {"run.days": days, "run.warmup_days": warm})
+
+
+def validate_city(v: CityValidation, reps: int = 10, days: float | None = None,
+                  master_seed: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Run ``reps`` replications of ``v``'s scenario; one row per target with its verdict."""
+    import pandas as pd
+
+    from sim.run import run_scenario
+
+    sc = reduced(v.scenario(), days)
+    seeds = replication_seeds(sc.run.seed if master_seed is None else master_seed, reps)
+    values: dict[str, list[float]] = {t.metric: [] for t in v.targets}
+    for i, seed in enumerate(seeds):
+        r = run_scenario(sc, seed=seed, keep_cases=False)
+        for metric in values:
+            values[metric].append(metric_value(r, metric))
+        if progress:
+            progress(i + 1, reps)
+    rows = []
+    for t in v.targets:
+        m, lo, hi = mean_ci(values[t.metric])
+        rows.append({
+            "validation": v.name, "target": t.label, "metric": t.metric,
+            "published": t.published, "kind": t.kind, "band_lo": t.band()[0],
+            "band_hi": t.band()[1], "simulated": m, "ci_lo": lo, "ci_hi": hi,
+            "agrees": t.agrees(lo, hi), "expected": t.expected, "calibrated": t.calibrated,
+            "source": t.source,
+            "reps": reps, "days": sc.run.days, "warmup_days": sc.run.warmup_days,
+        })
+    return pd.DataFrame(rows)
+
+
+def format_row(row: pd.Series) -> str:
+    """One line: published vs simulated with its CI and the verdict (for tests and scripts)."""
+    f = _fmt(row["metric"])
+    verdict = "agrees" if row["agrees"] else "DISAGREES"
+    if row["calibrated"]:
+        verdict += " (calibrated to this figure)"
+    return (f"{row['validation']}: {row['target']}: published {f(row['published'])}, simulated "
+            f"{f(row['simulated'])} [95% CI {f(row['ci_lo'])} – {f(row['ci_hi'])}], "
+            f"{row['reps']} reps × {row['days']:g} days → {verdict}")
+
+
+def _fmt(metric: str) -> Callable[[float], str]:
+    if metric.endswith("_rate") or metric.endswith("_share"):
+        return lambda v: "–" if v != v else f"{100 * v:.1f}%"
+    if metric.endswith("_h"):
+        return lambda v: "–" if v != v else f"{v:.1f} h"
+    return lambda v: "–" if v != v else f"{v:,.0f}"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """The results as a Markdown table (what docs/validation.md shows)."""
+    lines = ["| scenario | published figure | published | simulated (95% CI) | verdict |",
+             "|---|---|---|---|---|"]
+    for _, r in df.iterrows():
+        f = _fmt(r["metric"])
+        verdict = "agrees" if r["agrees"] else "**disagrees**"
+        if r["calibrated"]:
+            verdict += " (calibrated)"
+        lines.append(f"| {r['validation']} | {r['target']} | {f(r['published'])} | "
+                     f"{f(r['simulated'])} ({f(r['ci_lo'])} – {f(r['ci_hi'])}) | {verdict} |")
+    return "\n".join(lines)
+
+
+def validation_command(
+    names: Annotated[Optional[list[str]], typer.Argument(
+        help="Validations to run (default: all): " + ", ".join(VALIDATIONS))] = None,
+    reps: Annotated[int, typer.Option(help="Independent replications per scenario.")] = 10,
+    days: Annotated[Optional[float], typer.Option(
+        help="Simulated days (default: the scenario's); shorter runs for a quick check.")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Master seed the replication seeds derive from (default: run.seed).")] = None,
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table.")] = False,
+) -> None:
+    """Run the validation scenarios: published vs simulated, with 95% CIs and verdicts."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from sim.scenario import ScenarioError
+
+    chosen = names or list(VALIDATIONS)
+    unknown = [n for n in chosen if n not in VALIDATIONS]
+    err = Console(stderr=True)
+    if unknown or reps < 2 or (days is not None and days <= 0):
+        problems = [("name", f"unknown validation {n!r}; allowed: {', '.join(VALIDATIONS)}")
+                    for n in unknown]
+        if reps < 2:
+            problems.append(("reps", f"needs at least 2 replications for an interval (got {reps})"))
+        if days is not None and days <= 0:
+            problems.append(("days", f"must be positive (got {days:g})"))
+        for line in str(ScenarioError(problems, "gridsim validation")).splitlines():
+            err.print(f"[bold red]error:[/] {line}", highlight=False)
+        raise typer.Exit(code=2)
+    frames = []
+    for n in chosen:
+        err.print(f"{n}: {reps} replications…", highlight=False)
+        frames.append(validate_city(VALIDATIONS[n], reps=reps, days=days, master_seed=seed))
+    df = pd.concat(frames, ignore_index=True)
+    if markdown:
+        print(markdown_table(df))
+        return
+    t = Table(title="Validation: published vs simulated (95% CI over replications)",
+              title_justify="left")
+    for col in ("scenario", "published figure", "published", "simulated", "95% CI", "verdict"):
+        t.add_column(col)
+    for _, r in df.iterrows():
+        f = _fmt(r["metric"])
+        verdict = "[green]agrees[/]" if r["agrees"] else "[red]disagrees[/]"
+        if r["calibrated"]:
+            verdict += " (calibrated)"
+        t.add_row(r["validation"], r["target"], f(r["published"]), f(r["simulated"]),
+                  f"{f(r['ci_lo'])} – {f(r['ci_hi'])}", verdict)
+    Console().print(t)
+    print(f"{reps} replications each; days: {'scenario' if days is None else f'{days:g}'}; "
+          "see docs/validation.md for sources and what the model cannot reproduce.")
