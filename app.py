@@ -1,17 +1,34 @@
-"""gridsim app (Streamlit). Placeholder page until the app issue lands: runs the baseline."""
+"""gridsim — the Streamlit app (城市网格化管理仿真实验室). Start it with `make app` or `gridsim app`.
+
+Pages live in ``app_pages/``; every label is in English and 中文 (switch in the sidebar). Any
+error a page raises is shown as a message, never as a traceback.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
+
 import streamlit as st
 
-from sim.metrics import KPI_DEFINITIONS
-from sim.run import run_scenario
-from sim.scenario import Scenario
+from app_pages.i18n import LANG_NAMES, LANGS, tr
 
-st.set_page_config(page_title="gridsim", layout="wide")
-st.title("gridsim — 城市网格化管理仿真实验室")
-if st.button("Run baseline / 运行基准情景"):
-    result = run_scenario(Scenario(), keep_cases=False)
-    cols = st.columns(4)
-    for i, (key, (en, zh, unit, _)) in enumerate(KPI_DEFINITIONS.items()):
-        cols[i % 4].metric(f"{en} / {zh}", f"{result.kpis[key]:.3g}")
+PAGES: dict[str, str] = {
+    "lab": "app_pages.lab_page",
+    "compare": "app_pages.compare_page",
+    "sweeps": "app_pages.sweeps_page",
+    "drill": "app_pages.drill_page",
+    "model": "app_pages.model_page",
+}
+
+st.set_page_config(page_title="gridsim", page_icon="🏙️", layout="wide")
+lang = st.sidebar.radio(tr("language", "en") + " / " + tr("language", "zh"), LANGS,
+                        format_func=LANG_NAMES.__getitem__, key="lang", horizontal=True)
+st.sidebar.title(tr("app_title", lang))
+page = st.sidebar.radio(tr("page", lang), list(PAGES), key="page",
+                        format_func=lambda p: tr(f"page_{p}", lang))
+try:
+    importlib.import_module(PAGES[page]).render(lang)
+except Exception as err:  # noqa: BLE001 - the user sees a message; the log keeps the traceback
+    logging.getLogger("gridsim.app").exception("page %s failed", page)
+    st.error(tr("error_unexpected", lang, err=f"{type(err).__name__}: {err}"))

@@ -1,0 +1,196 @@
+"""Streamlit pieces shared by the pages: scenario picker, lever editor, runs with progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import streamlit as st
+
+from app_pages import limits
+from app_pages.i18n import field_label, section_label, tr
+from app_pages.runner import RunCache, cached_run
+from app_pages.schema_widgets import WidgetSpec, changed, coerce, groups, specs_for_group
+from sim.run import RunResult
+from sim.scenario import Scenario, ScenarioError, load_scenario, parse_yaml, validate_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_DIR = ROOT / "scenarios"
+UPLOAD = "__upload__"
+
+
+@st.cache_resource(show_spinner=False)
+def shared_cache() -> RunCache:
+    """One run cache per server process, shared by every session."""
+    return RunCache()
+
+
+def ready_scenarios() -> list[str]:
+    """Names of the ready scenarios (``scenarios/*.yaml``), baseline first."""
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+    return sorted(names, key=lambda n: n != "baseline")
+
+
+def show_problems(title: str, lines: list[str]) -> None:
+    st.error(title + "\n\n" + "\n".join(f"- `{ln}`" if "`" not in ln else f"- {ln}"
+                                        for ln in lines))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _load_ready(name: str, mtime: float) -> Scenario | str:
+    try:
+        return load_scenario(SCENARIO_DIR / f"{name}.yaml")
+    except ScenarioError as err:
+        return str(err)
+
+
+def scenario_from_upload(data: bytes, filename: str, lang: str) -> Scenario:
+    """Parse an uploaded file safely; every problem becomes a ScenarioError for the user."""
+    if len(data) > limits.MAX_UPLOAD_KB * 1024:
+        raise ScenarioError([("", tr("upload_too_big", lang, kb=len(data) / 1024,
+                                     limit=limits.MAX_UPLOAD_KB))], filename)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError([("", tr("upload_not_utf8", lang))], filename) from None
+    parsed = parse_yaml(text, filename)
+    return validate_scenario({} if parsed is None else parsed, filename)
+
+
+def scenario_picker(lang: str, prefix: str) -> Scenario | None:
+    """Pick a ready scenario or upload one; show every problem; None when there is none."""
+    names = ready_scenarios()
+    options = names + [UPLOAD]
+    choice = st.selectbox(tr("source", lang), options, key=f"{prefix}_source",
+                          format_func=lambda n: tr("source_upload", lang) if n == UPLOAD else n)
+    if choice != UPLOAD:
+        path = SCENARIO_DIR / f"{choice}.yaml"
+        loaded = _load_ready(choice, path.stat().st_mtime if path.exists() else 0.0)
+        if isinstance(loaded, str):
+            show_problems(tr("scenario_invalid", lang), loaded.splitlines())
+            return None
+        st.caption(loaded.description)
+        return loaded
+    up = st.file_uploader(tr("upload", lang, kb=limits.MAX_UPLOAD_KB), type=["yaml", "yml"],
+                          key=f"{prefix}_upload")
+    if up is None:
+        st.info(tr("upload_hint", lang))
+        return None
+    try:
+        sc = scenario_from_upload(up.getvalue(), up.name, lang)
+    except ScenarioError as err:
+        show_problems(tr("scenario_invalid", lang), str(err).splitlines())
+        return None
+    st.caption(sc.description)
+    return sc
+
+
+def refuse_if_too_large(sc: Scenario, lang: str) -> bool:
+    """Show why ``sc`` is too large for the app; True when it is."""
+    problems = limits.check_scenario(sc)
+    if problems:
+        show_problems(tr("too_large", lang), [p.text(lang) for p in problems])
+    return bool(problems)
+
+
+# ---------------------------------------------------------------------------- lever widgets
+def _entity(spec: WidgetSpec, group: str) -> str:
+    """The expander a lever is drawn in: one per department, per subtype, per nested model."""
+    parts = spec.path.split(".")
+    if group == "departments":
+        return ".".join(parts[:2])
+    if group == "deadlines":
+        return ".".join(parts[:5])
+    return spec.parent
+
+
+def _entity_label(sc: Scenario, entity: str, group: str, lang: str) -> str:
+    node: Any = sc
+    for part in entity.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part, None)
+    if node is not None and hasattr(node, "label_en"):
+        return node.label_zh if lang == "zh" else node.label_en
+    parts = entity.split(".")
+    if len(parts) == 1:
+        return section_label(parts[0], lang)
+    return " · ".join(field_label(p, lang) for p in parts[1:])
+
+
+def _widget_label(spec: WidgetSpec, entity: str, lang: str) -> str:
+    rest = spec.path[len(entity) + 1:] if spec.path.startswith(entity + ".") else spec.name
+    return " · ".join(field_label(p, lang) for p in rest.split("."))
+
+
+def lever_widget(spec: WidgetSpec, label: str, key: str, current: Any) -> Any:
+    """Draw one generated widget and return its value (coerced to the schema's type)."""
+    help_ = f"`{spec.path}`" + (f" — {spec.help}" if spec.help else "")
+    if spec.kind == "bool":
+        return st.checkbox(label, value=bool(current), key=key, help=help_)
+    if spec.kind == "choice":
+        opts = list(spec.options)
+        return st.selectbox(label, opts, index=opts.index(current), key=key, help=help_)
+    lo, hi = spec.widget_bounds()
+    if spec.kind == "float" and lo is not None and hi is not None and hi - lo <= 1:
+        return coerce(spec, st.slider(label, min_value=float(lo), max_value=float(hi),
+                                      value=float(current), step=0.01, key=key, help=help_))
+    if spec.kind == "int":
+        return coerce(spec, st.number_input(label, min_value=lo, max_value=hi, value=int(current),
+                                            step=1, key=key, help=help_))
+    return coerce(spec, st.number_input(label, min_value=lo, max_value=hi, value=float(current),
+                                        step=float(spec.step), format="%g", key=key, help=help_))
+
+
+def lever_editor(sc: Scenario, lang: str, prefix: str) -> dict[str, Any]:
+    """Widgets generated from the schema for the levers of ``sc``; returns the edits by path.
+
+    Edits live in the session (per loaded scenario), so those of a group not on screen are kept.
+    """
+    h = sc.hash()
+    all_edits: dict[str, dict[str, Any]] = st.session_state.setdefault(f"{prefix}_edits", {})
+    edits = all_edits.setdefault(h, {})
+    gen = st.session_state.setdefault(f"{prefix}_gen", 0)
+    group = st.selectbox(tr("section", lang), groups(sc), key=f"{prefix}_group",
+                         format_func=lambda g: section_label(g, lang))
+    specs = specs_for_group(sc, group)
+    by_entity: dict[str, list[WidgetSpec]] = {}
+    for spec in specs:
+        by_entity.setdefault(_entity(spec, group), []).append(spec)
+    for entity, items in by_entity.items():
+        box = st.container() if entity == group or entity == specs[0].path.split(".")[0] \
+            else st.expander(_entity_label(sc, entity, group, lang))
+        with box:
+            cols = st.columns(3)
+            for i, spec in enumerate(items):
+                with cols[i % 3]:
+                    label = _widget_label(spec, entity, lang)
+                    v = lever_widget(spec, label, f"{prefix}:{h}:{gen}:{spec.path}",
+                                     edits.get(spec.path, spec.value))
+                if changed(spec, v):
+                    edits[spec.path] = v
+                else:
+                    edits.pop(spec.path, None)
+    c1, c2 = st.columns([3, 1])
+    c1.caption(tr("edits", lang, n=len(edits)) + (": " + ", ".join(
+        f"`{p}` = {v!r}" for p, v in edits.items()) if edits else ""))
+    if edits and c2.button(tr("reset", lang), key=f"{prefix}_reset"):
+        all_edits[h] = {}
+        st.session_state[f"{prefix}_gen"] = gen + 1
+        st.rerun()
+    return dict(edits)
+
+
+def progress_reporter(lang: str, n_runs: int = 1) -> tuple[Callable[[int], Callable], Any]:
+    """A progress bar and a factory of ``progress(now_h, horizon_h)`` callbacks for run i."""
+    bar = st.progress(0.0, text=tr("running", lang, d=0, n=0))
+
+    def for_run(i: int) -> Callable[[float, float], None]:
+        def cb(now_h: float, horizon_h: float) -> None:
+            frac = (i + min(1.0, now_h / horizon_h if horizon_h else 1.0)) / n_runs
+            bar.progress(min(1.0, frac), text=tr("running", lang, d=now_h / 24, n=horizon_h / 24))
+        return cb
+
+    return for_run, bar
+
+
+def run_with_progress(sc: Scenario, seed: int, cb: Callable[[float, float], None]) -> RunResult:
+    return cached_run(shared_cache(), sc, seed, progress=cb)

@@ -1,0 +1,179 @@
+"""The app's UI-free helpers: schema → widgets, limits, paired statistics, KPI formatting."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from app_pages import i18n, kpi_view, limits
+from app_pages.schema_widgets import all_specs, groups, specs_for_group
+from app_pages.stats import holm, mean_ci, paired_diff
+from sim.city import build_city
+from sim.metrics import KPI_DEFINITIONS
+from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _schema_node(schema: dict, path: str, root: object) -> dict:
+    """The JSON-Schema property of a dotted scenario path (following $refs, optionals, dict
+    values, and — for a union — the alternative named after the class of ``root``'s value)."""
+    defs = schema["$defs"]
+
+    def resolve(node: dict, obj: object) -> dict:
+        while True:
+            if "$ref" in node:
+                node = defs[node["$ref"].split("/")[-1]]
+            elif "anyOf" in node:  # an optional field: its non-null alternative
+                node = next(o for o in node["anyOf"] if o.get("type") != "null")
+            elif "oneOf" in node:
+                name = type(obj).__name__
+                node = next(o for o in node["oneOf"] if o["$ref"].endswith("/" + name))
+            elif "allOf" in node:
+                node = node["allOf"][0]
+            else:
+                return node
+
+    node, obj = schema, root
+    for part in path.split("."):
+        node = resolve(node, obj)
+        props = node.get("properties")
+        node = props[part] if props and part in props else node["additionalProperties"]
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    return resolve(node, obj)
+
+
+def test_widgets_carry_the_schema_bounds_and_the_scenarios_values():
+    sc = load_scenario(ROOT / "scenarios" / "dense_commercial.yaml")
+    schema = Scenario.model_json_schema(by_alias=True)
+    specs = all_specs(sc)
+    assert {"staffing.workers_per_grid", "city.households_per_grid", "platform.misroute_prob",
+            "departments.fire.crews_per_street"} <= set(specs)
+    for path, spec in specs.items():
+        node = _schema_node(schema, path, sc)
+        lo = node.get("minimum", node.get("exclusiveMinimum"))
+        hi = node.get("maximum", node.get("exclusiveMaximum"))
+        assert spec.min_value == lo, path
+        assert spec.max_value == hi, path
+        assert spec.exclusive_min == ("exclusiveMinimum" in node), path
+        # the widget starts at the loaded scenario's value, not at a default copied into the app
+        node_val = sc
+        for part in path.split("."):
+            node_val = node_val[part] if isinstance(node_val, dict) else getattr(node_val, part)
+        assert spec.value == node_val, path
+
+
+def test_every_generated_lever_can_be_set_through_scenario_with():
+    sc = Scenario()
+    for path, spec in all_specs(sc).items():
+        if spec.kind == "bool":
+            new = not spec.value
+        elif spec.kind == "choice":
+            new = next((o for o in spec.options if o != spec.value), spec.value)
+        else:
+            lo, hi = spec.widget_bounds()
+            new = hi if hi is not None and hi < 1e6 else (spec.value * 2 if spec.value else 1)
+            new = int(new) if spec.kind == "int" else float(new)
+        try:
+            out = scenario_with(sc, {path: new})
+        except ScenarioError as err:  # cross-field rules (shares adding to 1, windows) may refuse
+            assert any(path.startswith(p) for p, _ in err.problems), (path, err.problems)
+            continue
+        node = out
+        for part in path.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        assert node == new, path
+
+
+def test_lever_groups_cover_new_schema_sections_and_deadlines():
+    sc = Scenario()
+    assert groups(sc)[:3] == ["city", "staffing", "patrol"]
+    deadlines = specs_for_group(sc, "deadlines")
+    assert {s.path.rsplit(".", 1)[-1] for s in deadlines} <= {
+        "value", "unit", "minor", "complex_prob", "unsolvable_prob", "urgency"}
+    n_subtypes = sum(len(c.subtypes) for c in sc.incidents.categories.values())
+    assert sum(s.path.endswith("deadline.value") for s in deadlines) == n_subtypes
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_grid_count_matches_the_city_builder(path):
+    sc = load_scenario(path)
+    if sc.city.households / sc.city.households_per_grid > 50_000:
+        pytest.skip("too large to build in a unit test")
+    city = build_city(sc.city, np.random.default_rng(0))
+    assert limits.grid_count(sc.city) == city.n_grids
+
+
+def test_limits_refuse_large_scenarios_and_pass_the_baseline():
+    assert limits.check_scenario(Scenario()) == []
+    big = load_scenario(ROOT / "scenarios" / "city_large.yaml")
+    problems = limits.check_scenario(big)
+    assert problems and "basic grids" in problems[0].en and "基础网格" in problems[0].zh
+    long = scenario_with(Scenario(), {"run.days": 3000})
+    assert any("simulated days" in p.en for p in limits.check_scenario(long))
+    assert limits.check_batch([Scenario()] * 4, 10) == []
+    assert any("runs" in p.en for p in limits.check_batch([Scenario()] * 4, 11))
+
+
+def test_paired_interval_agrees_with_scipy_and_beats_the_unpaired_one():
+    rng = np.random.default_rng(1)
+    common = rng.normal(100, 10, size=12)       # what the shared random numbers do to both
+    ref = common + rng.normal(0, 1, size=12)
+    var = common + 2 + rng.normal(0, 1, size=12)
+    d = paired_diff(ref, var)
+    t = stats.ttest_rel(var, ref)
+    assert d.p == pytest.approx(t.pvalue)
+    ci = t.confidence_interval(0.95)
+    assert (d.lo, d.hi) == pytest.approx((ci.low, ci.high))
+    unpaired = stats.ttest_ind(var, ref).confidence_interval(0.95)
+    assert d.hi - d.lo < (unpaired.high - unpaired.low) / 3   # common random numbers pay off
+    assert d.p < 0.001 and stats.ttest_ind(var, ref).pvalue > 0.05
+
+
+def test_paired_diff_edge_cases():
+    same = paired_diff([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert same.identical and same.p == 1.0
+    shift = paired_diff([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])     # a deterministic effect (cost)
+    assert (shift.mean, shift.lo, shift.hi, shift.p) == (1.0, 1.0, 1.0, 0.0)
+    one = paired_diff([1.0], [2.0])
+    assert one.n == 1 and math.isnan(one.lo)
+    nan = paired_diff([1.0, math.nan, 3.0], [1.5, 2.0, 3.0])
+    assert nan.n == 2
+    with pytest.raises(ValueError):
+        paired_diff([1.0, 2.0], [1.0])
+    assert mean_ci([2.0, 4.0]).mean == 3.0 and mean_ci([]).n == 0
+
+
+def test_holm_matches_the_textbook_step_down():
+    # m = 4: sorted p 0.01, 0.02, 0.03, 0.5 → 0.04, 0.06, 0.06, 0.5
+    assert holm([0.03, 0.01, 0.5, 0.02]) == pytest.approx([0.06, 0.04, 0.5, 0.06])
+    out = holm([math.nan, 0.01])
+    assert math.isnan(out[0]) and out[1] == pytest.approx(0.01)
+
+
+def test_kpi_formatting_and_labels_come_from_the_definitions():
+    for key, (en, zh, unit, _) in KPI_DEFINITIONS.items():
+        assert kpi_view.label(key, "en") == en and kpi_view.label(key, "zh") == zh
+        assert kpi_view.fmt(key, math.nan) == "–"
+    assert kpi_view.fmt("on_time_rate", 0.9424) == "94.2%"
+    assert kpi_view.fmt_delta("on_time_rate", -0.001) == "-0.1 pp"
+    assert kpi_view.fmt("monthly_staff_cost", 2069000.0) == "¥2,069,000"
+    assert kpi_view.delta_color("mean_time_to_close_h") == "inverse"
+    assert kpi_view.delta_color("on_time_rate") == "normal"
+    assert kpi_view.delta_color("incidents_total") == "off"
+
+
+def test_every_ui_string_has_both_languages():
+    for key, (en, zh) in i18n.TEXT.items():
+        assert en.strip() and zh.strip(), key
+        # the same placeholders in both languages
+        import string
+        fields = lambda s: {f for _, f, _, _ in string.Formatter().parse(s) if f}  # noqa: E731
+        assert fields(en) == fields(zh), key
+    assert i18n.humanise("handed_down_per_day") == "Handed down per day"
+    assert i18n.humanise("coverage_km2_per_h") == "Coverage (km²/h)"
+    assert i18n.field_label("workers_per_grid", "zh") == "每格网格员数"
