@@ -154,6 +154,10 @@ def app_cmd(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501)
                                       "--server.port", str(port), "--server.headless", "true"]))
 
 
+from sim.experiment.cli import register as _register_experiment_commands  # noqa: E402
+
+_register_experiment_commands(app)  # gridsim sweep, gridsim report (sim/experiment/cli.py)
+
 from sim.validation import validation_command  # noqa: E402
 
 app.command("validation")(validation_command)  # published vs simulated (sim/validation.py)

@@ -1,0 +1,277 @@
+"""The results store: one DuckDB file per experiment, written by the parent process only.
+
+Tables (query them with DuckDB, pandas or ``gridsim report``):
+
+- ``meta(key, value)`` — experiment name, hash, the self-contained spec (JSON), source file.
+- ``points(point_id, scenario_hash, factors_json, x_json)`` — the design.
+- ``runs(point_id, replication, seed, status, error, experiment_hash, scenario_hash,
+  gridsim_version, git_revision, host, pid, wall_time_s, started_utc, finished_utc, session_id,
+  attempt)`` — one row per run with its provenance; ``status`` is ``ok`` or ``failed``.
+- ``kpis(point_id, replication, kpi, value)`` — long format; NULL where a KPI is undefined
+  (e.g. no case closed).
+- ``timeseries(point_id, replication, series, t_h, value)`` — the series the experiment keeps.
+- ``sessions(...)`` — each ``gridsim sweep`` invocation: backend, workers, host, counts.
+
+Each finished run is one transaction (run row, its KPIs and series together), committed as soon
+as the run returns: a sweep killed at any moment loses only the runs in flight, and DuckDB's
+write-ahead log replays the committed ones when the store is opened again.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+import sim
+from sim.experiment.design import DesignPoint
+from sim.experiment.spec import ResolvedExperiment, validate_experiment
+from sim.experiment.worker import RunOutcome, git_revision
+from sim.scenario import ScenarioError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS points(point_id INTEGER PRIMARY KEY, scenario_hash VARCHAR,
+    factors_json VARCHAR, x_json VARCHAR);
+CREATE TABLE IF NOT EXISTS runs(point_id INTEGER, replication INTEGER, seed UBIGINT,
+    status VARCHAR, error VARCHAR, experiment_hash VARCHAR, scenario_hash VARCHAR,
+    gridsim_version VARCHAR, git_revision VARCHAR, host VARCHAR, pid INTEGER,
+    wall_time_s DOUBLE, started_utc VARCHAR, finished_utc VARCHAR, session_id INTEGER,
+    attempt INTEGER, PRIMARY KEY(point_id, replication));
+CREATE TABLE IF NOT EXISTS kpis(point_id INTEGER, replication INTEGER, kpi VARCHAR,
+    value DOUBLE);
+CREATE TABLE IF NOT EXISTS timeseries(point_id INTEGER, replication INTEGER, series VARCHAR,
+    t_h DOUBLE, value DOUBLE);
+CREATE TABLE IF NOT EXISTS sessions(session_id INTEGER PRIMARY KEY, command VARCHAR,
+    backend VARCHAR, workers INTEGER, host VARCHAR, git_revision VARCHAR,
+    gridsim_version VARCHAR, started_utc VARCHAR, finished_utc VARCHAR, runs_ok INTEGER,
+    runs_failed INTEGER, status VARCHAR);
+"""
+
+#: provenance columns that legitimately differ between two runs of the same experiment
+VOLATILE_RUN_COLUMNS = ("wall_time_s", "started_utc", "finished_utc", "host", "pid",
+                        "session_id", "attempt", "git_revision")
+
+TABLES = ("points", "runs", "kpis", "timeseries", "sessions")
+
+
+def _utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class ResultsStore:
+    """A DuckDB results file. Use as a context manager; only one writer at a time."""
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise ScenarioError([("", "no such results store")], str(path))
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as err:
+            msg = str(err)
+            if "lock" in msg.lower():
+                msg = "the store is in use by another process (a sweep still running?)"
+            raise ScenarioError([("", msg)], str(path)) from None
+        except duckdb.Error as err:
+            raise ScenarioError([("", f"not a results store: {err}")], str(path)) from None
+        if not read_only:
+            self.con.execute(SCHEMA)
+        elif not self._has_table("meta"):
+            raise ScenarioError([("", "not a gridsim results store (no meta table)")], str(path))
+        self.session_id: int | None = None
+
+    # ---------------------------------------------------------------------------- lifecycle
+    def __enter__(self) -> "ResultsStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None  # type: ignore[assignment]
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+            [name]).fetchone()[0])
+
+    # ------------------------------------------------------------------------------- meta
+    def meta(self) -> dict[str, str]:
+        return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+
+    def experiment(self) -> ResolvedExperiment:
+        """The experiment the store was made by (rebuilt from its self-contained spec)."""
+        m = self.meta()
+        if "spec_json" not in m:
+            raise ScenarioError([("", "the store holds no experiment yet")], str(self.path))
+        return validate_experiment(json.loads(m["spec_json"]), f"{self.path} (stored spec)")
+
+    def attach(self, exp: ResolvedExperiment, points: list[DesignPoint]) -> None:
+        """Bind the store to ``exp`` (first use) or check it was made by the same experiment."""
+        m = self.meta()
+        if "experiment_hash" in m:
+            if m["experiment_hash"] != exp.hash:
+                raise ScenarioError([("", f"this store holds experiment {m.get('name')!r} "
+                                          f"(hash {m['experiment_hash']}), not this one (hash "
+                                          f"{exp.hash}): the base, factors, design, seed or kept "
+                                          "outputs differ. Choose another --store or delete it.")],
+                                    str(self.path))
+            self._set_meta({"name": exp.spec.name, "spec_json": json.dumps(exp.stored_spec()),
+                            "replications": str(exp.spec.replications)})
+            return
+        self.con.execute("BEGIN")
+        self._set_meta({"experiment_hash": exp.hash, "name": exp.spec.name,
+                        "description": exp.spec.description, "source": exp.source,
+                        "spec_json": json.dumps(exp.stored_spec()),
+                        "design": exp.spec.design.type,
+                        "factors": json.dumps(exp.factor_names),
+                        "replications": str(exp.spec.replications),
+                        "base_scenario_hash": exp.base.hash(),
+                        "created_utc": _utc(), "gridsim_version": sim.__version__})
+        rows = [(p.point_id, exp.scenario(p.values).hash(), json.dumps(p.values),
+                 json.dumps(p.x)) for p in points]
+        if rows:
+            df = pd.DataFrame(rows, columns=["point_id", "scenario_hash", "factors_json",
+                                             "x_json"])
+            self.con.execute("INSERT INTO points SELECT * FROM df")
+        self.con.execute("COMMIT")
+
+    def _set_meta(self, items: dict[str, str]) -> None:
+        for k, v in items.items():
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
+
+    # ---------------------------------------------------------------------------- sessions
+    def begin_session(self, command: str, backend: str, workers: int) -> int:
+        sid = self.con.execute("SELECT coalesce(max(session_id), 0) + 1 FROM sessions"
+                               ).fetchone()[0]
+        self.con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, "
+                         "'running')", [sid, command, backend, workers, platform.node(),
+                                        git_revision(), sim.__version__, _utc()])
+        self.session_id = int(sid)
+        return self.session_id
+
+    def set_session_workers(self, workers: int) -> None:
+        if self.session_id is not None:
+            self.con.execute("UPDATE sessions SET workers = ? WHERE session_id = ?",
+                             [workers, self.session_id])
+
+    def end_session(self, ok: int, failed: int, status: str) -> None:
+        if self.session_id is None:
+            return
+        self.con.execute("UPDATE sessions SET finished_utc = ?, runs_ok = ?, runs_failed = ?, "
+                         "status = ? WHERE session_id = ?",
+                         [_utc(), ok, failed, status, self.session_id])
+
+    # -------------------------------------------------------------------------------- runs
+    def status(self) -> dict[tuple[int, int], str]:
+        """(point, replication) → 'ok' | 'failed' for every recorded run."""
+        return {(int(p), int(r)): s for p, r, s in self.con.execute(
+            "SELECT point_id, replication, status FROM runs").fetchall()}
+
+    def record(self, o: RunOutcome, experiment_hash: str) -> None:
+        """Write one finished run (row, KPIs, series) in one transaction."""
+        key = [o.point_id, o.replication]
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            attempt = con.execute("SELECT attempt FROM runs WHERE point_id = ? AND "
+                                  "replication = ?", key).fetchone()
+            con.execute("DELETE FROM runs WHERE point_id = ? AND replication = ?", key)
+            con.execute("DELETE FROM kpis WHERE point_id = ? AND replication = ?", key)
+            con.execute("DELETE FROM timeseries WHERE point_id = ? AND replication = ?", key)
+            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [o.point_id, o.replication, o.seed, o.status, o.error, experiment_hash,
+                         o.scenario_hash, o.gridsim_version, o.git_revision, o.host, o.pid,
+                         o.wall_time_s, o.started_utc, o.finished_utc, self.session_id,
+                         (attempt[0] + 1) if attempt else 1])
+            if o.kpis:
+                items = list(o.kpis.items())
+                con.execute("INSERT INTO kpis VALUES " + ",".join(["(?, ?, ?, ?)"] * len(items)),
+                            [x for k, v in items for x in (o.point_id, o.replication, k, v)])
+            if o.timeseries:
+                t = o.timeseries["t_h"]
+                df = pd.DataFrame({
+                    "point_id": o.point_id, "replication": o.replication,
+                    "series": [s for s in o.timeseries if s != "t_h" for _ in t],
+                    "t_h": [x for s in o.timeseries if s != "t_h" for x in t],
+                    "value": [x for s, v in o.timeseries.items() if s != "t_h" for x in v]})
+                con.execute("INSERT INTO timeseries SELECT * FROM df")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------------------ reading
+    def runs(self) -> pd.DataFrame:
+        return self.con.execute("SELECT * FROM runs ORDER BY point_id, replication").df()
+
+    def points(self) -> pd.DataFrame:
+        """One row per design point: point_id, scenario_hash and one column per factor."""
+        df = self.con.execute("SELECT * FROM points ORDER BY point_id").df()
+        names = json.loads(self.meta().get("factors", "[]"))
+        vals = [json.loads(s) for s in df.factors_json]
+        out = df[["point_id", "scenario_hash"]].copy()
+        for n in names:
+            out[n] = [v.get(n) for v in vals]
+        out.attrs["x"] = [json.loads(s) for s in df.x_json]
+        return out
+
+    def kpis(self, status: str = "ok") -> pd.DataFrame:
+        """Wide KPI table: one row per (point, replication) of runs with ``status``."""
+        long = self.con.execute(
+            "SELECT k.point_id, k.replication, k.kpi, k.value FROM kpis k JOIN runs r "
+            "USING (point_id, replication) WHERE r.status = ? ORDER BY 1, 2", [status]).df()
+        if long.empty:
+            return pd.DataFrame(columns=["point_id", "replication"])
+        wide = long.pivot(index=["point_id", "replication"], columns="kpi",
+                          values="value").reset_index()
+        wide.columns.name = None
+        order = [k for k in json.loads(self.meta()["spec_json"]).get("kpis", [])
+                 if k in wide.columns]
+        return wide[["point_id", "replication", *order]].astype(
+            {"point_id": int, "replication": int})
+
+    def timeseries(self) -> pd.DataFrame:
+        return self.con.execute("SELECT * FROM timeseries ORDER BY point_id, replication, "
+                                "series, t_h").df()
+
+    def counts(self) -> dict[str, int]:
+        rows = self.con.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
+        return {s: int(n) for s, n in rows}
+
+    # ------------------------------------------------------------------------------ export
+    def export(self, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
+        """Write points, runs, kpis (wide), timeseries and sessions as Parquet or CSV."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        frames: dict[str, Any] = {"points": self.points(), "runs": self.runs(),
+                                  "kpis": self.kpis(), "timeseries": self.timeseries(),
+                                  "sessions": self.con.execute(
+                                      "SELECT * FROM sessions ORDER BY session_id").df()}
+        written = []
+        for name, df in frames.items():
+            path = out / f"{name}.{fmt}"
+            tmp = path.with_name(path.name + ".partial")
+            if fmt == "parquet":
+                df.to_parquet(tmp, index=False)
+            else:
+                df.to_csv(tmp, index=False)
+            tmp.replace(path)
+            written.append(path)
+        return written
+
+
+def comparable_runs(store: ResultsStore) -> pd.DataFrame:
+    """The runs table without the columns that legitimately differ between executions."""
+    return store.runs().drop(columns=list(VOLATILE_RUN_COLUMNS)).reset_index(drop=True)
