@@ -162,6 +162,10 @@ from sim.validation import validation_command  # noqa: E402
 
 app.command("validation")(validation_command)  # published vs simulated (sim/validation.py)
 
+from sim.calibrate import calibrate_command  # noqa: E402
+
+app.command("calibrate")(calibrate_command)  # fit a scenario to a 311 log (sim/calibrate.py)
+
 
 def main() -> None:
     app()

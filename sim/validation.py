@@ -255,9 +255,9 @@ def validation_command(
             problems.append(("reps", f"needs at least 2 replications for an interval (got {reps})"))
         if days is not None and days <= 0:
             problems.append(("days", f"must be positive (got {days:g})"))
-        for line in str(ScenarioError(problems, "gridsim validation")).splitlines():
-            err.print(f"[bold red]error:[/] {line}", highlight=False)
-        raise typer.Exit(code=2)
+        from sim.cli import fail
+
+        fail(ScenarioError(problems, "gridsim validation"))
     frames = []
     for n in chosen:
         err.print(f"{n}: {reps} replications…", highlight=False)

@@ -1,0 +1,674 @@
+"""Calibration from real service-request logs: Open311 GeoReport v2 or NYC 311 (facts.md).
+
+``gridsim calibrate LOG.csv --format open311|nyc311`` reads a log, maps each request's service
+(code or name) or complaint type to a gridsim incident category through an editable mapping file
+(``sim/data/mapping_*.yaml``), and fits:
+
+* the arrival rate of each category, per 1,000 households per day (count / days observed /
+  households × 1,000), with its exact Poisson 95% interval and the dispersion of daily counts
+  (variance / mean: about 1 for a Poisson process, larger when days differ more than chance);
+* the hour-of-day and day-of-week profiles (pooled over mapped requests, normalised to mean 1),
+  exactly the separable form the model's arrival process uses;
+* the time to close of each category as a lognormal (maximum likelihood on log hours), with
+  observed against fitted mean, median and 90th percentile and the Kolmogorov–Smirnov distance.
+
+It writes a scenario — the base scenario with the fitted rates and profiles — and a fit report.
+In gridsim the time to close is an *outcome* of the workflow, not an input, so the fitted
+time-to-close distributions go to the report (and as comments into the scenario) as targets to
+compare a run against, not into a field.
+
+Privacy: only the columns listed in :data:`FORMATS` are ever read; addresses, coordinates, free
+text (description, descriptor, status_notes, resolution text) and media links are never loaded,
+so they cannot end up in the outputs. Rows that cannot be used are counted by reason, never
+fatal; a file that is not in the stated format is a :class:`CalibrationError` naming the
+missing columns (CLI exit 2).
+
+Rates come from *logged requests*, i.e. reported cases; the model's rates are rates of incidents
+before discovery. Where patrols or residents miss incidents, the run files fewer cases than the
+log: compare ``cases_filed`` with the log, or raise the rates by 1 / discovery rate.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from sim.scenario import (Scenario, ScenarioError, dump_yaml, load_scenario, read_mapping,
+                          scenario_with)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class CalibrationError(ScenarioError):
+    """A log or mapping that cannot be used; one line per problem, CLI exit 2."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str | None = None):
+        super().__init__(problems, source)
+        prefix = f"{source}: " if source else ""
+        self.args = ("\n".join(f"{prefix}{path + ': ' if path else ''}{msg}"
+                               for path, msg in problems),)
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """The columns gridsim reads from one log format (nothing else is ever loaded)."""
+
+    id: str
+    created: str
+    closed: str | None
+    status: str | None
+    match_columns: tuple[str, ...]
+    required: tuple[str, ...]
+
+    @property
+    def wanted(self) -> tuple[str, ...]:
+        cols = [self.id, self.created, self.closed, self.status, *self.match_columns]
+        return tuple(dict.fromkeys(c for c in cols if c))
+
+
+FORMATS: dict[str, FormatSpec] = {
+    # GeoReport v2 service_request: required service_request_id, status, service_code,
+    # requested_datetime; updated_datetime of a closed request is its closing time.
+    "open311": FormatSpec(id="service_request_id", created="requested_datetime",
+                          closed="updated_datetime", status="status",
+                          match_columns=("service_code", "service_name"),
+                          required=("service_request_id", "status", "service_code",
+                                    "requested_datetime")),
+    # NYC 311 Service Requests (Open Data export or API names, normalised).
+    "nyc311": FormatSpec(id="unique_key", created="created_date", closed="closed_date",
+                         status="status", match_columns=("complaint_type",),
+                         required=("unique_key", "created_date", "complaint_type")),
+}
+
+_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_US_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+
+
+def normalise_column(name: str) -> str:
+    """``"Unique Key"`` → ``unique_key`` (NYC export headers and API names agree after this)."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+# ----------------------------------------------------------------------------------- mapping
+@dataclass(frozen=True)
+class Mapping:
+    """Ordered (pattern → category or None) rules matched against one column."""
+
+    match: str
+    rules: tuple[tuple[str, str | None], ...]
+    source: str
+
+    def category(self, value: str) -> tuple[bool, str | None]:
+        """(matched, category); a matched rule with a null category drops the value on purpose."""
+        v = value.strip().lower()
+        for pattern, cat in self.rules:
+            if fnmatch.fnmatchcase(v, pattern.lower()):
+                return True, cat
+        return False, None
+
+    @property
+    def targets(self) -> set[str]:
+        return {c for _, c in self.rules if c}
+
+
+def default_mapping_path(fmt: str) -> Path:
+    return DATA_DIR / f"mapping_{fmt}.yaml"
+
+
+def load_mapping(path: str | Path, fmt: str, scenario: Scenario) -> Mapping:
+    """Read and check a mapping file against the format and the scenario's categories."""
+    data = read_mapping(path)
+    src = str(path)
+    problems: list[tuple[str, str]] = []
+    spec = FORMATS[fmt]
+    unknown = set(data) - {"format", "match", "mapping"}
+    if unknown:
+        problems.append((sorted(unknown)[0], "unknown field; allowed: format, match, mapping"))
+    if data.get("format", fmt) != fmt:
+        problems.append(("format", f"this mapping is for {data['format']!r}, the log is {fmt!r}"))
+    match = data.get("match", spec.match_columns[0])
+    if match not in spec.match_columns:
+        problems.append(("match", f"must be one of: {', '.join(spec.match_columns)} "
+                                  f"(got {match!r})"))
+    rules = data.get("mapping")
+    if not isinstance(rules, dict) or not rules:
+        problems.append(("mapping", "must be a non-empty mapping of pattern: category"))
+        rules = {}
+    cats = scenario.incidents.categories
+    for key, cat in rules.items():
+        if cat is not None and cat not in cats:
+            problems.append((f"mapping.{key}", f"unknown category {cat!r}; allowed: "
+                             + ", ".join(sorted(cats)) + ", or null to drop"))
+    if problems:
+        raise CalibrationError(problems, src)
+    return Mapping(match=match, rules=tuple((str(k), v) for k, v in rules.items()), source=src)
+
+
+# ---------------------------------------------------------------------------------- reading
+@dataclass
+class LogData:
+    """The usable requests (no personal data) and the count of every row left out, by reason."""
+
+    frame: "pd.DataFrame"  # columns: created, closed (NaT if open or unknown), open, code, category
+    rows_read: int
+    malformed: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    has_closed: bool = True
+
+
+def parse_times(values: "pd.Series") -> "pd.Series":
+    """Local wall-clock times from ISO 8601 (offset dropped) or NYC's ``MM/DD/YYYY hh:mm:ss AM``."""
+    import pandas as pd
+
+    s = values.fillna("").astype(str).str.strip().str.replace(_TZ, "", regex=True)
+    iso = pd.to_datetime(s, format="ISO8601", errors="coerce")
+    todo = iso.isna() & (s != "")
+    if todo.any():
+        us = pd.to_datetime(s[todo], format=_US_FORMAT, errors="coerce")
+        iso = iso.copy()
+        iso[todo] = us
+    return iso
+
+
+def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200_000) -> LogData:
+    """Stream a log, keep only the needed columns, map them, and count what cannot be used.
+
+    Each line is split by the csv module; only the fields of :data:`FORMATS` are kept, the others
+    are discarded at once. A line whose number of fields differs from the header's is counted as
+    malformed and skipped (its columns may be shifted).
+    """
+    import csv
+
+    import pandas as pd
+
+    spec = FORMATS[fmt]
+    src = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise CalibrationError([("", "file not found")], src)
+    malformed: dict[str, int] = {}
+    unmapped: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    frames: list[pd.DataFrame] = []
+    rows = 0
+    with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader, None)
+        except csv.Error as err:
+            raise CalibrationError([("", f"not a readable CSV file: {err}")], src) from None
+        if not header:
+            raise CalibrationError([("", "the file is empty (no header line)")], src)
+        present = {normalise_column(c): i for i, c in enumerate(header)}
+        missing = [c for c in spec.required if c not in present]
+        if mapping.match not in present and mapping.match not in missing:
+            missing.append(mapping.match)
+        if missing:
+            other = next((f for f, sp in FORMATS.items()
+                          if f != fmt and all(c in present for c in sp.required)), None)
+            hint = f"; it looks like a {other} log (--format {other})" if other else ""
+            raise CalibrationError([("", f"not a {fmt} log: missing column(s) "
+                                         f"{', '.join(missing)}{hint}")], src)
+        names = [c for c in spec.wanted if c in present]
+        idx = [present[c] for c in names]
+        width = len(header)
+        buf: list[list[str]] = [[] for _ in names]
+
+        def flush() -> None:
+            if buf[0]:
+                chunk = pd.DataFrame(dict(zip(names, buf)))
+                frames.append(_clean_chunk(chunk, spec, mapping, malformed, unmapped, dropped))
+                for col in buf:
+                    col.clear()
+
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                rows += 1
+                _count(malformed, "unreadable CSV line", 1)
+                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            rows += 1
+            if len(row) != width:
+                _count(malformed, "wrong number of fields", 1)
+                continue
+            for col, i in zip(buf, idx):
+                col.append(row[i])
+            if len(buf[0]) >= chunk_rows:
+                flush()
+        flush()
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["created", "closed", "open", "code", "category"])
+    return LogData(frame=frame, rows_read=rows, malformed=malformed, unmapped=unmapped,
+                   dropped=dropped, has_closed=spec.closed in present)
+
+
+def _count(d: dict[str, int], key: str, n: int) -> None:
+    if n:
+        d[key] = d.get(key, 0) + int(n)
+
+
+def _clean_chunk(chunk: "pd.DataFrame", spec: FormatSpec, mapping: Mapping,
+                 malformed: dict[str, int], unmapped: dict[str, int],
+                 dropped: dict[str, int]) -> "pd.DataFrame":
+    import pandas as pd
+
+    ids = chunk[spec.id].str.strip()
+    code = chunk[mapping.match].str.strip()
+    created = parse_times(chunk[spec.created])
+    bad = pd.Series(False, index=chunk.index)
+    for reason, mask in ((f"missing {spec.id}", ids == ""),
+                         (f"missing {mapping.match}", code == ""),
+                         (f"missing or unreadable {spec.created}", created.isna())):
+        mask = mask & ~bad
+        _count(malformed, reason, mask.sum())
+        bad |= mask
+    closed = pd.Series(pd.NaT, index=chunk.index, dtype="datetime64[ns]")
+    is_open = pd.Series(True, index=chunk.index)
+    if spec.closed and spec.closed in chunk:
+        raw = chunk[spec.closed].str.strip()
+        parsed = parse_times(raw)
+        is_closed = raw != ""
+        if spec.status and spec.status in chunk:
+            is_closed &= chunk[spec.status].str.strip().str.lower() == "closed"
+        unreadable = is_closed & parsed.isna() & ~bad
+        _count(malformed, f"unreadable {spec.closed} (kept for rates, not for time to close)",
+               unreadable.sum())
+        backwards = is_closed & (parsed < created) & ~bad
+        _count(malformed, f"{spec.closed} before {spec.created} (kept for rates only)",
+               backwards.sum())
+        closed = parsed.where(is_closed & ~backwards)
+        is_open = ~is_closed
+    keep = chunk.index[~bad]
+    cats: list[str | None] = []
+    memo: dict[str, tuple[bool, str | None]] = {}
+    for v in code[keep].tolist():
+        hit = memo.get(v)
+        if hit is None:
+            hit = memo[v] = mapping.category(v)
+        matched, cat = hit
+        if not matched:
+            unmapped[v] = unmapped.get(v, 0) + 1
+        elif cat is None:
+            dropped[v] = dropped.get(v, 0) + 1
+        cats.append(cat)
+    out = pd.DataFrame({"created": created[keep].values, "closed": closed[keep].values,
+                        "open": is_open[keep].values, "code": code[keep].values,
+                        "category": cats})
+    return out[out.category.notna()]
+
+
+# ---------------------------------------------------------------------------------- fitting
+@dataclass
+class CategoryFit:
+    category: str
+    requests: int
+    rate_per_day: float
+    rate_ci: tuple[float, float]
+    rate_per_1000_households_per_day: float
+    dispersion: float
+    closed: int
+    open_share: float
+    ttc_obs: dict[str, float]
+    ttc_fit: dict[str, float]
+    ks: float
+
+
+@dataclass
+class Calibration:
+    """Everything fitted from one log, and how well it fits."""
+
+    source: str
+    fmt: str
+    mapping: str
+    households: float
+    households_from: str
+    start: datetime
+    days: int
+    log: LogData
+    categories: dict[str, CategoryFit]
+    hourly: tuple[float, ...]
+    weekly: tuple[float, ...]
+    kept_from_base: tuple[str, ...]
+    #: household-weighted mean incident multiplier (zones, hotspots) of the base city: the
+    #: written category rates are divided by it so the calibrated city reproduces the log's rate
+    multiplier: float = 1.0
+
+    def overrides(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"city.households": int(round(self.households)),
+                               "incidents.hourly_profile": list(self.hourly),
+                               "incidents.weekly_profile": list(self.weekly)}
+        for c, f in self.categories.items():
+            out[f"incidents.categories.{c}.rate_per_1000_households_per_day"] = round(
+                f.rate_per_1000_households_per_day / self.multiplier, 6)
+        return out
+
+
+def _poisson_ci(n: int, days: float) -> tuple[float, float]:
+    from scipy import stats
+
+    lo = stats.chi2.ppf(0.025, 2 * n) / 2 if n > 0 else 0.0
+    hi = stats.chi2.ppf(0.975, 2 * n + 2) / 2
+    return float(lo / days), float(hi / days)
+
+
+def fit_lognormal(hours: "np.ndarray") -> dict[str, float]:
+    """Maximum-likelihood lognormal of positive durations: mean, cv, median, p90 (hours)."""
+    import numpy as np
+
+    x = np.asarray(hours, dtype=float)
+    x = x[x > 0]
+    if len(x) < 2:
+        return {}
+    logs = np.log(x)
+    mu, s = float(logs.mean()), float(logs.std(ddof=0))
+    if s == 0:
+        return {"mean": float(x[0]), "cv": 0.0, "median": float(x[0]), "p90": float(x[0]),
+                "mu": mu, "sigma": 0.0}
+    return {"mean": math.exp(mu + s * s / 2), "cv": math.sqrt(math.expm1(s * s)),
+            "median": math.exp(mu), "p90": math.exp(mu + 1.2815515655446004 * s),
+            "mu": mu, "sigma": s}
+
+
+def fit_log(log: LogData, households: float, households_from: str, mapping: Mapping,
+            scenario: Scenario, source: str, fmt: str) -> Calibration:
+    """Fit rates, profiles and time-to-close distributions from the mapped requests."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    df = log.frame
+    if df.empty:
+        raise CalibrationError([("", "no request could be mapped to a gridsim category; see the "
+                                     "unmapped types in the report or edit the mapping")], source)
+    start = df.created.min().normalize()
+    end = df.created.max().normalize() + pd.Timedelta(days=1)
+    days = int((end - start) / pd.Timedelta(days=1))
+    day_index = ((df.created - start) / pd.Timedelta(days=1)).astype(int).to_numpy()
+    hours = df.created.dt.hour.to_numpy()
+    weekday = df.created.dt.day_of_week.to_numpy()
+    all_days = pd.date_range(start, periods=days, freq="D")
+    weekday_days = np.bincount(all_days.day_of_week, minlength=7).astype(float)
+    hourly = np.bincount(hours, minlength=24) / days
+    weekly = np.bincount(weekday, minlength=7) / np.maximum(weekday_days, 1)
+    weekly = np.where(weekday_days > 0, weekly, np.nan)
+    weekly = np.where(np.isnan(weekly), np.nanmean(weekly), weekly)
+    hourly_n = hourly / hourly.mean() if hourly.mean() > 0 else np.ones(24)
+    weekly_n = weekly / weekly.mean() if weekly.mean() > 0 else np.ones(7)
+    # an hour or weekday never seen in the log gets a tiny floor rather than exactly zero
+    hourly_n = np.maximum(hourly_n, 1e-3)
+    weekly_n = np.maximum(weekly_n, 1e-3)
+
+    fits: dict[str, CategoryFit] = {}
+    for cat in sorted(mapping.targets):
+        sel = (df.category == cat).to_numpy()
+        n = int(sel.sum())
+        daily = np.bincount(day_index[sel], minlength=days)
+        disp = float(daily.var(ddof=1) / daily.mean()) if n and days > 1 else float("nan")
+        closed = df.closed[sel].notna()
+        ttc = ((df.closed[sel][closed] - df.created[sel][closed])
+               / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+        obs = {}
+        fit = fit_lognormal(ttc)
+        ks = float("nan")
+        if len(ttc):
+            obs = {"mean": float(ttc.mean()), "median": float(np.median(ttc)),
+                   "p90": float(np.quantile(ttc, 0.9))}
+        if fit.get("sigma"):
+            pos = ttc[ttc > 0]
+            ks = float(stats.kstest(pos, "lognorm", args=(fit["sigma"], 0, math.exp(fit["mu"])))
+                       .statistic)
+        fits[cat] = CategoryFit(
+            category=cat, requests=n, rate_per_day=n / days, rate_ci=_poisson_ci(n, days),
+            rate_per_1000_households_per_day=n / days / households * 1000.0, dispersion=disp,
+            closed=int(closed.sum()),
+            open_share=float(df.open[sel].mean()) if n else float("nan"),
+            ttc_obs=obs, ttc_fit=fit, ks=ks)
+    kept = tuple(sorted(set(scenario.incidents.categories) - mapping.targets))
+    return Calibration(source=source, fmt=fmt, mapping=mapping.source, households=households,
+                       households_from=households_from, start=start.to_pydatetime(), days=days,
+                       log=log, categories=fits,
+                       hourly=tuple(round(float(v), 4) for v in hourly_n),
+                       weekly=tuple(round(float(v), 4) for v in weekly_n), kept_from_base=kept)
+
+
+def city_multiplier(scenario: Scenario) -> float:
+    """Household-weighted mean of the per-grid incident multipliers (zones × hotspots)."""
+    from sim.city import build_city
+    from sim.seeding import Streams
+
+    city = build_city(scenario.city, Streams(scenario.run.seed)["city"])
+    return float((city.households * city.incident_multiplier).sum() / city.households.sum())
+
+
+def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = None,
+              base: Scenario | None = None, households: float | None = None
+              ) -> tuple[Calibration, Scenario]:
+    """Read, map and fit a log; return the fit and the calibrated scenario (validated)."""
+    if fmt not in FORMATS:
+        raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
+                                           + ", ".join(FORMATS))], "--format")
+    base = base or Scenario()
+    mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, base)
+    log = read_log(log_path, fmt, mapping)
+    hh, hh_from = (float(households), "--households") if households else (
+        float(base.city.households), f"base scenario {base.name!r} (pass --households)")
+    cal = fit_log(log, hh, hh_from, mapping, base, str(log_path), fmt)
+    cal.multiplier = city_multiplier(scenario_with(base, {"city.households": int(round(hh))}))
+    over = cal.overrides()
+    over["name"] = f"calibrated_{Path(log_path).stem}"
+    over["description"] = (f"{base.name} with arrival rates and profiles fitted from "
+                           f"{Path(log_path).name} ({fmt}, {cal.days} days from "
+                           f"{cal.start:%Y-%m-%d}, {len(log.frame):,} mapped requests)")
+    return cal, scenario_with(base, over)
+
+
+# ---------------------------------------------------------------------------------- reports
+def _f(v: float, nd: int = 2) -> str:
+    return "–" if v is None or v != v else f"{v:,.{nd}f}"
+
+
+def fit_report(cal: Calibration) -> str:
+    """The fit report (Markdown): observed against fitted, by category, and what was left out."""
+    log = cal.log
+    lines = [f"# Calibration fit report: {Path(cal.source).name}", "",
+             f"- format: {cal.fmt}; mapping: {cal.mapping}",
+             f"- period: {cal.days} days from {cal.start:%Y-%m-%d} (whole days spanned by the "
+             "mapped requests)",
+             f"- rows read: {log.rows_read:,}; mapped requests used: {len(log.frame):,}; "
+             f"malformed: {sum(log.malformed.values()):,}; unmapped: "
+             f"{sum(log.unmapped.values()):,}; dropped by the mapping: "
+             f"{sum(log.dropped.values()):,}",
+             f"- households: {cal.households:,.0f} (from {cal.households_from}); the base "
+             f"city's zones and hotspots multiply incident rates by {cal.multiplier:.4g} on "
+             "average, so the scenario's category rates are the per-household rates below "
+             "divided by that",
+             "- personal data: only identifier, times, status and service/complaint type were "
+             "read; no address, coordinates, free text or media link was loaded or written.", "",
+             "## Arrival rates by category", "",
+             "Observed count over the period against the fitted Poisson rate (exact 95% interval)."
+             " Dispersion = variance / mean of daily counts: about 1 for a Poisson process; well"
+             " above 1 means days differ more than chance (weather, campaigns, weekly cycle).", "",
+             "| category | requests | per day (95% CI) | per 1,000 households per day | "
+             "dispersion |", "|---|---:|---:|---:|---:|"]
+    for c, f in cal.categories.items():
+        lines.append(f"| {c} | {f.requests:,} | {_f(f.rate_per_day)} ({_f(f.rate_ci[0])} – "
+                     f"{_f(f.rate_ci[1])}) | {_f(f.rate_per_1000_households_per_day, 4)} | "
+                     f"{_f(f.dispersion)} |")
+    if cal.kept_from_base:
+        lines += ["", "Categories no mapping rule targets keep the base scenario's rate: "
+                  + ", ".join(cal.kept_from_base) + "."]
+    lines += ["", "## Time to close by category (lognormal fit, hours)", "",
+              "Closed requests only; the open share is censored (still open at the log's end),"
+              " so the fitted times understate the truth when it is large. KS = Kolmogorov–"
+              "Smirnov distance between observed and fitted (0 = perfect).", "",
+              "| category | closed | open share | observed mean / median / p90 | "
+              "fitted mean / median / p90 | fitted cv | KS |", "|---|---:|---:|---|---|---:|---:|"]
+    if not log.has_closed:
+        lines.append("| (the log has no closing-time column) | | | | | | |")
+    for c, f in cal.categories.items():
+        o, t = f.ttc_obs, f.ttc_fit
+        lines.append(
+            f"| {c} | {f.closed:,} | {_f(100 * f.open_share, 1)}% | "
+            f"{_f(o.get('mean', math.nan), 1)} / {_f(o.get('median', math.nan), 1)} / "
+            f"{_f(o.get('p90', math.nan), 1)} | {_f(t.get('mean', math.nan), 1)} / "
+            f"{_f(t.get('median', math.nan), 1)} / {_f(t.get('p90', math.nan), 1)} | "
+            f"{_f(t.get('cv', math.nan))} | {_f(f.ks, 3)} |")
+    lines += ["", "In gridsim the time to close is an outcome of the workflow (queues, shifts, "
+              "deadlines), so these fits are targets to compare a run's `mean_time_to_close_h`"
+              " and `p90_time_to_close_h` with, not inputs.", "",
+              "## Profiles (normalised to mean 1)", "",
+              "- hour of day 0–23: " + ", ".join(f"{v:g}" for v in cal.hourly),
+              "- Monday … Sunday: " + ", ".join(f"{v:g}" for v in cal.weekly)]
+    for title, d in (("Malformed rows (counted, not fatal)", log.malformed),
+                     ("Unmapped types (add them to the mapping to use them)", log.unmapped),
+                     ("Dropped on purpose by the mapping (null)", log.dropped)):
+        if d:
+            lines += ["", f"## {title}", ""]
+            for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:25]:
+                lines.append(f"- {k}: {v:,}")
+            if len(d) > 25:
+                lines.append(f"- … and {len(d) - 25} more")
+    lines += ["", "Rates are rates of *logged requests* (reported cases); gridsim's are rates of "
+              "incidents before discovery. If the calibrated run discovers only part of its "
+              "incidents, divide the rates by its discovery rate."]
+    return "\n".join(lines) + "\n"
+
+
+def scenario_text(cal: Calibration, scenario: Scenario) -> str:
+    """The calibrated scenario as YAML, with provenance and time-to-close targets as comments."""
+    head = [f"# Calibrated by `gridsim calibrate {Path(cal.source).name} --format {cal.fmt}`",
+            f"# mapping: {cal.mapping}; {cal.days} days from {cal.start:%Y-%m-%d}; "
+            f"{len(cal.log.frame):,} mapped requests; households from {cal.households_from}.",
+            "# Fitted: city.households, incidents.hourly_profile, incidents.weekly_profile and "
+            "each mapped category's rate_per_1000_households_per_day.",
+            "# Observed time to close (lognormal fit; targets for the run's KPIs, not inputs):"]
+    for c, f in cal.categories.items():
+        t = f.ttc_fit
+        if t:
+            head.append(f"#   {c}: mean {t['mean']:.1f} h, cv {t['cv']:.2f}, median "
+                        f"{t['median']:.1f} h, p90 {t['p90']:.1f} h ({f.closed:,} closed)")
+    return "\n".join(head) + "\n" + scenario.to_yaml()
+
+
+# ------------------------------------------------------------------------------- generator
+def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
+                 codes: dict[str, str] | None = None) -> "pd.DataFrame":
+    """Turn a gridsim case log into an Open311- or NYC-311-style request log.
+
+    One row per reported case (its first report is the request); a closed case carries its
+    closing time, an open or parked one is "Open". ``codes`` maps a category to the service
+    code / complaint type written (default: the category name). Times are ``start`` + model hours
+    (t = 0 is a Monday in the model: choose a Monday to keep weekdays aligned).
+    """
+    import pandas as pd
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    c = cases[cases.t_report_h.notna()].sort_values("t_report_h")
+    t0 = pd.Timestamp(start)
+    created = t0 + pd.to_timedelta(c.t_report_h.to_numpy(), unit="h")
+    closed_h = c.t_closed_h.where(c.state == "closed")
+    closed = t0 + pd.to_timedelta(closed_h.to_numpy(), unit="h")
+    code = c.category.map(lambda x: (codes or {}).get(x, x)).to_numpy()
+    is_closed = closed_h.notna().to_numpy()
+    if fmt == "open311":
+        iso = lambda ts: ts.strftime("%Y-%m-%dT%H:%M:%S+08:00")  # noqa: E731
+        return pd.DataFrame({
+            "service_request_id": c.incident_id.astype(str).to_numpy(),
+            "status": ["closed" if x else "open" for x in is_closed],
+            "service_code": code, "service_name": code,
+            "requested_datetime": iso(created),
+            "updated_datetime": [iso(pd.DatetimeIndex([t]))[0] if k else ""
+                                 for t, k in zip(closed, is_closed)],
+        })
+    us = lambda ts: ts.strftime(_US_FORMAT)  # noqa: E731
+    return pd.DataFrame({
+        "Unique Key": c.incident_id.astype(str).to_numpy(),
+        "Created Date": us(created),
+        "Closed Date": [us(pd.DatetimeIndex([t]))[0] if k else "" for t, k in zip(closed, is_closed)],
+        "Agency": c.department.to_numpy(), "Complaint Type": code,
+        "Status": ["Closed" if x else "Open" for x in is_closed],
+    })
+
+
+# -------------------------------------------------------------------------------------- CLI
+def calibrate_command(
+    log: Annotated[Path, typer.Argument(help="Service-request log (CSV).")],
+    format_: Annotated[str, typer.Option(
+        "--format", help="Log format: open311 (GeoReport v2) or nyc311.")],
+    mapping: Annotated[Optional[Path], typer.Option(
+        help="Mapping file (default: sim/data/mapping_<format>.yaml).")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(
+        help="Base scenario the fitted values go into (default: the baseline).")] = None,
+    households: Annotated[Optional[float], typer.Option(
+        help="Households the log's city has (default: the base scenario's).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Write the calibrated scenario here (and the fit report beside it, .fit.md).")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Write the fit report here.")] = None,
+) -> None:
+    """Fit arrival rates, profiles and times to close from an Open311 or NYC 311 log."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    err = Console(stderr=True)
+    try:
+        if households is not None and not households > 0:
+            raise CalibrationError([("households", f"must be positive (got {households:g})")],
+                                   "--households")
+        base = load_scenario(scenario) if scenario else None
+        cal, sc = calibrate(log, format_, mapping, base, households)
+    except ScenarioError as e:
+        from sim.cli import fail
+
+        fail(e)
+        return
+    text = fit_report(cal)
+    rep = report or (out.with_suffix(".fit.md") if out else None)
+    if out:
+        _write(out, scenario_text(cal, sc))
+    if rep:
+        _write(rep, text)
+    err.print(Markdown(text))
+    if out:
+        err.print(f"calibrated scenario written to {out}" + (f", fit report to {rep}" if rep
+                                                               else ""), highlight=False)
+    else:
+        print("# scenario fragment (use --out FILE for a whole scenario)")
+        print(dump_yaml(_nest(cal.overrides())), end="")
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dotted, v in flat.items():
+        node = out
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+def _write(path: Path, text: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,190 @@
+"""Calibration from service-request logs (sim/calibrate.py, ``gridsim calibrate``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.calibrate import (CalibrationError, calibrate, cases_to_log, fit_lognormal, fit_report,
+                           scenario_text)
+from sim.incidents import normalised
+from sim.model import GridModel
+from sim.run import run_scenario
+from sim.scenario import Scenario, load_scenario, scenario_with
+
+DATA = Path(__file__).parent / "data"
+PERSONAL = ("PRIVATE LANE", "SECRET STREET", "HIDDEN AVE", "40.75", "-73.99", "37.762",
+            "secret.jpg", "Huge hole", "Loud Music", "Summons issued", "Duplicate request")
+
+
+def test_nyc_log_counts_every_row_it_cannot_use():
+    cal, sc = calibrate(DATA / "nyc311_small.csv", "nyc311")
+    log = cal.log
+    assert log.rows_read == 17
+    assert log.malformed == {
+        "missing or unreadable created_date": 2,            # "not a date" and empty
+        "closed_date before created_date (kept for rates only)": 1,
+        "unreadable closed_date (kept for rates, not for time to close)": 1,
+        "wrong number of fields": 1,
+    }
+    assert log.unmapped == {"Unicorn Sighting": 1}
+    assert log.dropped == {"Taxi Complaint": 1}
+    assert cal.days == 7  # Monday 4 … Sunday 10 January 2021
+    counts = {c: f.requests for c, f in cal.categories.items()}
+    assert counts == {"environment_sanitation": 4, "infrastructure": 4, "market_order": 2,
+                      "public_safety": 0, "resident_needs": 2, "waterlogging": 0}
+    infra = cal.categories["infrastructure"]
+    assert infra.rate_per_1000_households_per_day == pytest.approx(4 / 7 / 16000 * 1000)
+    assert infra.ttc_obs["mean"] == pytest.approx((24 + 72 + 48 + 24) / 4)
+    # the written scenario carries exactly those rates
+    rate = sc.incidents.categories["infrastructure"].rate_per_1000_households_per_day
+    assert rate * cal.multiplier == pytest.approx(4 / 7 / 16000 * 1000, rel=1e-4)
+    assert cal.multiplier > 1  # baseline zones and hotspots raise rates above the average
+    # the ISO-dated row (1015) and the US-dated rows were both read
+    assert cal.categories["resident_needs"].closed == 1
+
+
+def test_open311_log_reads_iso_times_with_offsets_as_local_time():
+    cal, _ = calibrate(DATA / "open311_small.csv", "open311")
+    assert cal.log.malformed == {"missing service_request_id": 1,
+                                 "missing or unreadable requested_datetime": 1}
+    assert cal.log.unmapped == {"Fix My Bicycle": 1}
+    assert cal.log.dropped == {"General Information Request": 1}
+    env = cal.categories["environment_sanitation"]
+    assert env.requests == 3 and env.closed == 2 and env.open_share == pytest.approx(1 / 3)
+    # 06:37 local (-08:00) stays hour 6, not 14 UTC
+    assert cal.hourly[6] > 1 and cal.hourly[14] < 0.01
+
+
+@pytest.mark.parametrize("fmt,name", [("nyc311", "nyc311_small.csv"),
+                                      ("open311", "open311_small.csv")])
+def test_personal_data_is_never_copied(fmt, name):
+    cal, sc = calibrate(DATA / name, fmt)
+    text = fit_report(cal) + scenario_text(cal, sc) + cal.log.frame.to_csv()
+    for s in PERSONAL:
+        assert s not in text
+    assert set(cal.log.frame.columns) == {"created", "closed", "open", "code", "category"}
+
+
+def test_wrong_format_is_a_clear_error_naming_the_missing_columns(run_cli):
+    r = run_cli("calibrate", str(DATA / "nyc311_small.csv"), "--format", "open311")
+    assert r.returncode == 2
+    assert "nyc311_small.csv: not a open311 log: missing column(s) service_request_id, " \
+           "service_code, requested_datetime, service_name" in r.stderr
+    assert "--format nyc311" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.csv", "--format", "nyc311"], "missing.csv: file not found"),
+    (["{nyc}", "--format", "xml311"], "unknown format 'xml311'; allowed: open311, nyc311"),
+    (["{nyc}", "--format", "nyc311", "--households", "0"], "households: must be positive"),
+    (["{nyc}", "--format", "nyc311", "--mapping", "{badmap}"],
+     "mapping.Noise*: unknown category 'noise'; allowed:"),
+    (["{empty}", "--format", "nyc311"], "the file is empty"),
+])
+def test_bad_input_exits_2_without_writing(run_cli, tmp_path, args, message):
+    badmap = tmp_path / "map.yaml"
+    badmap.write_text("format: nyc311\nmapping:\n  'Noise*': noise\n", encoding="utf-8")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / "out.yaml"
+    subst = {"{nyc}": str(DATA / "nyc311_small.csv"), "{badmap}": str(badmap),
+             "{empty}": str(empty)}
+    r = run_cli("calibrate", *[subst.get(a, a) for a in args], "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert not out.exists() and not out.with_suffix(".fit.md").exists()
+
+
+def test_cli_writes_a_valid_scenario_and_its_report(run_cli, tmp_path):
+    out = tmp_path / "city.yaml"
+    r = run_cli("calibrate", str(DATA / "nyc311_small.csv"), "--format", "nyc311",
+                "--households", "50000", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    sc = load_scenario(out)
+    assert sc.city.households == 50000
+    assert sc.name == "calibrated_nyc311_small"
+    report = out.with_suffix(".fit.md").read_text(encoding="utf-8")
+    assert "| infrastructure | 4 |" in report and "Unicorn Sighting: 1" in report
+    assert "# Observed time to close" in out.read_text(encoding="utf-8")
+
+
+def test_lognormal_fit_recovers_its_parameters():
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(mean=1.0, sigma=0.6, size=20000)
+    f = fit_lognormal(x)
+    assert f["mu"] == pytest.approx(1.0, abs=0.02) and f["sigma"] == pytest.approx(0.6, abs=0.02)
+    assert f["mean"] == pytest.approx(math.exp(1 + 0.18), rel=0.02)
+
+
+# ------------------------------------------------------------------- round trip from a known run
+def _known_scenario() -> Scenario:
+    """Baseline taxonomy and profiles; residents report every incident within minutes, patrols find nothing."""
+    return scenario_with(Scenario(), {
+        "city.households": 32000, "city.hotspot_share": 0.0,
+        "channels.resident_reports_per_incident_per_day": 240.0, "patrol.coverage_km2_per_h": 1e-9,
+        "channels.handed_down_per_day": 0.0,
+        "run.days": 28, "run.warmup_days": 1})
+
+
+@pytest.fixture(scope="module")
+def known_run():
+    sc = _known_scenario()
+    return sc, run_scenario(sc, seed=11)
+
+
+@pytest.mark.parametrize("fmt", ["nyc311", "open311"])
+def test_log_from_a_known_run_gives_back_its_rates_within_sampling_error(known_run, fmt,
+                                                                         tmp_path):
+    sc, result = known_run
+    log = cases_to_log(result.cases, fmt, start="2024-01-01")  # a Monday, as model t = 0
+    path = tmp_path / f"known_{fmt}.csv"
+    log.to_csv(path, index=False)
+    mapping = tmp_path / "identity.yaml"
+    match = "complaint_type" if fmt == "nyc311" else "service_code"
+    rules = "\n".join(f"  {c}: {c}" for c in sc.incidents.categories)
+    mapping.write_text(f"format: {fmt}\nmatch: {match}\nmapping:\n{rules}\n", encoding="utf-8")
+    cal, fitted = calibrate(path, fmt, mapping, base=sc, households=sc.city.households)
+    assert cal.log.malformed == {} and cal.log.unmapped == {}
+    assert cal.days == 28
+
+    city = GridModel(sc).city
+    weight = float((city.households * city.incident_multiplier).sum() / city.households.sum())
+    print()
+    for c, cat in sc.incidents.categories.items():
+        true = cat.rate_per_1000_households_per_day * weight  # per 1,000 households per day
+        expected_n = true * sc.city.households / 1000 * cal.days
+        got = cal.categories[c]
+        z = (got.requests - expected_n) / math.sqrt(expected_n)
+        print(f"{fmt} {c}: generated {true:.4f}, fitted "
+              f"{got.rate_per_1000_households_per_day:.4f} per 1,000 households a day (z={z:+.2f})")
+        assert abs(z) < 3.5, c
+        # on the same city (zones and hotspots multiply rates), the written scenario has the
+        # intensity the log shows
+        new = fitted.incidents.categories[c].rate_per_1000_households_per_day * weight
+        assert new == pytest.approx(got.rate_per_1000_households_per_day, rel=1e-4)
+
+    # hour-of-day profile: observed counts against the generating profile (chi-square)
+    frame = cal.log.frame
+    by_hour = np.bincount(frame.created.dt.hour, minlength=24)
+    p = normalised(sc.incidents.hourly_profile) / 24
+    chi = stats.chisquare(by_hour, p * by_hour.sum())
+    assert chi.pvalue > 1e-3, chi
+    # and the fitted profile is close to the generating one where arrivals are frequent
+    busy = p > 1 / 24
+    np.testing.assert_allclose(np.array(cal.hourly)[busy], (p * 24)[busy], rtol=0.25)
+    by_day = np.bincount(frame.created.dt.day_of_week, minlength=7)
+    w = normalised(sc.incidents.weekly_profile) / 7
+    assert stats.chisquare(by_day, w * by_day.sum()).pvalue > 1e-3
+
+    # time to close: the log's closed requests are the run's closed cases, to the second
+    c = result.cases
+    closed = c[c.t_report_h.notna() & (c.state == "closed")]
+    for cat, grp in closed.groupby("category"):
+        ttc = (grp.t_closed_h - grp.t_report_h).to_numpy()
+        assert cal.categories[cat].closed == len(grp)
+        assert cal.categories[cat].ttc_obs["mean"] == pytest.approx(ttc.mean(), abs=2e-3)
