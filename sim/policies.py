@@ -1,0 +1,211 @@
+"""Wires the behaviour and policy modules into a GridModel through a few hooks.
+
+``GridModel`` calls: ``adjust_channel_times`` when an incident is born (AI video, a colluding
+patrol keeping it off the record), ``on_report`` at a first report, ``staged_verification``
+before a site check, ``misroute_factor`` at dispatch, ``on_finish`` when a case closes or is
+parked (returns True if the joint meeting holds it), ``on_overdue`` at each missed deadline,
+``case_flags`` when a row is written, ``finish`` at the end and ``context`` for the KPIs.
+
+Processes: a daily tick (campaigns, training, satisfaction sampling), the appraisal cycle
+(first decisions after a learning week, then every ``appraisal.cycle_days``), public disclosure,
+the joint meeting, hotspot relearning and AI-video false alarms — each only when switched on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from sim.incentives import Incentives
+from sim.joint_meeting import JointMeeting
+from sim.policy_tally import Tally
+from sim.residents_behaviour import ResidentsBehaviour
+from sim.smart_platform import SmartPlatform
+from sim.workflow import Incident
+from sim.workforce import Workforce
+
+if TYPE_CHECKING:
+    from sim.incidents import SubtypeInfo
+    from sim.model import GridModel
+
+LEARNING_WEEK_H = 7 * 24.0
+
+
+class Policies:
+    def __init__(self, m: "GridModel"):
+        self.m = m
+        sc = m.scenario
+        self.tally = Tally(m)
+        self.incentives = Incentives(m, self.tally)
+        self.residents = ResidentsBehaviour(m, self.tally, self.incentives)
+        self.workforce = Workforce(m, self.tally, self.incentives)
+        self.smart = SmartPlatform(m, self.tally)
+        self.meeting = JointMeeting(m, self.tally) if sc.joint_meeting.enabled else None
+        self._sat_sum = 0.0
+        self._sat_n = 0
+        env = m.env
+        env.process(self._daily())
+        env.process(self._cycles())
+        if sc.residents.disclosure.enabled:
+            env.process(self._every(sc.residents.disclosure.interval_days,
+                                    self.residents.disclose))
+        if self.meeting is not None:
+            env.process(self.meeting.process())
+        if sc.smart_platform.hotspot_patrol.enabled:
+            env.process(self._every(sc.smart_platform.hotspot_patrol.relearn_interval_days,
+                                    self.smart.reallocate))
+        if sc.smart_platform.ai_video.enabled:
+            env.process(self.smart.false_alarms())
+
+    # -------------------------------------------------------------------------------- processes
+    def _every(self, days: float, action: Callable[[], None]):
+        m = self.m
+        t = days * 24.0
+        while t < m.horizon_h:
+            yield m.env.timeout(t - m.env.now)
+            action()
+            t += days * 24.0
+
+    def _daily(self):
+        m = self.m
+        campaigns = self.residents.campaigns_active
+        t = 24.0
+        while t < m.horizon_h:
+            yield m.env.timeout(t - m.env.now)
+            if campaigns:
+                self.residents.daily()
+            if self.workforce.daily():
+                m.refresh_patrol_rates()
+            self._scan_overdue()
+            if m.warmup_h <= t < m.horizon_h:
+                self._sat_sum += self.residents.mean_satisfaction()
+                self._sat_n += 1
+            t += 24.0
+
+    def _cycle_times(self) -> list[float]:
+        m = self.m
+        cycle = m.scenario.appraisal.cycle_days * 24.0
+        times = {cycle * k for k in range(1, int(m.horizon_h // cycle) + 2)}
+        if cycle > LEARNING_WEEK_H:
+            times.add(LEARNING_WEEK_H)
+        return sorted(t for t in times if t < m.horizon_h)
+
+    def _cycles(self):
+        m = self.m
+        inc = self.incentives
+        cycle = m.scenario.appraisal.cycle_days * 24.0
+        inc.start_cycle_counts()
+        times = self._cycle_times()
+        for k, t in enumerate(times):
+            yield m.env.timeout(t - m.env.now)
+            if abs(t / cycle - round(t / cycle)) < 1e-9:  # end of an appraisal cycle
+                months = (t - inc._cycle_start) / (30 * 24.0)
+                inc.close_cycle()
+                if self.workforce.appraise(months):
+                    m.refresh_patrol_rates()
+                inc.start_cycle_counts()
+            inc.decide()
+            t_next = times[k + 1] if k + 1 < len(times) else m.horizon_h
+            if inc.gaming_active:
+                inc.schedule_padding(t_next)
+
+    # ------------------------------------------------------------------------------------ hooks
+    def adjust_channel_times(self, inc: Incident, sub: "SubtypeInfo",
+                             times: dict[str, float]) -> None:
+        if self.smart.ai.enabled:
+            self.smart.adjust_times(inc, sub, times)
+        if self.incentives.gaming_active and times:
+            self.incentives.maybe_suppress(inc, times)
+
+    def on_report(self, inc: Incident, channel: str) -> None:
+        self.incentives.on_report(inc, channel)
+        self.smart.on_report(inc)
+
+    def staged_verification(self, inc: Incident, u_verify: float, fixed: bool) -> bool:
+        if not self.incentives.gaming_active:
+            return False
+        return self.incentives.staged(inc, u_verify, fixed)
+
+    def misroute_factor(self, inc: Incident) -> float:
+        return self.workforce.misroute_factor(inc)
+
+    def on_finish(self, inc: Incident, state: str) -> bool:
+        """A case closed or parked. True if the joint meeting holds it (do not record yet)."""
+        padded = bool(inc.extra and inc.extra.get("padded"))
+        dispatched = inc.t_due == inc.t_due
+        if state == "closed":
+            self.incentives.on_closed(inc)
+            if dispatched and inc.t_closed <= inc.t_due:
+                self.residents.record_outcome(inc, True)
+        if dispatched and (state == "parked" or inc.t_closed > inc.t_due):
+            self._overdue(inc)
+        if not padded:
+            self.residents.on_finish(inc, state)
+        if state == "parked" and self.meeting is not None:
+            self.meeting.hold(inc)
+            return True
+        return False
+
+    def _scan_overdue(self) -> None:
+        """Once a day: open cases past their deadline count as overdue (once each)."""
+        now = self.m.env.now
+        for inc in list(self.m.open_incidents.values()):
+            if inc.t_due < now and not (inc.extra and inc.extra.get("late")):
+                self._overdue(inc)
+
+    def _overdue(self, inc: Incident) -> None:
+        """A case missed its deadline (counted once): penalties, residents' view, disclosure."""
+        if inc.extra and inc.extra.get("late"):
+            return
+        inc.extra = {**(inc.extra or {}), "late": True}
+        self.incentives.on_overdue(inc)
+        self.residents.on_overdue(inc)
+        self.residents.record_outcome(inc, False)
+
+    @staticmethod
+    def case_flags(inc: Incident) -> tuple[bool, bool, bool, bool, bool]:
+        """(padded, suppressed, staged_verification, gaming_caught, joint_meeting)."""
+        x = inc.extra or {}
+        return (bool(x.get("padded")), x.get("suppressed_by") is not None,
+                x.get("staged_by") is not None, bool(x.get("caught")),
+                bool(x.get("joint_meeting")))
+
+    # ------------------------------------------------------------------------------------- end
+    def finish(self) -> None:
+        """Close the last, partial appraisal cycle at the horizon."""
+        self.incentives.close_cycle()
+
+    def reporters(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "resident_satisfaction": lambda m: self.residents.mean_satisfaction(),
+            "resident_awareness": lambda m: self.residents.mean_awareness(),
+            "resident_trust": lambda m: self.residents.mean_trust(),
+            "mean_worker_effort": lambda m: self.incentives.mean_effort(),
+            "mean_worker_skill": lambda m: self.workforce.mean_skill(),
+            "cum_padded_reports": lambda m: self.incentives_padded(),
+            "n_parked_waiting": lambda m: len(self.meeting.agenda) if self.meeting else 0,
+        }
+
+    def incentives_padded(self) -> int:
+        return sum(st.padded_total for st in self.incentives.state.values())
+
+    def context(self) -> dict[str, float]:
+        """Window totals and end states the KPIs need (``RunContext.policy``)."""
+        t = self.tally
+        keys = ("complaints", "investigations", "gaming_caught", "caught_padded",
+                "caught_suppressed", "caught_staged", "caught_by_complaint", "suppressed",
+                "staged_verifications", "false_alarms", "campaign_events", "workers_quit",
+                "workers_hired", "parked_resolved", "joint_meetings", "side_payments_yuan")
+        out = {k: t.get(k) for k in keys}
+        for k in ("incentive_pay_yuan", "training_cost_yuan", "campaign_cost_yuan",
+                  "recruitment_cost_yuan", "department_penalties_yuan"):
+            out[k.replace("_yuan", "_monthly")] = t.monthly(k)
+        out["ai_video_cost_monthly"] = self.smart.monthly_cost()
+        out["worker_base_pay_monthly"] = len(self.incentives.state) \
+            * self.m.scenario.staffing.pay.grid_worker
+        out["resident_satisfaction"] = (self._sat_sum / self._sat_n if self._sat_n
+                                        else self.residents.mean_satisfaction())
+        out["resident_satisfaction_end"] = self.residents.mean_satisfaction()
+        out["resident_trust_end"] = self.residents.mean_trust()
+        out["mean_worker_effort_end"] = self.incentives.mean_effort()
+        out["mean_worker_skill_end"] = self.workforce.mean_skill()
+        return out

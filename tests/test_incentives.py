@@ -1,0 +1,129 @@
+"""Appraisal schemes and the behaviour they induce (S3.3, S6.2, S7.1), at common random numbers.
+
+Each effect is measured against the same scenario with the lever off, at the same 8 seeds, and
+tested with a one-sided paired t-test at 1% (tests/policy_helpers.py). The model's workers choose
+effort and gaming by expected utility (sim/incentives.py); none of these outcomes is coded in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.distributions import Fixed
+from sim.model import GridModel
+from sim.run import run_scenario
+from sim.scenario import Scenario, scenario_with
+from tests.policy_helpers import assert_greater, kpi, paired, ready, with_
+
+PPR = "appraisal.worker_scheme.pay_per_report_yuan"
+
+
+@pytest.fixture(scope="module")
+def ppr_runs():
+    sc = ready("incentives_pay_per_report", **{"run.days": 30})
+    flat = scenario_with(sc, {PPR: 0})
+    out = {"ppr": [], "flat": []}
+    for s in range(1, 9):
+        out["ppr"].append(run_scenario(sc, seed=s))
+        out["flat"].append(run_scenario(flat, seed=s))
+    return out
+
+
+def test_pay_per_report_raises_reports_and_padding(ppr_runs):
+    ppr = np.array([r.kpis["cases_filed"] for r in ppr_runs["ppr"]])
+    flat = np.array([r.kpis["cases_filed"] for r in ppr_runs["flat"]])
+    assert_greater(ppr, flat, "cases filed, pay per report vs flat")
+    pad = np.array([r.kpis["padded_report_share"] for r in ppr_runs["ppr"]])
+    pad0 = np.array([r.kpis["padded_report_share"] for r in ppr_runs["flat"]])
+    assert (pad0 == 0).all()
+    assert_greater(pad, pad0, "padded-report share")
+    effort = [r.kpis["mean_worker_effort"] for r in ppr_runs["ppr"]]
+    assert min(effort) > 1.0  # the reward also buys real patrol effort
+    assert all(r.kpis["mean_worker_effort"] == 1.0 for r in ppr_runs["flat"])
+
+
+def test_padding_leaves_real_incidents_alone_and_is_logged(ppr_runs):
+    for a, b in zip(ppr_runs["ppr"], ppr_runs["flat"]):
+        c = a.cases
+        pad = c[c.padded]
+        assert len(pad) > 0
+        assert pad.t_occur_h.isna().all() and (pad.channel == "patrol").all()
+        assert (pad.state == "closed").all() and pad.on_spot.all()
+        assert (pad.incident_id < 0).all()
+        # every real incident is in the log exactly once, the padded ones on top
+        assert len(c) == a.manifest["incidents"] + len(pad)
+        assert a.kpis["incidents_total"] == b.kpis["incidents_total"]  # same incidents (CRN)
+        assert b.cases.padded.sum() == 0
+
+
+def test_spot_checks_catch_padding(ppr_runs):
+    caught = [r.kpis["gaming_caught"] for r in ppr_runs["ppr"]]
+    assert sum(caught) > 0
+    assert all(r.kpis["gaming_caught"] == 0 for r in ppr_runs["flat"])
+
+
+def test_more_spot_checks_lower_the_padded_share():
+    sc = ready("incentives_pay_per_report", **{"run.days": 30, PPR: 45})
+    strict = with_(sc, appraisal__supervision__spot_check_share=0.1)
+    lax, tight = paired(sc, strict, kpi("padded_report_share"))
+    assert_greater(lax, tight, "padded share at 5% vs 10% spot checks")
+
+
+def test_no_reward_for_reporting_means_no_padding():
+    """Overdue penalties and a satisfaction bonus, no spot checks and no scruples: still no
+    padding, because a padded report earns nothing."""
+    sc = ready("incentives_pay_per_report", **{
+        "run.days": 30, PPR: 0, "appraisal.worker_scheme.overdue_penalty_yuan": 200,
+        "appraisal.worker_scheme.satisfaction_bonus_yuan_per_point": 50,
+        "appraisal.supervision.spot_check_share": 0.0})
+    sc = scenario_with(sc, {"appraisal.behaviour.honesty_cost_yuan": Fixed(value=0).model_dump()})
+    for s in (1, 2, 3):
+        r = run_scenario(sc, seed=s)
+        assert r.kpis["padded_report_share"] == 0
+        assert r.cases.padded.sum() == 0
+
+
+def test_quota_produces_padded_reports():
+    sc = ready("incentives_quota", **{"run.days": 30})
+    off = with_(sc, appraisal__worker_scheme__quota_penalty_yuan=0)
+    q, q0 = paired(sc, off, kpi("padded_report_share"), seeds=range(1, 6))
+    assert_greater(q, q0, "padded share with a quota")
+
+
+def test_collusion_keeps_problems_off_the_record_and_complaints_catch_some():
+    sc = ready("incentives_collusion", **{"run.days": 30})
+    honest = with_(sc, appraisal__behaviour__collusion_side_payment_share=0.0)
+    sup, sup0 = paired(sc, honest, kpi("suppressed_incidents"), seeds=range(1, 5))
+    assert (sup0 == 0).all()
+    assert_greater(sup, sup0, "suppressed incidents with side payments")
+    r = run_scenario(sc, seed=1)
+    r0 = run_scenario(honest, seed=1)
+    assert r.kpis["discovery_rate"] < r0.kpis["discovery_rate"]
+    assert r.kpis["gaming_caught"] > 0
+    assert r.kpis["complaints"] > r0.kpis["complaints"]
+    assert r.kpis["resident_satisfaction"] < r0.kpis["resident_satisfaction"]
+
+
+def test_black_list_speeds_departments_up_and_costs_quality():
+    sc = with_(Scenario(), run__days=40, run__warmup_days=2,
+               appraisal__department_scheme__black_list_share=0.25)
+    m = GridModel(sc, seed=2)
+    m.run_until(30 * 24 + 1)
+    sped = [d for d in m.departments.values() if d.time_factor < 1.0]
+    assert len(sped) == 2  # ceil(0.25 · 8 departments)
+    for d in sped:
+        assert d.fix_success_prob < d.cfg.fix_success_prob
+    for d in m.departments.values():
+        if d not in sped:
+            assert d.time_factor == 1.0 and d.fix_success_prob == d.cfg.fix_success_prob
+
+
+def test_flat_pay_changes_nothing():
+    """The baseline (flat pay, no campaigns …) has no gaming and workers keep the base effort."""
+    r = run_scenario(with_(Scenario(), run__days=10, run__warmup_days=1), seed=4)
+    k = r.kpis
+    assert k["padded_report_share"] == 0 and k["suppressed_incidents"] == 0
+    assert k["staged_verifications"] == 0 and k["gaming_caught"] == 0
+    assert k["mean_worker_effort"] == 1.0 and k["incentive_pay_monthly"] == 0
+    assert not r.cases[["padded", "suppressed", "staged_verification", "joint_meeting"]].any().any()
