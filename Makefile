@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test app bench clean lock
+.PHONY: run test app bench clean lock docs validate
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gridsim needs Python >= 3.11")'
@@ -29,6 +29,14 @@ app: $(STAMP)
 ## performance figures (see benchmarks/README.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+
+## regenerate docs/kpis.md and docs/scenario-fields.md from the code (see docs/README.md)
+docs: $(STAMP)
+	$(BIN)/gridsim docs
+
+## full-size validation against published figures (docs/validation.md)
+validate: $(STAMP)
+	$(BIN)/python benchmarks/validate.py
 
 ## re-pin requirements.lock from pyproject.toml
 lock: $(STAMP)

@@ -166,6 +166,10 @@ from sim.calibrate import calibrate_command  # noqa: E402
 
 app.command("calibrate")(calibrate_command)  # fit a scenario to a 311 log (sim/calibrate.py)
 
+from sim.docgen import docs_command  # noqa: E402
+
+app.command("docs")(docs_command)  # regenerate docs/kpis.md, docs/scenario-fields.md
+
 
 def main() -> None:
     app()
