@@ -158,6 +158,7 @@ class Incentives:
         """Every worker re-chooses effort and gaming from what the last period showed."""
         m, now = self.m, self.m.env.now
         days = (now - self._last_decision) / 24.0
+        changed = False
         for st in self.state.values():
             w = st.worker
             if days > 0 and w.present:
@@ -168,10 +169,13 @@ class Incentives:
             st.reports_at_decision = w.reports
             st.risk = 1.0 + (st.risk - 1.0) / 2.0
             if w.present:
-                self._choose(st)
+                changed |= self._choose(st)
+        if changed:
+            m.refresh_patrol_rates()
         self._last_decision = now
 
-    def _choose(self, st: WorkerState) -> None:
+    def _choose(self, st: WorkerState) -> bool:
+        """Best effort and gaming for one worker; True if the effort changed."""
         w, ws, beh, sup = st.worker, self.ws, self.beh, self.sup
         g = w.grid
         rho = 0.0 if math.isnan(st.rho) else st.rho
@@ -203,13 +207,13 @@ class Incentives:
                 if self._better(cand, best):
                     best = cand
         _, _, effort, n = best
-        if w.effort != effort:
-            w.effort = effort
-            self.m.refresh_patrol_rates()
+        changed = w.effort != effort
+        w.effort = effort
         st.padded_per_period = int(n)
         st.suppress_depts = self._suppress_depts(st, b, od_scale=ws.overdue_penalty_yuan / n_w,
                                                  F=F)
         st.stage = self._stages(st, F, n_w)
+        return changed
 
     @staticmethod
     def _better(cand: tuple, best: tuple) -> bool:

@@ -127,3 +127,17 @@ def test_flat_pay_changes_nothing():
     assert k["staged_verifications"] == 0 and k["gaming_caught"] == 0
     assert k["mean_worker_effort"] == 1.0 and k["incentive_pay_monthly"] == 0
     assert not r.cases[["padded", "suppressed", "staged_verification", "joint_meeting"]].any().any()
+
+
+def test_valuing_time_leads_to_staged_checks_and_false_closures():
+    """When an hour saved is worth enough, some verifiers stop visiting the site: failed fixes
+    are then closed (false closures), residents complain, spot checks catch some."""
+    sc = ready("incentives_pay_per_report", **{
+        "run.days": 30, PPR: 0, "appraisal.behaviour.time_value_yuan_per_h": 150})
+    honest = with_(sc, appraisal__behaviour__time_value_yuan_per_h=0)
+    for s in (1, 2):
+        r, r0 = run_scenario(sc, seed=s), run_scenario(honest, seed=s)
+        assert r.kpis["staged_verifications"] > 0 and r0.kpis["staged_verifications"] == 0
+        assert r.cases.false_closure.sum() > r0.cases.false_closure.sum()
+        assert r.kpis["gaming_caught"] > 0
+        assert r.kpis["resident_satisfaction"] < r0.kpis["resident_satisfaction"]
