@@ -17,6 +17,7 @@ from sim.scenario import Scenario, ScenarioError, load_scenario, parse_yaml, val
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "scenarios"
 UPLOAD = "__upload__"
+BASELINE = "baseline"
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,10 +26,37 @@ def shared_cache() -> RunCache:
     return RunCache()
 
 
+def select(label: str, options: list, key: str, lang: str, format_func: Callable = str,
+           index: int = 0, where: Any = None) -> Any:
+    """A selectbox whose option labels follow the language switch.
+
+    The widget is keyed per language (a browser keeps a keyed widget's option labels otherwise);
+    the choice is remembered under ``key`` so it survives the switch.
+    """
+    remembered = st.session_state.get(key)
+    if remembered in options:
+        index = options.index(remembered)
+    value = (where or st).selectbox(label, options, index=index, key=f"{key}@{lang}",
+                                    format_func=format_func)
+    st.session_state[key] = value
+    return value
+
+
+def multiselect(label: str, options: list, key: str, lang: str, format_func: Callable = str,
+                default: list | None = None) -> list:
+    """A multiselect whose option labels follow the language switch (see :func:`select`)."""
+    remembered = st.session_state.get(key)
+    chosen = [o for o in remembered if o in options] if remembered is not None else default
+    value = st.multiselect(label, options, default=chosen, key=f"{key}@{lang}",
+                           format_func=format_func)
+    st.session_state[key] = value
+    return value
+
+
 def ready_scenarios() -> list[str]:
-    """Names of the ready scenarios (``scenarios/*.yaml``), baseline first."""
-    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
-    return sorted(names, key=lambda n: n != "baseline")
+    """``baseline`` (the schema's defaults, as ``gridsim run`` without a file) and the other
+    ready scenarios in ``scenarios/*.yaml`` (``baseline.yaml`` is a dump of those defaults)."""
+    return [BASELINE] + sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if p.stem != BASELINE)
 
 
 def show_problems(title: str, lines: list[str]) -> None:
@@ -61,8 +89,12 @@ def scenario_picker(lang: str, prefix: str) -> Scenario | None:
     """Pick a ready scenario or upload one; show every problem; None when there is none."""
     names = ready_scenarios()
     options = names + [UPLOAD]
-    choice = st.selectbox(tr("source", lang), options, key=f"{prefix}_source",
-                          format_func=lambda n: tr("source_upload", lang) if n == UPLOAD else n)
+    choice = select(tr("source", lang), options, f"{prefix}_source", lang,
+                    format_func=lambda n: tr("source_upload", lang) if n == UPLOAD else n)
+    if choice == BASELINE:
+        loaded = Scenario()
+        st.caption(loaded.description)
+        return loaded
     if choice != UPLOAD:
         path = SCENARIO_DIR / f"{choice}.yaml"
         loaded = _load_ready(choice, path.stat().st_mtime if path.exists() else 0.0)
@@ -149,8 +181,8 @@ def lever_editor(sc: Scenario, lang: str, prefix: str) -> dict[str, Any]:
     all_edits: dict[str, dict[str, Any]] = st.session_state.setdefault(f"{prefix}_edits", {})
     edits = all_edits.setdefault(h, {})
     gen = st.session_state.setdefault(f"{prefix}_gen", 0)
-    group = st.selectbox(tr("section", lang), groups(sc), key=f"{prefix}_group",
-                         format_func=lambda g: section_label(g, lang))
+    group = select(tr("section", lang), groups(sc), f"{prefix}_group", lang,
+                   format_func=lambda g: section_label(g, lang))
     specs = specs_for_group(sc, group)
     by_entity: dict[str, list[WidgetSpec]] = {}
     for spec in specs:

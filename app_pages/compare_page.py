@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view, limits
-from app_pages.common_ui import (lever_widget, progress_reporter, run_with_progress,
-                                 scenario_picker, show_problems)
+from app_pages.common_ui import (lever_widget, multiselect, progress_reporter, run_with_progress,
+                                 scenario_picker, select, show_problems)
 from app_pages.i18n import field_label, section_label, tr
 from app_pages.schema_widgets import all_specs, changed
 from app_pages.stats import PairedDiff, holm, mean_ci, paired_diff
@@ -125,8 +125,8 @@ def _variant_editor(base: Scenario, v: int, lang: str, specs: dict) -> tuple[str
     name = st.text_input(tr("variant_name", lang), value=default_name, key=f"cmp_name{v}:{h}",
                          max_chars=40).strip() or default_name
     default = [DEFAULT_LEVER] if v == 1 and DEFAULT_LEVER in specs else []
-    chosen = st.multiselect(tr("levers_changed", lang), list(specs), default=default,
-                            key=f"cmp_levers{v}:{h}", format_func=lambda p: _lever_label(p, lang))
+    chosen = multiselect(tr("levers_changed", lang), list(specs), f"cmp_levers{v}:{h}", lang,
+                         format_func=lambda p: _lever_label(p, lang), default=default)
     edits: dict[str, Any] = {}
     for path in chosen:
         spec = specs[path]
@@ -205,16 +205,23 @@ def _run(scenarios: list[Scenario], names: list[str], seeds: list[int], lang: st
     return Comparison(names=names, seeds=seeds, kpis=kpis)
 
 
+def _table_height(rows: int) -> int:
+    """Tall enough to show every row without an inner scroll bar."""
+    return 38 + 35 * rows
+
+
 def _show(cmp: Comparison, lang: str) -> None:
     st.subheader(tr("verdict", lang))
     st.markdown("\n".join(verdict(cmp, lang)))
     st.subheader(tr("means", lang))
-    st.dataframe(means_frame(cmp, lang), hide_index=True, width="stretch")
+    means = means_frame(cmp, lang)
+    st.dataframe(means, hide_index=True, width="stretch", height=_table_height(len(means)))
     st.subheader(tr("paired", lang))
-    st.dataframe(paired_frame(cmp, lang), hide_index=True, width="stretch")
-    key = st.selectbox(tr("kpi", lang), list(KPI_DEFINITIONS), key="cmp_chart_kpi",
-                       index=list(KPI_DEFINITIONS).index("on_time_rate"),
-                       format_func=lambda k: kpi_view.label(k, lang))
+    paired = paired_frame(cmp, lang)
+    st.dataframe(paired, hide_index=True, width="stretch", height=_table_height(len(paired)))
+    key = select(tr("kpi", lang), list(KPI_DEFINITIONS), "cmp_chart_kpi", lang,
+                 index=list(KPI_DEFINITIONS).index("on_time_rate"),
+                 format_func=lambda k: kpi_view.label(k, lang))
     rows = [{"variant": name, "seed": str(seed), "value": cmp.kpis[v][i].get(key, math.nan)}
             for v, name in enumerate(cmp.names) for i, seed in enumerate(cmp.seeds)]
     df = pd.DataFrame(rows)

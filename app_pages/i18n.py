@@ -60,6 +60,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "ts_discoveries": ("Reports per interval (discoveries)", "每时段上报数（发现）"),
     "ts_closures": ("Closures per interval", "每时段结案数"),
     "map": ("Map of the basic grids", "基础网格地图"),
+    "map_note": ("Each cell is a basic grid, laid out so that neighbouring grids touch; "
+                 "outlined cells are hotspots. Per-grid KPIs use the run's formulas on that "
+                 "grid's cases.", "每个方格是一个基础网格，相邻网格彼此相接；黑框为热点网格。"
+                 "各网格指标与全局指标公式相同，仅按该网格的案件计算。"),
     "colour_by": ("Colour the grids by", "网格着色依据"),
     "utilisation": ("Department and staff utilisation", "部门与人员负荷"),
     "department": ("Department", "职能部门"),
@@ -197,7 +201,10 @@ FIELD_ZH: dict[str, str] = {
     "resident_salience": "居民关注度", "sensor_detectable": "传感器可发现",
     "video_detectable": "视频可发现", "households_per_km2": "每平方公里户数",
     "incident_multiplier": "事件倍数", "difficulty": "难度", "deadline": "处置时限",
-    "shift": "班次", "hours": "巡查时段", "working_hours": "工作时间",
+    "shift": "班次", "hours": "巡查时段", "working_hours": "工作时间", "zones": "区域类型",
+    "residential": "居住区", "commercial": "商业区", "mixed": "混合区", "industrial": "工业区",
+    "village": "城中村", "level_teams": "上级网格管理团队", "pay": "月薪",
+    "enabled": "启用", "rules": "规则", "responders": "出动力量",
 }
 
 #: Chinese names of scenario sections (top-level fields) and groups shown in the lab.

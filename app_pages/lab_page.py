@@ -7,12 +7,13 @@ import json
 import zipfile
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view, limits
 from app_pages.common_ui import (lever_editor, progress_reporter, refuse_if_too_large,
-                                 run_with_progress, scenario_picker, show_problems)
+                                 run_with_progress, scenario_picker, select, show_problems)
 from app_pages.i18n import field_label, tr
 from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
 from sim.run import RunResult
@@ -135,7 +136,7 @@ def _timeseries_chart(res: RunResult, lang: str) -> alt.Chart:
         x=alt.X(f"{day}:Q"), y=alt.Y(f"{count}:Q"), color=alt.Color(f"{series}:N"),
         tooltip=[day, series, count])
     warm = alt.Chart(pd.DataFrame({"w": [res.context.warmup_h / 24]})).mark_rule(
-        strokeDash=[4, 4], color="grey").encode(x="w:Q")
+        strokeDash=[4, 4], color="grey").encode(x=alt.X("w:Q", title=day))
     return (lines + warm).properties(height=320)
 
 
@@ -160,30 +161,35 @@ def _option_label(key: str, lang: str) -> str:
     return kpi_view.label(key, lang) if key in KPI_DEFINITIONS else field_label(key, lang)
 
 
-def grid_map_chart(frame: pd.DataFrame, key: str, label: str, width: int = 520) -> alt.Chart:
-    """Squares at the grids' centres, coloured by ``key``; hotspots outlined."""
-    n_cols = max(1, frame["x_km"].round(6).nunique())
-    side = max(4.0, width / n_cols * 0.92)
-    df = frame.assign(_value=frame[key])
+def grid_map_chart(frame: pd.DataFrame, key: str, label: str, side_px: int = 560) -> alt.Chart:
+    """The basic grids as cells at their coordinates, coloured by ``key``; hotspots outlined."""
+    xs = np.unique(np.round(frame["x_km"].to_numpy(float), 9))
+    cell = float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
+    half = cell / 2 * 0.96
+    df = frame.assign(_value=frame[key], x0=frame.x_km - half, x1=frame.x_km + half,
+                      y0=frame.y_km - half, y1=frame.y_km + half)
     scheme = "redyellowgreen" if kpi_view.direction(key) == "up" else (
         "yelloworangered" if kpi_view.direction(key) == "down" else "viridis")
-    return alt.Chart(df).mark_square(size=side * side, opacity=0.95).encode(
-        x=alt.X("x_km:Q", title="x (km)", scale=alt.Scale(zero=False)),
-        y=alt.Y("y_km:Q", title="y (km)", scale=alt.Scale(zero=False)),
+    top = float(max(frame.x_km.max(), frame.y_km.max()) + cell / 2)
+    scale = alt.Scale(domain=[0, top], nice=False)
+    return alt.Chart(df).mark_rect(strokeWidth=2).encode(
+        x=alt.X("x0:Q", title="x (km)", scale=scale), x2="x1:Q",
+        y=alt.Y("y0:Q", title="y (km)", scale=scale), y2="y1:Q",
         color=alt.Color("_value:Q", title=label, scale=alt.Scale(scheme=scheme)),
         stroke=alt.condition("datum.hotspot", alt.value("black"), alt.value(None)),
-        tooltip=["grid", "community", "street", "zone",
+        tooltip=["grid", "community", "street", "zone", "hotspot",
                  alt.Tooltip("_value:Q", title=label, format=".3~f")],
-    ).properties(width=width, height=width)
+    ).properties(width=side_px, height=side_px)
 
 
 def _grid_map(res: RunResult, lang: str) -> None:
     frame = grid_values(res)
     opts = map_options(frame)
     default = opts.index("cases_open_end") if "cases_open_end" in opts else 0
-    key = st.selectbox(tr("colour_by", lang), opts, index=default, key="lab_map_kpi",
-                       format_func=lambda k: _option_label(k, lang))
-    st.altair_chart(grid_map_chart(frame, key, _option_label(key, lang)))
+    key = select(tr("colour_by", lang), opts, "lab_map_kpi", lang, index=default,
+                 format_func=lambda k: _option_label(k, lang))
+    st.altair_chart(grid_map_chart(frame, key, _option_label(key, lang)), width="content")
+    st.caption(tr("map_note", lang))
 
 
 def utilisation_frame(sc: Scenario, res: RunResult, lang: str) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view
+from app_pages.common_ui import select
 from app_pages.i18n import tr
 from app_pages.stats import mean_ci
 from sim.scenario import ScenarioError
@@ -81,13 +82,29 @@ def point_summary(data: StoreData, keys: list[str]) -> pd.DataFrame:
                "n": 0 if g is None else len(g)}
         for k in keys:
             ci = mean_ci([] if g is None else g[k].to_numpy(float))
-            row[k], row[f"{k}__lo"], row[f"{k}__hi"] = ci.mean, ci.lo, ci.hi
+            row[k] = ci.mean
+            row[f"{k}__lo"], row[f"{k}__hi"] = clip_ci(k, ci.lo, ci.hi)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
+def _field(name: str) -> str:
+    """A column name Vega-Lite reads literally (a dot would mean a nested field)."""
+    return name.replace(".", "·")
+
+
+def _vl(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={c: _field(c) for c in df.columns if "." in str(c)})
+
+
+def clip_ci(key: str, lo: float, hi: float) -> tuple[float, float]:
+    """A CI clipped to the KPI's range (a share lies in [0, 1]; counts, costs, hours >= 0)."""
+    u = kpi_view.unit(key)
+    if u == "share":
+        return max(0.0, lo), min(1.0, hi)
+    if u in ("count", "yuan", "h"):
+        return max(0.0, lo), hi
+    return lo, hi
 
 
 def _filters(data: StoreData, lang: str) -> pd.Series:
@@ -115,29 +132,36 @@ def _filters(data: StoreData, lang: str) -> pd.Series:
 def _kpi_vs_factors(runs_kpi: pd.DataFrame, summary: pd.DataFrame, data: StoreData,
                     key: str, x: str, y: str, lang: str) -> alt.Chart:
     label = kpi_view.label(key, lang)
+    fx, fy = _field(x), _field(y)
+    factor_tips = [alt.Tooltip(_field(f), title=f) for f in data.factors]
     if y == NONE:
         rows = []
         for xv, g in runs_kpi.groupby(x, sort=True):
             ci = mean_ci(g[key].to_numpy(float))
-            rows.append({x: xv, "mean": ci.mean, "lo": ci.lo, "hi": ci.hi, "n": ci.n})
+            lo, hi = clip_ci(key, ci.lo, ci.hi)
+            rows.append({fx: xv, "mean": ci.mean, "lo": lo, "hi": hi, "n": ci.n})
         agg = pd.DataFrame(rows)
-        enc_x = alt.X(f"{x}:Q" if pd.api.types.is_numeric_dtype(agg[x]) else f"{x}:N", title=x)
+        typ = "Q" if pd.api.types.is_numeric_dtype(agg[fx]) else "N"
+        enc_x = alt.X(f"{fx}:{typ}", title=x, scale=alt.Scale(zero=False) if typ == "Q" else
+                      alt.Undefined)
         line = alt.Chart(agg).mark_line(point=True).encode(
             x=enc_x, y=alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False)),
-            tooltip=[x, alt.Tooltip("mean:Q", format=".4~g"), "n"])
-        band = alt.Chart(agg).mark_errorbar().encode(x=enc_x, y="lo:Q", y2="hi:Q")
-        dots = alt.Chart(summary).mark_circle(opacity=0.35, size=40).encode(
-            x=enc_x, y=alt.Y(f"{key}:Q"), tooltip=["point_id", *data.factors,
-                                                   alt.Tooltip(f"{key}:Q", format=".4~g")])
+            tooltip=[alt.Tooltip(fx, title=x), alt.Tooltip("mean:Q", format=".4~g"), "n"])
+        band = alt.Chart(agg).mark_errorbar().encode(x=enc_x, y=alt.Y("lo:Q", title=label),
+                                                     y2="hi:Q")
+        dots = alt.Chart(_vl(summary)).mark_circle(opacity=0.35, size=40).encode(
+            x=enc_x, y=alt.Y(f"{key}:Q", title=label),
+            tooltip=["point_id", *factor_tips, alt.Tooltip(f"{key}:Q", format=".4~g")])
         return (band + line + dots).properties(height=340)
-    agg = runs_kpi.groupby([x, y], sort=True)[key].mean().reset_index()
-    base = alt.Chart(agg).encode(x=alt.X(f"{x}:O", title=x), y=alt.Y(f"{y}:O", title=y))
+    agg = _vl(runs_kpi.groupby([x, y], sort=True)[key].mean().reset_index())
+    base = alt.Chart(agg).encode(x=alt.X(f"{fx}:O", title=x), y=alt.Y(f"{fy}:O", title=y))
     heat = base.mark_rect().encode(
         color=alt.Color(f"{key}:Q", title=label,
                         scale=alt.Scale(scheme="redyellowgreen" if kpi_view.direction(key) == "up"
                                         else "yelloworangered")),
-        tooltip=[x, y, alt.Tooltip(f"{key}:Q", format=".4~g")])
-    text = base.mark_text(fontSize=11).encode(text=alt.Text(f"{key}:Q", format=".3~g"))
+        tooltip=[alt.Tooltip(fx, title=x), alt.Tooltip(fy, title=y),
+                 alt.Tooltip(f"{key}:Q", format=".4~g")])
+    text = base.mark_text(fontSize=12).encode(text=alt.Text(f"{key}:Q", format=".3~g"))
     return (heat + text).properties(height=340)
 
 
@@ -149,18 +173,20 @@ def frontier_frame(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _frontier_chart(df: pd.DataFrame, data: StoreData, lang: str) -> alt.Chart:
-    tips = ["point_id", *data.factors, alt.Tooltip(f"{COST}:Q", format=",.0f"),
-            alt.Tooltip(f"{ON_TIME}:Q", format=".1%")]
+    tips = ["point_id", *[alt.Tooltip(_field(f), title=f) for f in data.factors],
+            alt.Tooltip(f"{COST}:Q", format=",.0f"), alt.Tooltip(f"{ON_TIME}:Q", format=".1%")]
     enc = dict(x=alt.X(f"{COST}:Q", title=kpi_view.label(COST, lang), scale=alt.Scale(zero=False)),
                y=alt.Y(f"{ON_TIME}:Q", title=kpi_view.label(ON_TIME, lang),
                        axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)))
-    pts = alt.Chart(df).mark_circle(size=70).encode(
+    vl = _vl(df)
+    pts = alt.Chart(vl).mark_circle(size=80).encode(
         **enc, color=alt.Color("on_frontier:N", title=tr("sw_on_frontier", lang),
                                scale=alt.Scale(domain=[True, False], range=["crimson", "#8899aa"])),
         tooltip=tips)
-    bars = alt.Chart(df).mark_errorbar(opacity=0.5).encode(
-        x=enc["x"], y=alt.Y(f"{ON_TIME}__lo:Q"), y2=f"{ON_TIME}__hi:Q")
-    line = alt.Chart(df[df.on_frontier].sort_values(COST)).mark_line(
+    bars = alt.Chart(vl).mark_errorbar(opacity=0.4).encode(
+        x=enc["x"], y=alt.Y(f"{ON_TIME}__lo:Q", title=kpi_view.label(ON_TIME, lang)),
+        y2=f"{ON_TIME}__hi:Q")
+    line = alt.Chart(vl[vl.on_frontier].sort_values(COST)).mark_line(
         interpolate="step-after", color="crimson").encode(**enc)
     return (bars + line + pts).properties(height=360)
 
@@ -214,16 +240,16 @@ def _explore(data: StoreData, lang: str) -> None:
     summary = point_summary(StoreData(data.name, data.factors, pts, runs, kpis), keys)
     st.dataframe(summary[["point_id", *data.factors, "n", *keys]], hide_index=True,
                  width="stretch", column_config={k: st.column_config.NumberColumn(
-                     kpi_view.label(k, lang), format="%.4g") for k in keys})
+                     kpi_view.label(k, lang), format="percent" if kpi_view.unit(k) == "share"
+                     else "%.4g") for k in keys})
     if data.factors and keys:
         c1, c2, c3 = st.columns(3)
-        key = c1.selectbox(tr("sw_kpi", lang), keys, key="sw_kpi",
-                           index=keys.index(ON_TIME) if ON_TIME in keys else 0,
-                           format_func=lambda k: kpi_view.label(k, lang))
+        key = select(tr("sw_kpi", lang), keys, "sw_kpi", lang, where=c1,
+                     index=keys.index(ON_TIME) if ON_TIME in keys else 0,
+                     format_func=lambda k: kpi_view.label(k, lang))
         x = c2.selectbox(tr("sw_x", lang), data.factors, key="sw_x")
-        y = c3.selectbox(tr("sw_y", lang), [NONE, *[f for f in data.factors if f != x]],
-                         key="sw_y", format_func=lambda f: tr("sw_none_factor", lang)
-                         if f == NONE else f)
+        y = select(tr("sw_y", lang), [NONE, *[f for f in data.factors if f != x]], "sw_y", lang,
+                   where=c3, format_func=lambda f: tr("sw_none_factor", lang) if f == NONE else f)
         runs_kpi = kpis.merge(pts[["point_id", *data.factors]], on="point_id")
         if not runs_kpi.empty:
             st.altair_chart(_kpi_vs_factors(runs_kpi, summary, data, key, x, y, lang),
