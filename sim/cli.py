@@ -59,6 +59,8 @@ def fmt_value(v: float, unit: str) -> str:
         return f"{v:,.0f}"
     if unit == "yuan":
         return f"¥{v:,.0f}"
+    if unit == "level":  # response level rank: 1 = IV … 4 = I (sim.emergency)
+        return ("none", "IV", "III", "II", "I")[int(v)] if 0 <= v <= 4 else f"{v:g}"
     return f"{v:,.2f}"
 
 
@@ -165,6 +167,10 @@ app.command("validation")(validation_command)  # published vs simulated (sim/val
 from sim.calibrate import calibrate_command  # noqa: E402
 
 app.command("calibrate")(calibrate_command)  # fit a scenario to a 311 log (sim/calibrate.py)
+
+from sim.emergency.cli import drill_command  # noqa: E402
+
+app.command("drill")(drill_command)  # emergency drill narrative and trace (sim/emergency/cli.py)
 
 from sim.docgen import docs_command  # noqa: E402
 

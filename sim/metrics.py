@@ -61,6 +61,38 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                          "crew-hours busy in W / crew shift-hours in W (all departments)"),
     "monthly_staff_cost": ("Monthly staff cost", "月人员成本", "yuan",
                            "30 days of pay: grid staff, level teams, operators, crews"),
+    # Emergencies (S3.2; sim.emergency). E = emergencies that occurred in W; times from the alarm.
+    "emergencies": ("Emergencies", "突发事件数", "count", "emergencies that occurred in W"),
+    "em_first_response_min": ("Time to first response", "首批力量到场时间", "min",
+                              "mean over alarmed E of (first responder on scene − alarm); grid "
+                              "workers and micro fire stations count"),
+    "em_full_joint_response_min": ("Time to full joint response", "联动力量全部到场时间", "min",
+                                   "mean over E that reached it of (first time every responder "
+                                   "the level in force requires has a unit on scene − alarm)"),
+    "em_containment_min": ("Time to containment", "处置完毕时间", "min",
+                           "mean over contained E of (containment − alarm); containment: hazard "
+                           "gone (fire out, leak stopped, crowd dispersed) or water below level IV"),
+    "em_not_contained": ("Emergencies not contained", "未处置完毕数", "count",
+                         "E still not contained at the end of the run"),
+    "em_damage_yuan": ("Emergency damage", "突发事件直接损失", "yuan",
+                       "Σ over E of damage (growth: cumulative growth × yuan per unit; flood: "
+                       "flooded household-hours × yuan per household-hour)"),
+    "em_people_affected": ("People affected", "受影响人数", "count",
+                           "Σ over E of people affected (growth: cumulative growth × people per "
+                           "unit; flood: residents of grids whose water reached the affecting depth)"),
+    "em_max_level": ("Highest response level", "最高响应等级", "level",
+                     "highest response level declared over E: 1 = IV … 4 = I, 0 = none"),
+    "em_units_sent": ("Emergency units sent", "出动力量数", "count",
+                      "Σ over E of units dispatched (backups cancelled on grant excluded)"),
+    "em_mutual_aid_units": ("Units from mutual aid", "跨区域增援力量数", "count",
+                            "Σ over E of units sent from outside the home street or station "
+                            "district"),
+    "em_routine_cases_delayed": ("Routine cases delayed by emergencies", "受影响日常案件数",
+                                 "count", "Σ over E of routine cases pre-empted, or waiting for a "
+                                 "crew of a pool while E held one of its crews"),
+    "em_lead_5min_share": ("Lead on scene within 5 min", "牵头力量5分钟到场率", "share",
+                           "alarmed E whose lead responder's first unit arrived ≤ 5 min after "
+                           "the lead was notified / alarmed E (fire norm: 5 min)"),
 }
 
 
@@ -76,6 +108,7 @@ class RunContext:
     crew_busy_h: dict[str, float] = field(default_factory=dict)
     crew_capacity_h: dict[str, float] = field(default_factory=dict)
     monthly_staff_cost: float = 0.0
+    emergencies: pd.DataFrame | None = None  # sim.emergency.manager.EmergencyManager.table()
 
 
 def _share(num: float, den: float) -> float:
@@ -135,7 +168,36 @@ def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
     k["crew_utilization"] = _share(sum(ctx.crew_busy_h.values()),
                                    sum(ctx.crew_capacity_h.values()))
     k["monthly_staff_cost"] = float(ctx.monthly_staff_cost)
+    k.update(emergency_kpis(ctx.emergencies, ctx.warmup_h, ctx.end_h))
     return {key: k[key] for key in KPI_DEFINITIONS}
+
+
+def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,
+                   end_h: float = float("inf")) -> dict[str, float]:
+    """The emergency KPIs from the one-row-per-emergency table (NaN/0 without emergencies)."""
+    nan = float("nan")
+    keys = [k for k in KPI_DEFINITIONS if k == "emergencies" or k.startswith("em_")]
+    if table is None:
+        return {k: nan for k in keys}
+    e = table[(table.t_occur_h >= warmup_h) & (table.t_occur_h < end_h)]
+    alarmed = e[e.t_alarm_h.notna()]
+    lead_t = (alarmed.t_lead_arrived_h - alarmed.t_lead_notified_h) * 60.0
+    return {
+        "emergencies": float(len(e)),
+        "em_first_response_min": _mean((alarmed.t_first_response_h - alarmed.t_alarm_h).dropna())
+        * 60.0,
+        "em_full_joint_response_min": _mean((alarmed.t_full_joint_h - alarmed.t_alarm_h).dropna())
+        * 60.0,
+        "em_containment_min": _mean((alarmed.t_contained_h - alarmed.t_alarm_h).dropna()) * 60.0,
+        "em_not_contained": float(e.t_contained_h.isna().sum()),
+        "em_damage_yuan": float(e.damage_yuan.sum()),
+        "em_people_affected": float(e.people_affected.sum()),
+        "em_max_level": float(e.max_level_rank.max()) if len(e) else 0.0,
+        "em_units_sent": float(e.units_sent.sum()),
+        "em_mutual_aid_units": float(e.mutual_aid_units.sum()),
+        "em_routine_cases_delayed": float(e.routine_cases_delayed.sum()),
+        "em_lead_5min_share": _share(int((lead_t <= 5.0 + 1e-9).sum()), len(alarmed)),
+    }
 
 
 def per_grid_kpis(cases: pd.DataFrame, n_grids: int, warmup_h: float, end_h: float,

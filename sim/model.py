@@ -62,6 +62,10 @@ class GridModel(mesa.Model):
         self._next_id = 0
         self._build_actors()
         self._precompute_rates()
+        self.emergency = None  # joint emergency response (S3.2): sim.emergency
+        if scenario.emergency.enabled:
+            from sim.emergency.manager import EmergencyManager
+            self.emergency = EmergencyManager(self)
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.env.process(self._arrivals())
         self.env.process(self._invalid_reports())
@@ -394,7 +398,8 @@ class GridModel(mesa.Model):
             worker_busy_h=self._busy.get("worker", 0.0),
             worker_capacity_h=self.beats.n_workers * duty,
             crew_busy_h={code: self._busy.get(code, 0.0) for code in self.departments},
-            crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city))
+            crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city),
+            emergencies=self.emergency.table() if self.emergency is not None else None)
 
 
 def monthly_staff_cost(sc: Scenario, city: Any) -> float:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.distributions import Distribution, Exponential, Fixed, LogNormal
+from sim.emergency_config import EmergencyConfig
 
 Channel = Literal["patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down"]
 CHANNELS: tuple[str, ...] = ("patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down")
@@ -456,6 +457,7 @@ class Scenario(_Model):
     channels: ChannelConfig = ChannelConfig()
     departments: dict[str, Department] = Field(default_factory=_default_departments, min_length=1)
     platform: PlatformConfig = PlatformConfig()
+    emergency: EmergencyConfig = EmergencyConfig()
     run: RunConfig = RunConfig()
 
     @model_validator(mode="after")
@@ -472,6 +474,8 @@ class Scenario(_Model):
                     raise ScenarioRefError(
                         f"departments.{dep}.crews_per_street",
                         f"department {dep!r} handles {cname}.{sname} and needs at least 1 crew")
+        for path, msg in self.emergency.reference_problems(self.departments):
+            raise ScenarioRefError(path, msg)
         return self
 
     def hash(self) -> str:
@@ -705,6 +709,9 @@ def _is_dict_field(parts: list[str]) -> bool:
     keyed = {("departments",), ("incidents", "categories"), ("city", "zones"),
              ("channels", "resident_channel_shares")}
     if tuple(parts) in keyed:
+        return True
+    if parts[:1] == ["emergency"] and parts[-1] in ("responders", "kinds", "levels", "units",
+                                                    "control_per_unit_per_min", "pump_mm_per_h"):
         return True
     return len(parts) == 4 and parts[:2] == ["incidents", "categories"] and parts[3] == "subtypes"
 

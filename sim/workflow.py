@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generator
 
+import simpy
+
 from sim import incidents as I
 from sim.calendar import next_open
 
 if TYPE_CHECKING:
+    from sim.agents import Department
     from sim.model import GridModel
 
 
@@ -130,21 +133,8 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         u[I.U_HANDLE], u[I.U_FIX], u[I.U_VERIFY], u[I.U_FEEDBACK], u[I.U_VERIFY_TIME])
     while True:
         inc.state = "handling"
-        t_req = env.now
-        req = crews.request(priority=-(sub.urgency + inc.escalation))
-        yield req
-        if inc.reworks == 0:
-            inc.crew_wait_h = env.now - t_req
-        start = next_open(env.now, cfg.shift)
-        if start > env.now:
-            yield env.timeout(start - env.now)
-        token = m.busy_start(sub.department, 1)
-        yield env.timeout(travel_h + cfg.handling_time.ppf(u_handle))
-        inc.t_handled = env.now
-        if travel_h:
-            yield env.timeout(travel_h)
-        crews.release(req)
-        m.busy_stop(token)
+        yield from _crew_visit(m, inc, dept, crews, -(sub.urgency + inc.escalation), travel_h,
+                               cfg.handling_time.ppf(u_handle))
         dept.cases_handled += 1
         if inc.complex and u[I.U_UNSOLVABLE] < sub.unsolvable_prob:
             m.finish_case(inc, "parked")
@@ -183,6 +173,50 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
     # 7. closure
     inc.t_closed = env.now
     m.finish_case(inc, "closed")
+
+
+def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", crews: simpy.Resource,
+                priority: int, travel_h: float, work_h: float) -> Generator:
+    """A department crew travels out, works ``work_h`` and travels back (step 4).
+
+    When an emergency pre-empts the crew (``emergency.rules.routine_work: preempt``, see
+    ``sim.emergency``) the case asks for a crew again; the new crew travels out and does only the
+    work that was left. An interruption on the way back just ends the visit.
+    """
+    env = m.env
+    t_req = env.now
+    left_h = travel_h + work_h
+    first = True
+    while True:
+        req = crews.request(priority=priority, preempt=False)
+        req.case_id = inc.id  # lets an emergency name the case it pre-empts
+        yield req
+        if first and inc.reworks == 0:
+            inc.crew_wait_h = env.now - t_req
+        first = False
+        token = None
+        try:
+            start = next_open(env.now, dept.cfg.shift)
+            if start > env.now:
+                yield env.timeout(start - env.now)
+            token = m.busy_start(dept.code, 1)
+            t0 = env.now
+            yield env.timeout(left_h)
+        except simpy.Interrupt:
+            if token is not None:
+                m.busy_stop(token)
+                work_left = min(work_h, left_h - (env.now - t0))
+                left_h = travel_h + work_left
+            continue
+        break
+    inc.t_handled = env.now
+    try:
+        if travel_h:
+            yield env.timeout(travel_h)
+    except simpy.Interrupt:
+        pass
+    crews.release(req)
+    m.busy_stop(token)
 
 
 def _dispatch_step(m: "GridModel", u_auto: float, u_time: float) -> Generator:

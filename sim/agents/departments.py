@@ -16,7 +16,10 @@ class Department(mesa.Agent):
         super().__init__(model)
         self.code = code
         self.cfg = cfg
-        self.crews = [simpy.PriorityResource(env, capacity=cfg.crews_per_street)
+        em = getattr(model.scenario, "emergency", None)  # emergencies may pre-empt routine work
+        pool = (simpy.PreemptiveResource if em is not None and em.enabled
+                and em.rules.routine_work == "preempt" else simpy.PriorityResource)
+        self.crews = [pool(env, capacity=cfg.crews_per_street)
                       for _ in range(n_streets)] if cfg.crews_per_street else []
         self.cases_handled = 0
         self.returns = 0

@@ -1,0 +1,703 @@
+"""The emergencies of one model run: alarm, command, dispatch, escalation, mutual aid, trace.
+
+Life of an emergency (all on the model's SimPy clock, in hours):
+
+1. it occurs (scripted in ``emergency.incidents`` or at random ``rate_per_day``); its hazard
+   evolves every ``tick_min`` from then on (``sim.emergency.hazards``);
+2. alarm: a growth hazard is reported after ``report_delay_min``; a flood when a water-level
+   sensor (or a late report from an unsensed grid) reads level IV's trigger (blue warning);
+3. the platform takes ``platform_dispatch_min`` to decide, declares the level whose trigger the
+   severity has reached, alerts the micro fire-station tiers (fires, if on), and notifies the
+   plan's responders — all at once (``simultaneous``) or one after another, each once the
+   previous is on scene plus ``assessment_min`` (``sequential``); under ``command: lead`` the
+   platform notifies only the lead, which relays to the others (``relay_min`` per relay) and
+   declares higher levels itself (``decision_min`` after the trigger, once it is on scene);
+4. each unit comes from the free station with the earliest arrival among the home station (the
+   grid's street or station district) and — with mutual aid — every other station; when the home
+   station has nothing free a request also waits there at emergency priority (kept on grant only
+   if it would arrive before every unit already on the way), so mutual aid never delays the
+   first response. Shared crews are taken from routine work by priority: a routine case waits
+   (``routine_work: wait``) or is pre-empted (``preempt``);
+5. at each tick the level rises when a trigger is crossed, and the shortfall is dispatched;
+6. contained (hazard gone / water below level IV): units stay ``mop_up_min`` and go home.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.calendar import in_window
+from sim.emergency.hazards import FloodState, GrowthState
+from sim.emergency.stations import (EMERGENCY_PRIORITY, OUT_OF_SERVICE_PRIORITY, Station, Unit,
+                                    station_grids)
+from sim.emergency.trace import TRACE_COLUMNS
+from sim.emergency_config import (GRID_WORKER, LEVELS, WARNING_COLOURS, EmergencyKind,
+                                  FloodHazard, Responder)
+
+if TYPE_CHECKING:
+    from sim.model import GridModel
+
+GRID_WORKER_LABELS = ("Grid workers", "网格员")
+PLATFORM_LABELS = ("Command centre", "指挥中心")
+
+
+@dataclass
+class Emergency:
+    id: int
+    kind: str
+    cfg: EmergencyKind
+    grid: int
+    t_occur: float
+    hazard: Any
+    done: simpy.Event
+    level: int = -1  # index into LEVELS; -1 before the first declaration
+    max_level: int = -1
+    t_alarm: float = math.nan
+    t_decision: float = math.nan
+    t_first: float = math.nan
+    t_full: float = math.nan
+    t_contained: float = math.nan
+    notified: dict[str, float] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
+    on_scene: dict[str, int] = field(default_factory=dict)
+    first_by: dict[str, float] = field(default_factory=dict)
+    arrived_ev: dict[str, simpy.Event] = field(default_factory=dict)
+    units: list[Unit] = field(default_factory=list)
+    pending: list[Any] = field(default_factory=list)
+    targets: dict[int, int] = field(default_factory=dict)
+    seq_order: list[str] = field(default_factory=list)
+    seq_running: bool = False
+    cross_t: dict[int, float] = field(default_factory=dict)
+    workers_on_scene: int = 0
+    mutual_aid_units: int = 0
+    units_sent: int = 0
+    routine_delayed: set[int] = field(default_factory=set)
+    warning: int = -1
+
+
+class EmergencyManager:
+    """Owns the stations, units and emergencies of a :class:`~sim.model.GridModel`."""
+
+    def __init__(self, model: "GridModel"):
+        self.m = model
+        self.env = model.env
+        self.cfg = model.scenario.emergency
+        self.rules = self.cfg.rules
+        self.city = model.city
+        self.rng = model.streams["emergency"]
+        self.rng_spread = model.streams["emergency_spread"]
+        self.preempt = self.rules.routine_work == "preempt"
+        self.events: list[dict] = []
+        self.emergencies: list[Emergency] = []
+        self.stations: dict[str, list[Station]] = {}
+        self.home: dict[str, np.ndarray] = {}
+        self.units: dict[str, Unit] = {}
+        starts = [inc.at_h for inc in self.cfg.incidents]
+        self.origin_h = min(starts) if starts else 0.0
+        self._build_stations()
+        for inc in self.cfg.incidents:
+            self._schedule(inc.kind, inc.grid, inc.at_h)
+        for kind, k in self.cfg.kinds.items():
+            if k.rate_per_day > 0:
+                self.env.process(self._random_arrivals(kind))
+
+    # --------------------------------------------------------------------------- construction
+    def _build_stations(self) -> None:
+        for code, r in self.cfg.responders.items():
+            sites, home = station_grids(self.city, r)
+            self.home[code] = home
+            self.city.precompute_distances(sites)
+            stations = []
+            n_unit = 0
+            for k, g in enumerate(sites.tolist()):
+                if r.shares_routine_crews:
+                    pool = self.m.departments[r.department].crews[k]
+                else:
+                    pool = simpy.PreemptiveResource(self.env, capacity=r.units_per_station)
+                st = Station(f"S{k + 1}", code, k, int(g), pool, r.shares_routine_crews)
+                for _ in range(pool.capacity):
+                    n_unit += 1
+                    u = Unit(f"{r.unit_code}{n_unit}", code, st)
+                    st.units.append(u)
+                    self.units[u.id] = u
+                stations.append(st)
+            self.stations[code] = stations
+
+    def speed_kmh(self, code: str) -> float:
+        r = self.cfg.responders[code]
+        if r.speed_kmh is not None:
+            return r.speed_kmh
+        if r.department is not None:
+            return self.m.scenario.departments[r.department].travel_speed_kmh
+        return 30.0
+
+    def labels(self, code: str) -> tuple[str, str]:
+        if code == GRID_WORKER:
+            return GRID_WORKER_LABELS
+        r = self.cfg.responders[code]
+        return r.label_en, r.label_zh
+
+    # -------------------------------------------------------------------------------- the trace
+    def log(self, action: str, e: Emergency | None, *, actor: str = "", responder: str = "",
+            labels: tuple[str, str] | None = None, grid: int = -1, to_grid: int = -1,
+            distance_km: float = math.nan, value: float = math.nan, unit: str = "",
+            level: str = "", detail: str = "") -> None:
+        now = self.env.now
+        if labels is None:
+            labels = (e.cfg.label_en, e.cfg.label_zh) if e is not None else PLATFORM_LABELS
+        c = self.city
+        row = {
+            "time_h": now, "elapsed_s": round((now - self.origin_h) * 3600.0, 3),
+            "emergency": e.id if e is not None else -1, "kind": e.kind if e is not None else "",
+            "actor": actor, "responder": responder, "label_en": labels[0],
+            "label_zh": labels[1], "action": action, "level": level, "grid": int(grid),
+            "x_km": float(c.x_km[grid]) if grid >= 0 else math.nan,
+            "y_km": float(c.y_km[grid]) if grid >= 0 else math.nan,
+            "to_grid": int(to_grid),
+            "to_x_km": float(c.x_km[to_grid]) if to_grid >= 0 else math.nan,
+            "to_y_km": float(c.y_km[to_grid]) if to_grid >= 0 else math.nan,
+            "distance_km": float(distance_km), "value": float(value), "unit": unit,
+            "detail": detail}
+        assert tuple(row) == TRACE_COLUMNS
+        self.events.append(row)
+
+    # ---------------------------------------------------------------------------- occurrence
+    def _schedule(self, kind: str, grid: int | None, at_h: float) -> None:
+        def fire(_e: Any) -> None:
+            self.start(kind, grid)
+        if at_h <= self.env.now:
+            self.start(kind, grid)
+        else:
+            ev = self.env.timeout(at_h - self.env.now)
+            ev.callbacks.append(fire)
+
+    def _random_arrivals(self, kind: str):
+        rng = self.m.streams[f"emergency_arrivals.{kind}"]
+        k = self.cfg.kinds[kind]
+        w = self.city.population / self.city.population.sum()
+        while True:
+            yield self.env.timeout(rng.exponential(24.0 / k.rate_per_day))
+            g = int(rng.choice(self.city.n_grids, p=w))
+            if self.env.now < self.m.horizon_h:
+                self.start(kind, None if isinstance(k.hazard, FloodHazard) else g)
+
+    def start(self, kind: str, grid: int | None) -> int:
+        """An emergency of ``kind`` occurs now in ``grid`` (floods: the whole city)."""
+        k = self.cfg.kinds[kind]
+        eid = len(self.emergencies)
+        if isinstance(k.hazard, FloodHazard):
+            sensed = np.array([s.sensor for s in self.m.sensor_stations], dtype=bool)
+            delay_ticks = int(round(k.hazard.unsensed_report_delay_min / self.cfg.tick_min))
+            hz: Any = FloodState(k.hazard, self.city, self.env.now,
+                                 self.m.streams[f"emergency_layout.{eid}"], sensed, delay_ticks)
+            g = -1 if grid is None else int(grid)
+        else:
+            if grid is None:
+                raise ValueError(f"a {kind} needs a grid")
+            g = int(grid)
+            hz = GrowthState(k.hazard, g, self.city)
+        e = Emergency(eid, kind, k, g, self.env.now, hz, self.env.event())
+        self.emergencies.append(e)
+        h = k.hazard
+        self.log("occurred", e, grid=g, value=hz.severity, unit=h.unit,
+                 detail=f"{h.measure_en} {h.measure_zh}")
+        if not isinstance(h, FloodHazard):
+            delay_min = h.report_delay_min.ppf(self.rng.random())
+            ev = self.env.timeout(delay_min / 60.0)
+            ev.callbacks.append(lambda _e: self._alarm(e))
+        self.env.process(self._hazard_loop(e))
+        return eid
+
+    # ------------------------------------------------------------------------- alarm, command
+    def _trigger(self, e: Emergency, lv: str) -> float:
+        return e.cfg.plan.levels[lv].trigger * self.rules.escalation_factor
+
+    def _levels(self, e: Emergency) -> list[int]:
+        return [i for i, lv in enumerate(LEVELS) if lv in e.cfg.plan.levels]
+
+    def _level_reached(self, e: Emergency) -> int:
+        sev = e.hazard.severity
+        n = getattr(e.hazard, "n_grids", 1)
+        best = self._levels(e)[0]
+        for i in self._levels(e):
+            lv = e.cfg.plan.levels[LEVELS[i]]
+            if sev >= self._trigger(e, LEVELS[i]) or (lv.trigger_grids and n >= lv.trigger_grids):
+                best = i
+        return best
+
+    def _alarm(self, e: Emergency) -> None:
+        if not math.isnan(e.t_alarm) or e.done.triggered:
+            return
+        e.t_alarm = self.env.now
+        self.log("alarm", e, grid=e.grid, value=e.hazard.severity, unit=e.cfg.hazard.unit)
+        if self.rules.first_responders.enabled and e.grid >= 0:
+            self.env.process(self._grid_workers(e))
+        self.env.process(self._command(e))
+
+    def _command(self, e: Emergency):
+        yield self.env.timeout(self.rules.platform_dispatch_min.ppf(self.rng.random()) / 60.0)
+        if e.done.triggered:
+            return
+        e.t_decision = self.env.now
+        self._declare(e, self._level_reached(e), "alarm")
+        mf = self.rules.micro_fire_stations
+        if mf.enabled and e.cfg.uses_micro_fire_stations:
+            for tier in mf.tiers:
+                self._notify(e, tier, 1, detail="micro fire station tier 微型消防站")
+        order = self._plan_order(e)
+        if self.rules.dispatch == "simultaneous":
+            for k, r in enumerate(order):
+                self._notify_later(e, r, self._relay_delay_h(k))
+        else:
+            e.seq_order = order
+            self.env.process(self._sequence(e))
+
+    def _relay_delay_h(self, k: int) -> float:
+        return k * self.rules.relay_min / 60.0 if self.rules.command == "lead" else 0.0
+
+    def _plan_order(self, e: Emergency) -> list[str]:
+        lead = e.cfg.plan.lead
+        need = self._required(e)
+        return [lead] + [r for r in need if r != lead and need[r] > 0]
+
+    def _required(self, e: Emergency) -> dict[str, int]:
+        """Units each responder must have sent: the most any declared level asks for."""
+        out: dict[str, int] = {}
+        for i in self._levels(e):
+            if i > e.level:
+                break
+            for r, n in e.cfg.plan.levels[LEVELS[i]].units.items():
+                out[r] = max(out.get(r, 0), n)
+        return out
+
+    def _notify_later(self, e: Emergency, r: str, delay_h: float) -> None:
+        if delay_h <= 0:
+            self._notify(e, r)
+        else:
+            ev = self.env.timeout(delay_h)
+            ev.callbacks.append(lambda _e: self._notify(e, r, detail="relayed by the lead 牵头单位转告"))
+
+    def _notify(self, e: Emergency, r: str, n: int | None = None, detail: str = "") -> None:
+        if e.done.triggered or r in e.notified:
+            return
+        e.notified[r] = self.env.now
+        e.arrived_ev.setdefault(r, self.env.event())
+        self.log("notified", e, responder=r, labels=self.labels(r), grid=e.grid, detail=detail)
+        self._top_up(e, r, n)
+
+    def _top_up(self, e: Emergency, r: str, n: int | None = None) -> None:
+        need = (self._required(e).get(r, 0) if n is None else n) - e.sent.get(r, 0)
+        for _ in range(max(0, need)):
+            self._dispatch_one(e, r)
+
+    def _sequence(self, e: Emergency):
+        e.seq_running = True
+        k = 0
+        while k < len(e.seq_order):
+            r = e.seq_order[k]
+            if e.done.triggered:
+                break
+            if k > 0 and self.rules.command == "lead":
+                yield self.env.timeout(self.rules.relay_min / 60.0)
+            self._notify(e, r, detail=f"sequential, step {k + 1}")
+            ev = e.arrived_ev.setdefault(r, self.env.event())
+            if e.sent.get(r, 0) > 0:
+                yield ev | e.done
+                yield self.env.timeout(self.rules.assessment_min / 60.0)
+            k += 1
+        e.seq_running = False
+
+    def _declare(self, e: Emergency, level: int, why: str) -> None:
+        if level <= e.level:
+            return
+        first = e.level < 0
+        e.level = level
+        e.max_level = max(e.max_level, level)
+        lv = LEVELS[level]
+        detail = why if first else f"trigger {self._trigger(e, lv):g} crossed"
+        self.log("level_declared", e, actor="platform" if self.rules.command == "platform"
+                 else "lead", grid=e.grid, level=lv, value=e.hazard.severity,
+                 unit=e.cfg.hazard.unit, detail=detail)
+        if first:
+            return
+        for r, n in self._required(e).items():
+            if r in e.notified:
+                self._top_up(e, r)
+            elif n > 0 and e.seq_running:
+                if r not in e.seq_order:
+                    e.seq_order.append(r)
+            elif n > 0:
+                self._notify_later(e, r, self._relay_delay_h(1))
+
+    # ------------------------------------------------------------------------------- dispatch
+    def _target(self, e: Emergency) -> int:
+        if not isinstance(e.hazard, FloodState):
+            return e.grid
+        obs = e.hazard.observed_cm()
+        thr = self._trigger(e, LEVELS[self._levels(e)[0]])
+        cands = np.flatnonzero(obs >= thr)
+        if len(cands) == 0:
+            return e.grid
+        return int(min(cands.tolist(), key=lambda g: (e.targets.get(g, 0), -obs[g], g)))
+
+    def _eta_h(self, r: str, st: Station, grid: int) -> float:
+        d = float(self.city.distances_from(st.grid)[grid])
+        return self.cfg.responders[r].turnout_min / 60.0 + d / self.speed_kmh(r)
+
+    def _dispatch_one(self, e: Emergency, r: str) -> None:
+        R: Responder = self.cfg.responders[r]
+        target = self._target(e)
+        stations = self.stations[r]
+        home = stations[int(self.home[r][target])]
+        cands = [home]
+        ma = self.rules.mutual_aid
+        level_ok = e.level < 0 or e.cfg.plan.levels[LEVELS[e.level]].mutual_aid
+        if ma.enabled and level_ok and not R.serves_own_area_only:
+            for st in stations:
+                if st is home:
+                    continue
+                d = float(self.city.distances_from(st.grid)[target])
+                if ma.max_distance_km is None or d <= ma.max_distance_km:
+                    cands.append(st)
+        best, best_eta = None, math.inf
+        for st in cands:
+            if st.free_units(self.preempt) > 0:
+                eta = self._eta_h(r, st, target)
+                if eta < best_eta:
+                    best, best_eta = st, eta
+        e.sent[r] = e.sent.get(r, 0) + 1
+        e.targets[target] = e.targets.get(target, 0) + 1
+        if best is None:
+            self.log("queued", e, responder=r, labels=self.labels(r), grid=home.grid,
+                     detail=f"waiting at {home.id}")
+            self._request(e, r, home, target, mutual_aid=False, backup=False)
+            return
+        self._request(e, r, best, target, mutual_aid=best is not home, backup=False)
+        if best is not home and home.free_units(self.preempt) == 0:
+            self._request(e, r, home, target, mutual_aid=False, backup=True)
+
+    def _request(self, e: Emergency, r: str, st: Station, target: int, mutual_aid: bool,
+                 backup: bool) -> None:
+        pool = st.pool
+        preempt = self.preempt and st.shared
+        if preempt and len(pool.users) >= pool.capacity:
+            victim = sorted(pool.users, key=lambda q: q.key)[-1]
+            cid = getattr(victim, "case_id", None)
+            if cid is not None:
+                e.routine_delayed.add(int(cid))
+                self.log("preempted", e, actor="routine", responder=r, labels=self.labels(r),
+                         grid=st.grid, detail=f"case {cid} at {st.id} 案卷 {cid}")
+        req = pool.request(priority=EMERGENCY_PRIORITY, preempt=preempt)
+        e.pending.append(req)
+        self.env.process(self._unit_life(e, r, st, req, target, mutual_aid, backup))
+
+    def _backup_useful(self, e: Emergency, r: str, st: Station, target: int) -> bool:
+        if e.on_scene.get(r, 0) > 0:
+            return False
+        arrive = self.env.now + self._eta_h(r, st, target)
+        en_route = [u.t_arrive_h for u in e.units if u.responder == r and u.status == "dispatched"]
+        return not en_route or arrive < min(en_route)
+
+    def _unit_life(self, e: Emergency, r: str, st: Station, req: Any, target: int,
+                   mutual_aid: bool, backup: bool):
+        env = self.env
+        yield req
+        e.pending.remove(req)
+        if e.done.triggered or (backup and not self._backup_useful(e, r, st, target)):
+            st.pool.release(req)
+            return
+        if backup:
+            e.sent[r] = e.sent.get(r, 0) + 1
+        u = st.next_unit()
+        u.request, u.process, u.emergency, u.status = req, env.active_process, e.id, "dispatched"
+        u.from_grid, u.grid = st.grid, target
+        e.units.append(u)
+        e.units_sent += 1
+        if mutual_aid:
+            e.mutual_aid_units += 1
+        self._note_queue(e, st)
+        R = self.cfg.responders[r]
+        dist = float(self.city.distances_from(st.grid)[target])
+        travel_h = dist / self.speed_kmh(r)
+        u.t_depart_h = env.now + R.turnout_min / 60.0
+        u.t_arrive_h = u.t_depart_h + travel_h
+        kind = "street depot" if R.placement == "street_depots" else "station"
+        self.log("dispatched", e, actor=u.id, responder=r, labels=self.labels(r), grid=st.grid,
+                 to_grid=target, distance_km=dist,
+                 detail=f"{kind} {st.id}" + ("; mutual_aid" if mutual_aid else "")
+                 + ("; backup" if backup else ""))
+        on_scene = False
+        try:
+            yield env.timeout(u.t_arrive_h - env.now)
+            if e.done.triggered:
+                self.log("stood_down", e, actor=u.id, responder=r, labels=self.labels(r),
+                         grid=target)
+            else:
+                on_scene = True
+                u.status = "on_scene"
+                self._arrived(e, r, u, target)
+                yield e.done
+                yield env.timeout(R.mop_up_min / 60.0)
+                on_scene = False
+                e.on_scene[r] -= 1
+            u.status = "returning"
+            u.from_grid, u.grid = target, st.grid
+            u.t_depart_h, u.t_arrive_h = env.now, env.now + travel_h
+            self.log("returning", e, actor=u.id, responder=r, labels=self.labels(r), grid=target,
+                     to_grid=st.grid, distance_km=dist)
+            yield env.timeout(travel_h)
+            self.log("back", e, actor=u.id, responder=r, labels=self.labels(r), grid=st.grid,
+                     detail=st.id)
+        except simpy.Interrupt:
+            if on_scene:
+                e.on_scene[r] -= 1
+            e.units.remove(u)
+            e.sent[r] -= 1
+            self.log("withdrawn", e, actor=u.id, responder=r, labels=self.labels(r),
+                     grid=u.grid, detail="out of service 停用")
+            st.pool.release(req)
+            u.process = None
+            if not e.done.triggered:
+                self._top_up(e, r)
+            return
+        st.pool.release(req)
+        u.request, u.process, u.emergency, u.status = None, None, -1, "available"
+        u.grid = st.grid
+
+    def _arrived(self, e: Emergency, r: str, u: Unit, grid: int) -> None:
+        now = self.env.now
+        e.on_scene[r] = e.on_scene.get(r, 0) + 1
+        self.log("arrived", e, actor=u.id, responder=r, labels=self.labels(r), grid=grid)
+        if math.isnan(e.t_first):
+            e.t_first = now
+        if r not in e.first_by:
+            e.first_by[r] = now
+            ev = e.arrived_ev.setdefault(r, self.env.event())
+            if not ev.triggered:
+                ev.succeed()
+        self._check_full(e)
+
+    def _check_full(self, e: Emergency) -> None:
+        if not math.isnan(e.t_full) or e.level < 0:
+            return
+        need = [r for r, n in self._required(e).items() if n > 0]
+        if all(e.on_scene.get(r, 0) > 0 for r in need):
+            e.t_full = self.env.now
+            self.log("full_joint_response", e, grid=e.grid, detail=", ".join(
+                f"{self.labels(r)[1]}×{e.on_scene[r]}" for r in need))
+
+    def _note_queue(self, e: Emergency, st: Station) -> None:
+        if st.shared:
+            for q in st.pool.queue:
+                cid = getattr(q, "case_id", None)
+                if cid is not None:
+                    e.routine_delayed.add(int(cid))
+
+    def _grid_workers(self, e: Emergency):
+        fr = self.rules.first_responders
+        delay = fr.arrive_min.ppf(self.rng.random())
+        if not in_window(self.env.now, self.m.scenario.patrol.hours):
+            delay += fr.off_duty_extra_min
+        yield self.env.timeout(delay / 60.0)
+        if e.done.triggered:
+            return
+        e.workers_on_scene = fr.workers
+        self.log("arrived", e, actor=f"{fr.workers} workers", responder=GRID_WORKER,
+                 labels=GRID_WORKER_LABELS, grid=e.grid, detail="evacuation and cordon 疏散警戒")
+        if math.isnan(e.t_first):
+            e.t_first = self.env.now
+
+    # ---------------------------------------------------------------------------- the hazard
+    def _hazard_loop(self, e: Emergency):
+        env, tick = self.env, self.cfg.tick_min
+        next_trace = env.now
+        while True:
+            yield env.timeout(tick / 60.0)
+            h = e.hazard
+            if isinstance(h, FloodState):
+                pump = np.zeros(self.city.n_grids)
+                rates = e.cfg.hazard.pump_mm_per_h
+                for u in e.units:
+                    if u.status == "on_scene":
+                        pump[u.grid] += rates.get(u.responder, 0.0)
+                h.step(env.now - tick / 60.0, tick, pump)
+                self._flood_warnings(e)
+            else:
+                effect = e.cfg.hazard.control_per_unit_per_min
+                control = sum(effect.get(r, 0.0) * n for r, n in e.on_scene.items())
+                control += effect.get(GRID_WORKER, 0.0) * e.workers_on_scene
+                cordon = e.workers_on_scene > 0 or e.on_scene.get("police", 0) > 0
+                for g in h.step(tick, control, cordon, self.rng_spread):
+                    self.log("spread", e, grid=g, value=h.severity, unit=e.cfg.hazard.unit,
+                             detail=f"{h.n_grids} grids")
+            if not math.isnan(e.t_decision):
+                self._escalate(e)
+            for u in e.units:
+                self._note_queue(e, u.station)
+            if env.now + 1e-9 >= next_trace:
+                self._snapshot(e)
+                next_trace = env.now + self.cfg.trace_every_min / 60.0
+            if self._contained(e):
+                e.t_contained = env.now
+                self._snapshot(e)
+                self.log("contained", e, grid=e.grid, value=e.hazard.severity,
+                         unit=e.cfg.hazard.unit)
+                for req in list(e.pending):
+                    if not req.triggered:
+                        req.cancel()
+                        e.pending.remove(req)
+                e.done.succeed()
+                return
+
+    def _contained(self, e: Emergency) -> bool:
+        h = e.hazard
+        if math.isnan(e.t_alarm):
+            return False
+        if isinstance(h, FloodState):
+            cfg = e.cfg.hazard
+            rising = h.rain_mm_per_h(self.env.now) * cfg.runoff_coefficient > cfg.drainage_mm_per_h
+            return not rising and h.severity < self._trigger(e, LEVELS[self._levels(e)[0]])
+        return h.contained
+
+    def _flood_warnings(self, e: Emergency) -> None:
+        h = e.hazard
+        obs = h.observed_cm()
+        levels = self._levels(e)
+        colour = -1
+        for i in levels:
+            if obs.max() >= self._trigger(e, LEVELS[i]):
+                colour = i
+        if colour > e.warning:
+            e.warning = colour
+            g = int(np.argmax(obs))
+            en, zh = WARNING_COLOURS[LEVELS[colour]]
+            sensed = "sensor 传感器" if h.sensed[g] else "report 人工上报"
+            self.log("warning", e, actor="sensor", grid=g, level=LEVELS[colour],
+                     value=float(obs[g]), unit=e.cfg.hazard.unit, detail=f"{en} {zh} ({sensed})")
+            if math.isnan(e.t_alarm):
+                e.grid = g
+                self._alarm(e)
+
+    def _escalate(self, e: Emergency) -> None:
+        reached = self._level_reached(e)
+        if reached <= e.level:
+            return
+        now = self.env.now
+        for i in range(e.level + 1, reached + 1):
+            e.cross_t.setdefault(i, now)
+        if self.rules.command == "platform":
+            self._declare(e, reached, "trigger crossed")
+            return
+        lead = e.cfg.plan.lead
+        if e.on_scene.get(lead, 0) > 0:
+            ready = [i for i in range(e.level + 1, reached + 1)
+                     if now + 1e-9 >= max(e.cross_t[i], e.first_by[lead])
+                     + self.rules.decision_min / 60.0]
+            if ready:
+                self._declare(e, max(ready), "declared by the lead")
+
+    def _snapshot(self, e: Emergency) -> None:
+        h = e.hazard
+        unit = e.cfg.hazard.unit
+        if isinstance(h, FloodState):
+            d = h.depth_cm
+            for g in np.flatnonzero(d >= 1.0).tolist():
+                self.log("hazard", e, grid=g, value=float(d[g]), unit=unit)
+        else:
+            for g, s in sorted(h.s.items()):
+                self.log("hazard", e, grid=g, value=s, unit=unit)
+
+    # --------------------------------------------------------------------------- trainer's API
+    def unit_out_of_service(self, unit_id: str) -> None:
+        u = self._unit(unit_id)
+        if u.status == "out_of_service":
+            raise ValueError(f"unit {unit_id} is already out of service")
+        st = u.station
+        req = st.pool.request(priority=OUT_OF_SERVICE_PRIORITY, preempt=False)
+        proc = u.process
+        u.request, u.process, u.status = req, None, "out_of_service"
+        e = self.emergencies[u.emergency] if u.emergency >= 0 else None
+        u.emergency = -1
+        self.log("out_of_service", e, actor=u.id, responder=u.responder,
+                 labels=self.labels(u.responder), grid=st.grid, detail=st.id)
+        if proc is not None and proc.is_alive:
+            proc.interrupt("out_of_service")
+
+    def unit_back_in_service(self, unit_id: str) -> None:
+        u = self._unit(unit_id)
+        if u.status != "out_of_service":
+            raise ValueError(f"unit {unit_id} is not out of service")
+        req = u.request
+        if req is not None:
+            if req.triggered:
+                u.station.pool.release(req)
+            else:
+                req.cancel()
+        u.request, u.status = None, "available"
+        self.log("back_in_service", None, actor=u.id, responder=u.responder,
+                 labels=self.labels(u.responder), grid=u.station.grid, detail=u.station.id)
+
+    def _unit(self, unit_id: str) -> Unit:
+        if unit_id not in self.units:
+            raise ValueError(f"unknown unit {unit_id!r}; units: {', '.join(self.units)}")
+        return self.units[unit_id]
+
+    # -------------------------------------------------------------------------------- outputs
+    def unit_frame(self) -> pd.DataFrame:
+        """Every unit with its status and position now (straight-line interpolation)."""
+        now = self.env.now
+        for stations in self.stations.values():
+            for st in stations:
+                st.refresh_routine()
+        rows = []
+        c = self.city
+        for u in self.units.values():
+            x, y = float(c.x_km[u.station.grid]), float(c.y_km[u.station.grid])
+            if u.status in ("dispatched", "returning"):
+                span = u.t_arrive_h - u.t_depart_h
+                f = 1.0 if span <= 0 else min(1.0, max(0.0, (now - u.t_depart_h) / span))
+                x = (1 - f) * c.x_km[u.from_grid] + f * c.x_km[u.grid]
+                y = (1 - f) * c.y_km[u.from_grid] + f * c.y_km[u.grid]
+            elif u.status == "on_scene":
+                x, y = float(c.x_km[u.grid]), float(c.y_km[u.grid])
+            en, zh = self.labels(u.responder)
+            rows.append({"unit": u.id, "responder": u.responder, "label_en": en, "label_zh": zh,
+                         "station": u.station.id, "station_grid": u.station.grid,
+                         "status": u.status, "emergency": u.emergency, "x_km": float(x),
+                         "y_km": float(y), "shared_with_routine": u.station.shared})
+        return pd.DataFrame(rows)
+
+    def table(self) -> pd.DataFrame:
+        """One row per emergency (the KPIs in ``sim.metrics`` are computed from it)."""
+        rows = []
+        for e in self.emergencies:
+            lead = e.cfg.plan.lead
+            rows.append({
+                "emergency": e.id, "kind": e.kind, "grid": e.grid, "t_occur_h": e.t_occur,
+                "t_alarm_h": e.t_alarm, "t_decision_h": e.t_decision,
+                "t_first_response_h": e.t_first, "t_full_joint_h": e.t_full,
+                "t_contained_h": e.t_contained,
+                "t_lead_notified_h": e.notified.get(lead, math.nan),
+                "t_lead_arrived_h": e.first_by.get(lead, math.nan),
+                "max_level": LEVELS[e.max_level] if e.max_level >= 0 else "",
+                "max_level_rank": e.max_level + 1, "severity": e.hazard.severity,
+                "grids_affected": getattr(e.hazard, "n_grids", int(
+                    getattr(e.hazard, "reached", np.zeros(1)).sum())),
+                "damage_yuan": e.hazard.damage_yuan(),
+                "people_affected": e.hazard.people_affected(),
+                "units_sent": e.units_sent, "mutual_aid_units": e.mutual_aid_units,
+                "routine_cases_delayed": len(e.routine_delayed)})
+        return pd.DataFrame(rows, columns=EMERGENCY_COLUMNS)
+
+
+EMERGENCY_COLUMNS = [
+    "emergency", "kind", "grid", "t_occur_h", "t_alarm_h", "t_decision_h", "t_first_response_h",
+    "t_full_joint_h", "t_contained_h", "t_lead_notified_h", "t_lead_arrived_h", "max_level",
+    "max_level_rank", "severity", "grids_affected", "damage_yuan", "people_affected",
+    "units_sent", "mutual_aid_units", "routine_cases_delayed"]

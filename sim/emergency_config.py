@@ -1,0 +1,402 @@
+"""Scenario section ``emergency``: contingency plans and joint-response rules (S3.2, S2.2).
+
+The section defaults to "off" (``enabled: false``), so the baseline behaves exactly as the core
+model. When on, the mechanics in :mod:`sim.emergency` read it:
+
+- ``responders`` — who turns out: a department's routine crews at the street depots
+  (``shares_routine_crews: true``: emergencies compete with routine cases for the same crews), or
+  dedicated units at stations placed in the city (fire brigade, gas company, 120 medical), or the
+  "1-3-5" micro fire-station tiers (微型消防站 per community, joint team per street).
+- ``kinds`` — the emergency types (building fire, flood/waterlogging, gas leak, public-order
+  incident …), each with its hazard model and its contingency plan (应急预案): the lead, the units
+  each responder sends at response level IV, III, II and I, and the trigger of each level.
+- ``rules`` — the joint-response levers: simultaneous or sequential dispatch, unified command at
+  the platform or the lead calling the others, mutual aid (跨区域联动), pre-emption of routine
+  work, grid workers as first responders.
+- ``incidents`` — scripted emergencies (a drill), besides the random ``rate_per_day`` of each kind.
+
+Figures are assumptions unless ``facts.md`` gives one (station district ≤ 7 km², the 5-minute
+norm, "1-3-5", warning colours, levels IV–I); set them to your city's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.distributions import Distribution, Exponential, Fixed, LogNormal
+
+LEVELS: tuple[str, ...] = ("IV", "III", "II", "I")  # lowest first; I is the highest
+LEVEL_LABELS_ZH = {"IV": "Ⅳ级", "III": "Ⅲ级", "II": "Ⅱ级", "I": "Ⅰ级"}
+WARNING_COLOURS = {"IV": ("blue", "蓝色"), "III": ("yellow", "黄色"), "II": ("orange", "橙色"),
+                   "I": ("red", "红色")}
+GRID_WORKER = "grid_worker"  # pseudo-responder code for grid workers acting as first responders
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------------------------ responders
+class Responder(_Model):
+    """Units of one responding body (出动单位) and where they are based.
+
+    ``placement``: ``street_depots`` — one station per street at its depot (with
+    ``shares_routine_crews`` the units *are* the department's routine crews there);
+    ``district_km2`` — dedicated stations placed so each covers about ``station_district_km2``
+    (or exactly ``station_count`` stations) by deterministic k-means over the grid centres;
+    ``communities`` / ``streets`` — one station per community / street centre (micro tiers).
+    """
+
+    label_en: str
+    label_zh: str
+    unit_code: str = Field(min_length=1, max_length=3, description="unit ids are CODE1, CODE2 …")
+    department: str | None = Field(default=None, description="department in `departments`")
+    shares_routine_crews: bool = Field(
+        default=False, description="units are the department's routine crews (street depots)")
+    placement: Literal["street_depots", "district_km2", "communities", "streets"] = "street_depots"
+    station_district_km2: float = Field(default=7.0, gt=0, le=10000)
+    station_count: int | None = Field(default=None, ge=1, le=10000)
+    units_per_station: int = Field(default=2, ge=1, le=100)
+    turnout_min: float = Field(default=1.0, ge=0, le=120, description="dispatch to wheels rolling")
+    speed_kmh: float | None = Field(default=None, gt=0, le=200,
+                                    description="travel speed; the department's when null")
+    serves_own_area_only: bool = Field(
+        default=False, description="micro tiers: turn out only inside their community/street")
+    mop_up_min: float = Field(default=10.0, ge=0, le=1440, description="on site after containment")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Responder":
+        if self.shares_routine_crews and (self.department is None
+                                          or self.placement != "street_depots"):
+            raise ValueError("shares_routine_crews needs a department and placement street_depots")
+        return self
+
+
+def _default_responders() -> dict[str, Responder]:
+    R = Responder
+    return {
+        "fire": R(label_en="Fire and rescue", label_zh="消防", unit_code="F", department="fire",
+                  placement="district_km2", station_district_km2=7.0, units_per_station=2,
+                  turnout_min=1.0, speed_kmh=35, mop_up_min=20),
+        "police": R(label_en="Public security", label_zh="公安", unit_code="P",
+                    department="police", shares_routine_crews=True, turnout_min=1.0,
+                    speed_kmh=35),
+        "water": R(label_en="Water authority", label_zh="水利", unit_code="W", department="water",
+                   shares_routine_crews=True, turnout_min=5.0, speed_kmh=25),
+        "public_works": R(label_en="Public works", label_zh="市政", unit_code="D",
+                          department="public_works", shares_routine_crews=True, turnout_min=5.0,
+                          speed_kmh=25),
+        "city_management": R(label_en="City management", label_zh="城管", unit_code="C",
+                             department="city_management", shares_routine_crews=True,
+                             turnout_min=3.0, speed_kmh=25),
+        "micro_fire": R(label_en="Micro fire station", label_zh="微型消防站", unit_code="M",
+                        placement="communities", units_per_station=1, turnout_min=0.5,
+                        speed_kmh=20, serves_own_area_only=True, mop_up_min=0),
+        "joint_team": R(label_en="Area joint fire team", label_zh="区域联防队", unit_code="J",
+                        placement="streets", units_per_station=1, turnout_min=1.0, speed_kmh=20,
+                        serves_own_area_only=True, mop_up_min=0),
+        "gas": R(label_en="Gas company", label_zh="燃气", unit_code="G", placement="district_km2",
+                 station_district_km2=20.0, units_per_station=1, turnout_min=3.0, speed_kmh=30),
+        "medical": R(label_en="Emergency medical (120)", label_zh="120急救", unit_code="A",
+                     placement="district_km2", station_district_km2=10.0, units_per_station=2,
+                     turnout_min=1.0, speed_kmh=35),
+    }
+
+
+class MicroFireStations(_Model):
+    """The "1-3-5" tiers (facts): own micro station in 1 min, area joint team in 3 min, brigade
+    in 5 min. The first two are responders in ``responders`` (placement communities/streets);
+    this lever switches them on for fires."""
+
+    enabled: bool = False
+    tiers: tuple[str, ...] = ("micro_fire", "joint_team")
+
+
+# ------------------------------------------------------------------------------------------ plans
+class ResponseLevel(_Model):
+    """One response level (响应等级): declared when the severity reaches ``trigger`` or the
+    hazard covers ``trigger_grids`` grids; ``units`` is the total each responder must send."""
+
+    trigger: float = Field(ge=0)
+    trigger_grids: int | None = Field(default=None, ge=1)
+    units: dict[str, int] = Field(min_length=1)
+    mutual_aid: bool = Field(default=True, description="neighbours may be called at this level")
+
+
+class ContingencyPlan(_Model):
+    """应急预案: the lead responder and levels IV (lowest) … I (highest)."""
+
+    lead: str
+    levels: dict[Literal["IV", "III", "II", "I"], ResponseLevel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ContingencyPlan":
+        if "IV" not in self.levels:
+            raise ValueError("a plan must define level IV (the lowest)")
+        prev = -1.0
+        for lv in LEVELS:
+            if lv in self.levels:
+                if self.levels[lv].trigger < prev:
+                    raise ValueError(f"level {lv}'s trigger is below a lower level's trigger")
+                prev = self.levels[lv].trigger
+        if self.lead not in self.levels["IV"].units:
+            raise ValueError(f"the lead {self.lead!r} must send units at level IV")
+        return self
+
+
+# ---------------------------------------------------------------------------------------- hazards
+class GrowthHazard(_Model):
+    """A hazard that grows while it waits and is controlled by units on site (fire, gas leak,
+    public-order incident). Per affected grid g, with u_r units of responder r on site::
+
+        dS/dt = (r·(1 − B_g/K) − λ·B_g/K)·S − Σ_r control_per_unit_per_min[r] · u_r
+
+    (r = ``growth_per_min``, K = ``capacity_per_grid``, λ = ``burnout_per_min``), solved exactly
+    over each tick with B_g/K held at its start; control is shared among the affected grids in
+    proportion to their S. ``S`` is the severity (m² burning, %LEL, persons gathered); B_g = S0 +
+    ∫ r·(1 − B_g/K)·S dt is what has grown in the grid (area burned: growth slows as the fuel is
+    used, then the fire burns out) and B = Σ B_g is the damage base: damage = B ·
+    ``damage_yuan_per_unit``, people affected = B · ``people_per_unit``. When a grid's S reaches
+    ``spread_at``, each neighbouring grid catches with ``spread_prob_per_min`` per minute (a cordon
+    by grid workers or police multiplies it by ``cordon_spread_factor``). Contained when S is 0
+    everywhere.
+    """
+
+    model: Literal["growth"] = "growth"
+    measure_en: str
+    measure_zh: str
+    unit: str
+    initial: float = Field(gt=0)
+    growth_per_min: float = Field(ge=0, le=10)
+    capacity_per_grid: float = Field(gt=0, description="K: the most that can grow in one grid")
+    burnout_per_min: float = Field(default=0.0, ge=0, le=10, description="λ, once K is used up")
+    control_per_unit_per_min: dict[str, float] = Field(min_length=1)
+    spread_at: float | None = Field(default=None, gt=0)
+    spread_prob_per_min: float = Field(default=0.0, ge=0, le=1)
+    cordon_spread_factor: float = Field(default=0.5, ge=0, le=1)
+    damage_yuan_per_unit: float = Field(default=0.0, ge=0)
+    people_per_unit: float = Field(default=0.0, ge=0)
+    report_delay_min: Distribution = Exponential(mean=3.0)
+
+
+class FloodHazard(_Model):
+    """Waterlogging (内涝) driven by a rain event. Per grid, water stored (mm) changes as
+    ``rain · runoff − drainage − Σ pumping of units in that grid``; depth_cm = stored_mm ·
+    ponding / 10, with ponding = ``low_lying_factor`` in the low-lying grids (a share drawn once
+    per seed) and 1 elsewhere. Water-level sensors (``channels.sensor_coverage``) read the depth
+    every tick and raise the warning colour of the highest level whose trigger (cm) is reached:
+    blue IV, yellow III, orange II, red I; a grid without a sensor is reported
+    ``unsensed_report_delay_min`` later. Contained when every grid is back below level IV's
+    trigger. Damage = flooded household-hours (depth ≥ ``affecting_depth_cm``) ·
+    ``damage_yuan_per_household_h``; people affected = residents of grids that reached it."""
+
+    model: Literal["flood"] = "flood"
+    measure_en: str = "water depth"
+    measure_zh: str = "积水深度"
+    unit: str = "cm"
+    rain_peak_mm_per_h: float = Field(default=60.0, ge=0, le=500)
+    rain_duration_h: float = Field(default=2.0, gt=0, le=72)
+    rain_profile: Literal["block", "triangle"] = "triangle"
+    runoff_coefficient: float = Field(default=0.8, ge=0, le=1)
+    drainage_mm_per_h: float = Field(default=30.0, ge=0)
+    low_lying_share: float = Field(default=0.15, ge=0, le=1)
+    low_lying_factor: float = Field(default=4.0, ge=1, le=50)
+    pump_mm_per_h: dict[str, float] = Field(min_length=1)
+    affecting_depth_cm: float = Field(default=15.0, ge=0)
+    damage_yuan_per_household_h: float = Field(default=50.0, ge=0)
+    unsensed_report_delay_min: float = Field(default=20.0, ge=0)
+
+
+Hazard = Annotated[Union[GrowthHazard, FloodHazard], Field(discriminator="model")]
+
+
+class EmergencyKind(_Model):
+    """One emergency type (突发事件类型) with its hazard model and contingency plan."""
+
+    label_en: str
+    label_zh: str
+    hazard: Hazard
+    plan: ContingencyPlan
+    rate_per_day: float = Field(default=0.0, ge=0, le=100, description="random, city-wide")
+    uses_micro_fire_stations: bool = False
+
+
+def _default_kinds() -> dict[str, EmergencyKind]:
+    L = ResponseLevel
+    return {
+        "building_fire": EmergencyKind(
+            label_en="Building fire", label_zh="建筑火灾", uses_micro_fire_stations=True,
+            hazard=GrowthHazard(
+                measure_en="area burning", measure_zh="燃烧面积", unit="m²", initial=10.0,
+                growth_per_min=0.18, capacity_per_grid=5000.0, burnout_per_min=0.1,
+                control_per_unit_per_min={"fire": 25.0, "micro_fire": 4.0, "joint_team": 8.0,
+                                           GRID_WORKER: 1.0},
+                spread_at=600.0, spread_prob_per_min=0.03, damage_yuan_per_unit=3000.0,
+                people_per_unit=0.05, report_delay_min=Exponential(mean=5.0)),
+            plan=ContingencyPlan(lead="fire", levels={
+                "IV": L(trigger=0, units={"fire": 2, "police": 1, "medical": 1}),
+                "III": L(trigger=200, trigger_grids=2, units={"fire": 4, "police": 2,
+                                                               "medical": 2}),
+                "II": L(trigger=800, trigger_grids=3, units={"fire": 6, "police": 3,
+                                                              "medical": 3, "gas": 1}),
+                "I": L(trigger=2000, trigger_grids=5, units={"fire": 10, "police": 4,
+                                                              "medical": 4, "gas": 1,
+                                                              "city_management": 2}),
+            })),
+        "flood": EmergencyKind(
+            label_en="Flood and waterlogging", label_zh="城市内涝",
+            hazard=FloodHazard(pump_mm_per_h={"water": 40.0, "public_works": 25.0,
+                                              "fire": 20.0}),
+            plan=ContingencyPlan(lead="water", levels={
+                "IV": L(trigger=10, units={"water": 1, "public_works": 1}),
+                "III": L(trigger=20, units={"water": 2, "public_works": 2, "police": 1}),
+                "II": L(trigger=35, units={"water": 3, "public_works": 3, "police": 2,
+                                           "fire": 1, "city_management": 2}),
+                "I": L(trigger=50, units={"water": 4, "public_works": 4, "police": 3, "fire": 2,
+                                          "city_management": 3, "medical": 1}),
+            })),
+        "gas_leak": EmergencyKind(
+            label_en="Gas leak", label_zh="燃气泄漏",
+            hazard=GrowthHazard(
+                measure_en="gas concentration", measure_zh="燃气浓度", unit="%LEL", initial=5.0,
+                growth_per_min=0.05, capacity_per_grid=200.0,
+                control_per_unit_per_min={"gas": 4.0, "fire": 1.0},
+                damage_yuan_per_unit=2000.0, people_per_unit=2.0,
+                report_delay_min=Exponential(mean=5.0)),
+            plan=ContingencyPlan(lead="gas", levels={
+                "IV": L(trigger=0, units={"gas": 1, "police": 1, "fire": 1}),
+                "III": L(trigger=20, units={"gas": 2, "police": 2, "fire": 2}),
+                "II": L(trigger=50, units={"gas": 2, "police": 3, "fire": 3, "medical": 1}),
+                "I": L(trigger=80, units={"gas": 3, "police": 4, "fire": 4, "medical": 2}),
+            })),
+        "public_order": EmergencyKind(
+            label_en="Public-order incident", label_zh="治安突发事件",
+            hazard=GrowthHazard(
+                measure_en="people gathered", measure_zh="聚集人数", unit="persons", initial=10.0,
+                growth_per_min=0.04, capacity_per_grid=2000.0,
+                control_per_unit_per_min={"police": 3.0, "city_management": 1.0,
+                                          GRID_WORKER: 0.5},
+                spread_at=300.0, spread_prob_per_min=0.02, damage_yuan_per_unit=100.0,
+                people_per_unit=1.0, report_delay_min=Exponential(mean=5.0)),
+            plan=ContingencyPlan(lead="police", levels={
+                "IV": L(trigger=0, units={"police": 2}),
+                "III": L(trigger=50, units={"police": 4, "city_management": 2}),
+                "II": L(trigger=150, units={"police": 8, "city_management": 4, "medical": 1}),
+                "I": L(trigger=400, units={"police": 12, "city_management": 6, "medical": 2}),
+            })),
+    }
+
+
+# ------------------------------------------------------------------------------------------ rules
+class MutualAid(_Model):
+    """Cross-grid linkage (跨区域联动): units from other streets / station districts."""
+
+    enabled: bool = True
+    max_distance_km: float | None = Field(default=None, gt=0)
+
+
+class FirstResponders(_Model):
+    """Grid workers on the spot before the departments: evacuation and cordon (S3.2)."""
+
+    enabled: bool = False
+    arrive_min: Distribution = LogNormal(mean=4.0, cv=0.5)
+    off_duty_extra_min: float = Field(default=10.0, ge=0, description="outside patrol hours")
+    workers: int = Field(default=2, ge=1, le=20, description="grid workers who turn out")
+
+
+class JointResponseRules(_Model):
+    """The levers of a joint response (联动处置)."""
+
+    dispatch: Literal["simultaneous", "sequential"] = Field(
+        default="simultaneous",
+        description="all plan responders at once, or each once the previous one is on site")
+    command: Literal["platform", "lead"] = Field(
+        default="platform",
+        description="platform: the command centre notifies every responder and declares levels; "
+                    "lead: the platform notifies the lead, which relays to the others")
+    platform_dispatch_min: Distribution = Fixed(value=1.0)
+    relay_min: float = Field(default=3.0, ge=0, le=120, description="lead command: per relay")
+    decision_min: float = Field(default=5.0, ge=0, le=240,
+                                description="lead command: delay to declare a higher level")
+    assessment_min: float = Field(default=2.0, ge=0, le=120,
+                                  description="sequential: on-site look before the next is called")
+    routine_work: Literal["wait", "preempt"] = Field(
+        default="wait", description="a shared crew busy on a routine case: finish it, or drop it")
+    escalation_factor: float = Field(default=1.0, gt=0, le=100,
+                                     description="multiplies every level trigger (a sweep lever)")
+    mutual_aid: MutualAid = MutualAid()
+    first_responders: FirstResponders = FirstResponders()
+    micro_fire_stations: MicroFireStations = MicroFireStations()
+
+
+class ScriptedEmergency(_Model):
+    """One emergency of a drill: ``kind`` at ``at_h`` (model hours) in ``grid`` (floods: city)."""
+
+    kind: str
+    at_h: float = Field(ge=0)
+    grid: int | None = Field(default=None, ge=0)
+
+
+class EmergencyConfig(_Model):
+    """Emergencies and joint response (S3.2). Off by default: the baseline has none."""
+
+    enabled: bool = False
+    responders: dict[str, Responder] = Field(default_factory=_default_responders)
+    kinds: dict[str, EmergencyKind] = Field(default_factory=_default_kinds)
+    rules: JointResponseRules = JointResponseRules()
+    incidents: tuple[ScriptedEmergency, ...] = ()
+    tick_min: float = Field(default=0.5, gt=0, le=30, description="hazard update and sensor read")
+    trace_every_min: float = Field(default=5.0, gt=0, le=240, description="hazard rows in trace")
+
+    def reference_problems(self, departments: dict, n_grids: int | None = None
+                           ) -> list[tuple[str, str]]:
+        """Cross-references into the rest of the scenario (checked by ``Scenario`` when on)."""
+        out: list[tuple[str, str]] = []
+        if not self.enabled:
+            return out
+        allowed = ", ".join(sorted(self.responders))
+        codes = set(self.responders) | {GRID_WORKER}
+        for kname, kind in self.kinds.items():
+            where = f"emergency.kinds.{kname}"
+            if kind.plan.lead not in self.responders:
+                out.append((f"{where}.plan.lead",
+                            f"unknown responder {kind.plan.lead!r}; allowed: {allowed}"))
+            for lv, level in kind.plan.levels.items():
+                for r in level.units:
+                    if r not in self.responders:
+                        out.append((f"{where}.plan.levels.{lv}.units.{r}",
+                                    f"unknown responder {r!r}; allowed: {allowed}"))
+            h = kind.hazard
+            effects = h.control_per_unit_per_min if isinstance(h, GrowthHazard) else h.pump_mm_per_h
+            for r in effects:
+                if r not in codes:
+                    field = ("control_per_unit_per_min" if isinstance(h, GrowthHazard)
+                             else "pump_mm_per_h")
+                    out.append((f"{where}.hazard.{field}.{r}",
+                                f"unknown responder {r!r}; allowed: {', '.join(sorted(codes))}"))
+        if self.rules.micro_fire_stations.enabled:
+            for t in self.rules.micro_fire_stations.tiers:
+                if t not in self.responders:
+                    out.append(("emergency.rules.micro_fire_stations.tiers",
+                                f"unknown responder {t!r}; allowed: {allowed}"))
+        for i, inc in enumerate(self.incidents):
+            if inc.kind not in self.kinds:
+                out.append((f"emergency.incidents.{i}.kind", f"unknown kind {inc.kind!r}; "
+                            f"allowed: {', '.join(sorted(self.kinds))}"))
+            elif inc.grid is not None and n_grids is not None and inc.grid >= n_grids:
+                out.append((f"emergency.incidents.{i}.grid",
+                            f"must be between 0 and {n_grids - 1} (the city has {n_grids} grids)"))
+        unit_codes = [r.unit_code for r in self.responders.values()]
+        if len(set(unit_codes)) != len(unit_codes):
+            out.append(("emergency.responders", "every unit_code must be distinct"))
+        for code, r in self.responders.items():
+            if r.department is not None and r.department not in departments:
+                out.append((f"emergency.responders.{code}.department",
+                            f"unknown department {r.department!r}; allowed: "
+                            + ", ".join(sorted(departments))))
+            elif r.shares_routine_crews and departments[r.department].crews_per_street < 1:
+                out.append((f"emergency.responders.{code}.department",
+                            f"department {r.department!r} has no crews to share"))
+        return out
