@@ -42,7 +42,8 @@ def test_head_count_equal_to_per_grid_staffing_gives_the_identical_run():
     wpg = SHORT.staffing.workers_per_grid
     a = run_scenario(SHORT, seed=5).kpis
     b = run_scenario(scenario_with(SHORT, {"staffing.workers_total": n * wpg}), seed=5).kpis
-    assert a == b
+    assert a.keys() == b.keys()
+    assert all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)  # NaN == NaN here
 
 
 def test_beat_patrol_hazard_is_coverage_over_effective_beat_area():
