@@ -166,7 +166,10 @@ app.command("validation")(validation_command)  # published vs simulated (sim/val
 
 from sim.calibrate import calibrate_command  # noqa: E402
 
+from sim.calibrate import export_log_command  # noqa: E402
+
 app.command("calibrate")(calibrate_command)  # fit a scenario to a 311 log (sim/calibrate.py)
+app.command("export-log")(export_log_command)  # a run's cases as a 311-style log
 
 from sim.emergency.cli import drill_command  # noqa: E402
 

@@ -188,3 +188,39 @@ def test_log_from_a_known_run_gives_back_its_rates_within_sampling_error(known_r
         ttc = (grp.t_closed_h - grp.t_report_h).to_numpy()
         assert cal.categories[cat].closed == len(grp)
         assert cal.categories[cat].ttc_obs["mean"] == pytest.approx(ttc.mean(), abs=2e-3)
+
+
+def test_export_log_then_calibrate_with_the_default_mapping(run_cli, tmp_path):
+    """A run's case log → NYC-style CSV → calibrate: every request maps, the counts match."""
+    r = run_cli("run", "--days", "5", "--seed", "4", "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    csv = tmp_path / "log.csv"
+    r = run_cli("export-log", str(tmp_path / "run" / "cases.parquet"), "--format", "nyc311",
+                "--out", str(csv))
+    assert r.returncode == 0, r.stderr
+    cal, _ = calibrate(csv, "nyc311")
+    import pandas as pd
+    cases = pd.read_parquet(tmp_path / "run" / "cases.parquet")
+    reported = cases[cases.t_report_h.notna()]
+    assert cal.log.unmapped == {} and cal.log.malformed == {}
+    assert {c: f.requests for c, f in cal.categories.items()} == \
+        reported.groupby("category").size().reindex(list(cal.categories), fill_value=0).to_dict()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.parquet", "--format", "nyc311"], "missing.parquet: file not found"),
+    (["{cases}", "--format", "csv311"], "format: unknown format 'csv311'"),
+    (["{cases}", "--format", "nyc311", "--start", "someday"], "start: not a date"),
+    (["{notcases}", "--format", "nyc311"], "not a gridsim case log: missing column(s)"),
+])
+def test_export_log_bad_input_exits_2(run_cli, tmp_path, args, message):
+    import pandas as pd
+    cases = tmp_path / "cases.parquet"
+    pd.DataFrame({"incident_id": [1]}).to_parquet(tmp_path / "other.parquet")
+    run_scenario(scenario_with(Scenario(), {"run.days": 2, "run.warmup_days": 1}), seed=1,
+                 out_dir=tmp_path)
+    subst = {"{cases}": str(cases), "{notcases}": str(tmp_path / "other.parquet")}
+    out = tmp_path / "log.csv"
+    r = run_cli("export-log", *[subst.get(a, a) for a in args], "--out", str(out))
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert not out.exists()
