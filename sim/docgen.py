@@ -50,6 +50,12 @@ FACT_NOTES: dict[str, str] = {
                               "scenarios/dongcheng_before.yaml",
     "channels.handed_down_per_day": "assumption; facts.md: cases handed down from higher levels "
                                     "are an intake channel",
+    "emergency.responders.<key>.station_district_km2": "facts.md: fire station district ≤ 7 km² "
+                                                       "(class 1), ≤ 4 (class 2), ≤ 2 (small)",
+    "emergency.rules.micro_fire_stations*": "facts.md: micro fire stations '1-3-5' (1 min own "
+                                            "micro station, 3 min area team, 5 min brigade)",
+    "emergency.kinds.<key>.plan.levels": "facts.md: response levels IV (lowest) to I (highest); "
+                                         "waterlogging warnings blue/yellow/orange/red",
 }
 
 

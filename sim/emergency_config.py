@@ -49,16 +49,21 @@ class Responder(_Model):
     ``communities`` / ``streets`` — one station per community / street centre (micro tiers).
     """
 
-    label_en: str
-    label_zh: str
+    label_en: str = Field(description="English name, in the narrative and the app")
+    label_zh: str = Field(description="中文名称, in the narrative and the app")
     unit_code: str = Field(min_length=1, max_length=3, description="unit ids are CODE1, CODE2 …")
     department: str | None = Field(default=None, description="department in `departments`")
     shares_routine_crews: bool = Field(
         default=False, description="units are the department's routine crews (street depots)")
-    placement: Literal["street_depots", "district_km2", "communities", "streets"] = "street_depots"
-    station_district_km2: float = Field(default=7.0, gt=0, le=10000)
-    station_count: int | None = Field(default=None, ge=1, le=10000)
-    units_per_station: int = Field(default=2, ge=1, le=100)
+    placement: Literal["street_depots", "district_km2", "communities", "streets"] = Field(
+        default="street_depots", description="where the stations are (see the section text)")
+    station_district_km2: float = Field(
+        default=7.0, gt=0, le=10000,
+        description="placement district_km2: area each station covers; stations = ⌈area / it⌉")
+    station_count: int | None = Field(default=None, ge=1, le=10000,
+                                      description="placement district_km2: exactly this many")
+    units_per_station: int = Field(default=2, ge=1, le=100, description=(
+        "dedicated stations; shared ones have the department's crews_per_street"))
     turnout_min: float = Field(default=1.0, ge=0, le=120, description="dispatch to wheels rolling")
     speed_kmh: float | None = Field(default=None, gt=0, le=200,
                                     description="travel speed; the department's when null")
@@ -110,8 +115,9 @@ class MicroFireStations(_Model):
     in 5 min. The first two are responders in ``responders`` (placement communities/streets);
     this lever switches them on for fires."""
 
-    enabled: bool = False
-    tiers: tuple[str, ...] = ("micro_fire", "joint_team")
+    enabled: bool = Field(default=False, description="micro stations turn out to fires")
+    tiers: tuple[str, ...] = Field(default=("micro_fire", "joint_team"),
+                                   description="responders that are the tiers, nearest first")
 
 
 # ------------------------------------------------------------------------------------------ plans
@@ -119,17 +125,19 @@ class ResponseLevel(_Model):
     """One response level (响应等级): declared when the severity reaches ``trigger`` or the
     hazard covers ``trigger_grids`` grids; ``units`` is the total each responder must send."""
 
-    trigger: float = Field(ge=0)
-    trigger_grids: int | None = Field(default=None, ge=1)
-    units: dict[str, int] = Field(min_length=1)
+    trigger: float = Field(ge=0, description="severity (hazard's unit) that declares this level")
+    trigger_grids: int | None = Field(default=None, ge=1,
+                                      description="or: this many grids affected (spread)")
+    units: dict[str, int] = Field(min_length=1, description="responder → units in total")
     mutual_aid: bool = Field(default=True, description="neighbours may be called at this level")
 
 
 class ContingencyPlan(_Model):
     """应急预案: the lead responder and levels IV (lowest) … I (highest)."""
 
-    lead: str
-    levels: dict[Literal["IV", "III", "II", "I"], ResponseLevel] = Field(min_length=1)
+    lead: str = Field(description="the responder that leads (牵头单位); notified first")
+    levels: dict[Literal["IV", "III", "II", "I"], ResponseLevel] = Field(
+        min_length=1, description="IV is required; triggers must not fall as levels rise")
 
     @model_validator(mode="after")
     def _check(self) -> "ContingencyPlan":
@@ -164,21 +172,26 @@ class GrowthHazard(_Model):
     everywhere.
     """
 
-    model: Literal["growth"] = "growth"
-    measure_en: str
-    measure_zh: str
-    unit: str
-    initial: float = Field(gt=0)
-    growth_per_min: float = Field(ge=0, le=10)
+    model: Literal["growth"] = Field(default="growth", description="selects this hazard model")
+    measure_en: str = Field(description="what S measures, e.g. area burning")
+    measure_zh: str = Field(description="S 的中文名, e.g. 燃烧面积")
+    unit: str = Field(description="S's unit, e.g. m², %LEL, persons")
+    initial: float = Field(gt=0, description="S0, when it occurs")
+    growth_per_min: float = Field(ge=0, le=10, description="r: relative growth per minute")
     capacity_per_grid: float = Field(gt=0, description="K: the most that can grow in one grid")
     burnout_per_min: float = Field(default=0.0, ge=0, le=10, description="λ, once K is used up")
-    control_per_unit_per_min: dict[str, float] = Field(min_length=1)
-    spread_at: float | None = Field(default=None, gt=0)
-    spread_prob_per_min: float = Field(default=0.0, ge=0, le=1)
-    cordon_spread_factor: float = Field(default=0.5, ge=0, le=1)
-    damage_yuan_per_unit: float = Field(default=0.0, ge=0)
-    people_per_unit: float = Field(default=0.0, ge=0)
-    report_delay_min: Distribution = Exponential(mean=3.0)
+    control_per_unit_per_min: dict[str, float] = Field(
+        min_length=1, description="responder (or grid_worker) → S removed per minute per unit")
+    spread_at: float | None = Field(default=None, gt=0,
+                                    description="S in a grid from which it can spread (null: never)")
+    spread_prob_per_min: float = Field(default=0.0, ge=0, le=1,
+                                       description="per neighbouring grid, per minute")
+    cordon_spread_factor: float = Field(default=0.5, ge=0, le=1,
+                                        description="spread × this once a cordon is up")
+    damage_yuan_per_unit: float = Field(default=0.0, ge=0, description="yuan per unit of B")
+    people_per_unit: float = Field(default=0.0, ge=0, description="people affected per unit of B")
+    report_delay_min: Distribution = Field(default=Exponential(mean=3.0),
+                                           description="occurrence → alarm at the platform")
 
 
 class FloodHazard(_Model):
@@ -192,21 +205,30 @@ class FloodHazard(_Model):
     trigger. Damage = flooded household-hours (depth ≥ ``affecting_depth_cm``) ·
     ``damage_yuan_per_household_h``; people affected = residents of grids that reached it."""
 
-    model: Literal["flood"] = "flood"
-    measure_en: str = "water depth"
-    measure_zh: str = "积水深度"
-    unit: str = "cm"
-    rain_peak_mm_per_h: float = Field(default=60.0, ge=0, le=500)
-    rain_duration_h: float = Field(default=2.0, gt=0, le=72)
-    rain_profile: Literal["block", "triangle"] = "triangle"
-    runoff_coefficient: float = Field(default=0.8, ge=0, le=1)
-    drainage_mm_per_h: float = Field(default=30.0, ge=0)
-    low_lying_share: float = Field(default=0.15, ge=0, le=1)
-    low_lying_factor: float = Field(default=4.0, ge=1, le=50)
-    pump_mm_per_h: dict[str, float] = Field(min_length=1)
-    affecting_depth_cm: float = Field(default=15.0, ge=0)
-    damage_yuan_per_household_h: float = Field(default=50.0, ge=0)
-    unsensed_report_delay_min: float = Field(default=20.0, ge=0)
+    model: Literal["flood"] = Field(default="flood", description="selects this hazard model")
+    measure_en: str = Field(default="water depth", description="what the severity measures")
+    measure_zh: str = Field(default="积水深度", description="严重程度的中文名")
+    unit: str = Field(default="cm", description="the severity's unit (trigger unit)")
+    rain_peak_mm_per_h: float = Field(default=60.0, ge=0, le=500,
+                                      description="rain intensity at its peak (0: no rain)")
+    rain_duration_h: float = Field(default=2.0, gt=0, le=72, description="length of the rain")
+    rain_profile: Literal["block", "triangle"] = Field(
+        default="triangle", description="constant at the peak, or rising to it and falling")
+    runoff_coefficient: float = Field(default=0.8, ge=0, le=1,
+                                      description="share of the rain that runs off")
+    drainage_mm_per_h: float = Field(default=30.0, ge=0, description="drains' capacity per grid")
+    low_lying_share: float = Field(default=0.15, ge=0, le=1,
+                                   description="share of grids that are low-lying (drawn per seed)")
+    low_lying_factor: float = Field(default=4.0, ge=1, le=50,
+                                    description="ponding: depth multiplier in low-lying grids")
+    pump_mm_per_h: dict[str, float] = Field(
+        min_length=1, description="responder → extra drainage per unit on scene in its grid")
+    affecting_depth_cm: float = Field(default=15.0, ge=0,
+                                      description="depth from which households are affected")
+    damage_yuan_per_household_h: float = Field(default=50.0, ge=0,
+                                               description="per affected household-hour")
+    unsensed_report_delay_min: float = Field(
+        default=20.0, ge=0, description="a grid without a sensor is reported this much later")
 
 
 Hazard = Annotated[Union[GrowthHazard, FloodHazard], Field(discriminator="model")]
@@ -215,12 +237,14 @@ Hazard = Annotated[Union[GrowthHazard, FloodHazard], Field(discriminator="model"
 class EmergencyKind(_Model):
     """One emergency type (突发事件类型) with its hazard model and contingency plan."""
 
-    label_en: str
-    label_zh: str
-    hazard: Hazard
-    plan: ContingencyPlan
-    rate_per_day: float = Field(default=0.0, ge=0, le=100, description="random, city-wide")
-    uses_micro_fire_stations: bool = False
+    label_en: str = Field(description="English name")
+    label_zh: str = Field(description="中文名称")
+    hazard: Hazard = Field(description="hazard model: growth (fire, gas, crowd) or flood")
+    plan: ContingencyPlan = Field(description="contingency plan (应急预案)")
+    rate_per_day: float = Field(default=0.0, ge=0, le=100,
+                                description="random occurrences per day, city-wide (0: scripted only)")
+    uses_micro_fire_stations: bool = Field(
+        default=False, description="the micro fire-station tiers turn out (when switched on)")
 
 
 def _default_kinds() -> dict[str, EmergencyKind]:
@@ -293,15 +317,18 @@ def _default_kinds() -> dict[str, EmergencyKind]:
 class MutualAid(_Model):
     """Cross-grid linkage (跨区域联动): units from other streets / station districts."""
 
-    enabled: bool = True
-    max_distance_km: float | None = Field(default=None, gt=0)
+    enabled: bool = Field(default=True,
+                          description="units may come from other streets / station districts")
+    max_distance_km: float | None = Field(default=None, gt=0,
+                                          description="only stations this close (null: any)")
 
 
 class FirstResponders(_Model):
     """Grid workers on the spot before the departments: evacuation and cordon (S3.2)."""
 
-    enabled: bool = False
-    arrive_min: Distribution = LogNormal(mean=4.0, cv=0.5)
+    enabled: bool = Field(default=False, description="grid workers turn out at the alarm")
+    arrive_min: Distribution = Field(default=LogNormal(mean=4.0, cv=0.5),
+                                     description="alarm → grid workers on scene (patrol hours)")
     off_duty_extra_min: float = Field(default=10.0, ge=0, description="outside patrol hours")
     workers: int = Field(default=2, ge=1, le=20, description="grid workers who turn out")
 
@@ -316,7 +343,8 @@ class JointResponseRules(_Model):
         default="platform",
         description="platform: the command centre notifies every responder and declares levels; "
                     "lead: the platform notifies the lead, which relays to the others")
-    platform_dispatch_min: Distribution = Fixed(value=1.0)
+    platform_dispatch_min: Distribution = Field(
+        default=Fixed(value=1.0), description="alarm → decision and first notifications")
     relay_min: float = Field(default=3.0, ge=0, le=120, description="lead command: per relay")
     decision_min: float = Field(default=5.0, ge=0, le=240,
                                 description="lead command: delay to declare a higher level")
@@ -334,17 +362,19 @@ class JointResponseRules(_Model):
 class ScriptedEmergency(_Model):
     """One emergency of a drill: ``kind`` at ``at_h`` (model hours) in ``grid`` (floods: city)."""
 
-    kind: str
-    at_h: float = Field(ge=0)
-    grid: int | None = Field(default=None, ge=0)
+    kind: str = Field(description="a key of emergency.kinds")
+    at_h: float = Field(ge=0, description="model hour it occurs (0 = Monday 00:00)")
+    grid: int | None = Field(default=None, ge=0, description="basic grid (floods: null, city-wide)")
 
 
 class EmergencyConfig(_Model):
     """Emergencies and joint response (S3.2). Off by default: the baseline has none."""
 
-    enabled: bool = False
-    responders: dict[str, Responder] = Field(default_factory=_default_responders)
-    kinds: dict[str, EmergencyKind] = Field(default_factory=_default_kinds)
+    enabled: bool = Field(default=False, description="emergencies on (off: the baseline has none)")
+    responders: dict[str, Responder] = Field(default_factory=_default_responders,
+                                             description="who turns out, and from where")
+    kinds: dict[str, EmergencyKind] = Field(default_factory=_default_kinds,
+                                            description="emergency types with hazard and plan")
     rules: JointResponseRules = JointResponseRules()
     incidents: tuple[ScriptedEmergency, ...] = ()
     tick_min: float = Field(default=0.5, gt=0, le=30, description="hazard update and sensor read")
