@@ -8,6 +8,7 @@ pure function of (scenario, seed).
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, Literal, Protocol
@@ -165,7 +166,7 @@ class DaskBackend:
             owner[fut.key] = task
             return fut
 
-        first = [submit(t) for t, _ in zip(it, range(2 * self.workers))]
+        first = [submit(t) for t in itertools.islice(it, 2 * self.workers)]
         if not first:
             return
         queue = as_completed(first)

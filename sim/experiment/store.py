@@ -187,9 +187,10 @@ class ResultsStore:
         try:
             attempt = con.execute("SELECT attempt FROM runs WHERE point_id = ? AND "
                                   "replication = ?", key).fetchone()
-            con.execute("DELETE FROM runs WHERE point_id = ? AND replication = ?", key)
-            con.execute("DELETE FROM kpis WHERE point_id = ? AND replication = ?", key)
-            con.execute("DELETE FROM timeseries WHERE point_id = ? AND replication = ?", key)
+            if attempt:  # a retried run replaces the failed one (scans only in that case)
+                for table in ("runs", "kpis", "timeseries"):
+                    con.execute(f"DELETE FROM {table} WHERE point_id = ? AND replication = ?",
+                                key)
             con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [o.point_id, o.replication, o.seed, o.status, o.error, experiment_hash,
                          o.scenario_hash, o.gridsim_version, o.git_revision, o.host, o.pid,

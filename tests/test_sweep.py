@@ -1,0 +1,155 @@
+"""The sweep engine: store and provenance, resume, failure isolation, the CLI end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.experiment.backends import SerialBackend
+from sim.experiment.design import run_seed
+from sim.experiment.engine import sweep
+from sim.experiment.spec import validate_experiment
+from sim.experiment.store import ResultsStore, comparable_runs
+
+from tests.conftest import ROOT, gridsim
+
+TINY = {"run.days": 2, "run.warmup_days": 1, "city.households": 1200}
+
+
+def tiny_experiment(**kw) -> dict:
+    data = {"name": "tiny", "overrides": dict(TINY),
+            "factors": {"staffing.workers_per_grid": [1, 3],
+                        "platform.misroute_prob": [0.0, 0.3]},
+            "replications": 3, "seed": 11,
+            "kpis": ["incidents_total", "discovery_rate", "on_time_rate",
+                     "mean_time_to_close_h", "monthly_staff_cost"],
+            "timeseries": ["n_backlog"]}
+    data.update(kw)
+    return data
+
+
+def _exp(**kw):
+    return validate_experiment(tiny_experiment(**kw), "tiny", ROOT)
+
+
+def store_tables(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    with ResultsStore(path, read_only=True) as s:
+        return s.kpis(), comparable_runs(s), s.timeseries()
+
+
+def assert_same_store(a: Path, b: Path) -> None:
+    for x, y in zip(store_tables(a), store_tables(b)):
+        pd.testing.assert_frame_equal(x, y, check_exact=True)
+
+
+def test_serial_sweep_fills_the_store_with_provenance(tmp_path):
+    exp = _exp()
+    s = sweep(exp, SerialBackend(), tmp_path / "s.duckdb")
+    assert (s.points, s.planned, s.ok, s.failed) == (4, 12, 12, 0)
+    with ResultsStore(tmp_path / "s.duckdb", read_only=True) as st:
+        runs, kp, pts = st.runs(), st.kpis(), st.points()
+        assert st.meta()["experiment_hash"] == exp.hash
+        ts = st.timeseries()
+    assert len(kp) == 12 and list(kp.columns[2:]) == list(exp.spec.kpis)
+    assert set(runs.status) == {"ok"} and runs.error.isna().all()
+    assert (runs.experiment_hash == exp.hash).all()
+    for col in ("scenario_hash", "gridsim_version", "host", "started_utc", "finished_utc"):
+        assert runs[col].notna().all(), col
+    assert (runs.wall_time_s > 0).all()
+    # CRN: replication r has one seed at every point; seeds come from the experiment seed
+    assert runs.groupby("replication").seed.nunique().eq(1).all()
+    assert [int(x) for x in runs[runs.point_id == 0].seed] == [run_seed(11, 0, r) for r in range(3)]
+    assert pts.scenario_hash.nunique() == 4
+    assert set(ts.series) == {"n_backlog"} and len(ts) == 12 * ts.t_h.nunique()
+
+
+def test_resume_skips_finished_runs_and_more_replications_extend(tmp_path):
+    path = tmp_path / "s.duckdb"
+    exp = _exp()
+    sweep(exp, SerialBackend(), path, replications=1)
+    again = sweep(exp, SerialBackend(), path, replications=1)
+    assert (again.skipped, again.executed) == (4, 0)
+    more = sweep(exp, SerialBackend(), path)
+    assert (more.skipped, more.executed) == (4, 8)
+    fresh = tmp_path / "fresh.duckdb"
+    sweep(exp, SerialBackend(), fresh)
+    assert_same_store(path, fresh)
+
+
+def test_store_refuses_a_different_experiment(tmp_path):
+    from sim.scenario import ScenarioError
+
+    path = tmp_path / "s.duckdb"
+    sweep(_exp(replications=1), SerialBackend(), path)
+    with pytest.raises(ScenarioError, match="holds experiment"):
+        sweep(_exp(seed=12, replications=1), SerialBackend(), path)
+
+
+def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    import sim.run
+
+    real = sim.run.run_scenario
+    bad_seed = run_seed(11, 0, 1)
+
+    def flaky(scenario, seed=None, **kw):
+        if seed == bad_seed and scenario.staffing.workers_per_grid == 3:
+            raise RuntimeError("boom: injected failure")
+        return real(scenario, seed, **kw)
+
+    monkeypatch.setattr(sim.run, "run_scenario", flaky)
+    path = tmp_path / "s.duckdb"
+    s = sweep(_exp(), SerialBackend(), path)
+    assert (s.ok, s.failed) == (10, 2)  # points 2 and 3 have 3 workers, replication 1 fails
+    with ResultsStore(path, read_only=True) as st:
+        runs = st.runs()
+    bad = runs[runs.status == "failed"]
+    assert sorted(zip(bad.point_id, bad.replication)) == [(2, 1), (3, 1)]
+    assert bad.error.str.contains("boom: injected failure").all()
+    assert bad.error.str.contains("Traceback").all()
+    # a plain resume skips failed runs; --retry-failed reruns only those
+    assert sweep(_exp(), SerialBackend(), path).executed == 0
+    monkeypatch.setattr(sim.run, "run_scenario", real)
+    r = sweep(_exp(), SerialBackend(), path, retry_failed=True)
+    assert (r.executed, r.ok) == (2, 2)
+    with ResultsStore(path, read_only=True) as st:
+        runs = st.runs()
+    assert set(runs.status) == {"ok"}
+    assert runs.set_index(["point_id", "replication"]).loc[(2, 1), "attempt"] == 2
+    fresh = tmp_path / "fresh.duckdb"
+    sweep(_exp(), SerialBackend(), fresh)
+    with ResultsStore(path, read_only=True) as a, ResultsStore(fresh, read_only=True) as b:
+        pd.testing.assert_frame_equal(a.kpis(), b.kpis(), check_exact=True)
+
+
+def test_cli_sweep_and_report_end_to_end(tmp_path):
+    store = tmp_path / "smoke.duckdb"
+    r = gridsim("sweep", str(ROOT / "experiments" / "smoke.yaml"), "--backend", "serial",
+                "--store", str(store))
+    assert r.returncode == 0, r.stderr
+    assert "8 ok, 0 failed" in r.stdout.replace("\n", " ")
+    r = gridsim("report", str(store), "--compare", "0:2", "--csv", str(tmp_path / "csv"),
+                "--parquet", str(tmp_path / "pq"), "--html", str(tmp_path / "r.html"))
+    assert r.returncode == 0, r.stderr
+    assert "Paired differences" in r.stdout
+    summary = pd.read_csv(tmp_path / "csv" / "summary.csv")
+    assert len(summary) == 4 and "on_time_rate_ci95" in summary.columns
+    assert len(pd.read_parquet(tmp_path / "pq" / "kpis.parquet")) == 8
+    page = (tmp_path / "r.html").read_text()
+    assert "plotly" in page and "Pareto frontier" in page and "<script src=" not in page
+    r = gridsim("report", str(tmp_path / "missing.duckdb"))
+    assert r.returncode == 2 and "no such results store" in r.stderr
+    r = gridsim("report", str(store), "--compare", "0:9")
+    assert r.returncode == 2 and "no design point 9" in r.stderr
+
+
+def test_workers_never_import_streamlit():
+    code = ("import sys, sim.experiment.worker, sim.experiment.backends, sim.experiment.engine, "
+            "sim.experiment.store, sim.experiment.analysis, sim.experiment.report, sim.cli; "
+            "from sim.experiment.worker import execute_run; "
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'streamlit'], 'streamlit'")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
