@@ -8,7 +8,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from app_pages import limits
-from app_pages.i18n import field_label, section_label, tr
+from app_pages.i18n import field_label, option_label, section_label, tr
 from app_pages.runner import RunCache, cached_run
 from app_pages.schema_widgets import WidgetSpec, changed, coerce, groups, specs_for_group
 from sim.run import RunResult
@@ -160,7 +160,9 @@ def lever_widget(spec: WidgetSpec, label: str, key: str, current: Any) -> Any:
         return st.checkbox(label, value=bool(current), key=key, help=help_)
     if spec.kind == "choice":
         opts = list(spec.options)
-        return st.selectbox(label, opts, index=opts.index(current), key=key, help=help_)
+        lang = st.session_state.get("lang", "zh")
+        return st.selectbox(label, opts, index=opts.index(current), key=f"{key}@{lang}",
+                            help=help_, format_func=lambda v: option_label(v, lang))
     lo, hi = spec.widget_bounds()
     if spec.kind == "float" and lo is not None and hi is not None and hi - lo <= 1:
         return coerce(spec, st.slider(label, min_value=float(lo), max_value=float(hi),

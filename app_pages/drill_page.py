@@ -1,17 +1,359 @@
-"""Page 4 — Emergency drill (built on ``sim.emergency``)."""
+"""Page 4 — Emergency drill (trainers), on ``sim.emergency.Drill``: pick a fire or flood drill,
+play / pause / step it; a map of the hazard, the units moving and arriving and the grids'
+response levels; a Gantt timeline of the departments' units; the bilingual narrative; switch the
+joint-response rule and replay at the same seed; inject a second emergency or take a unit out of
+service mid-drill."""
 
 from __future__ import annotations
 
+import math
+import typing
+from typing import Any
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-from app_pages.i18n import tr
+from app_pages import kpi_view
+from app_pages.common_ui import SCENARIO_DIR, select, show_problems
+from app_pages.i18n import field_label, option_label, tr
+from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
+
+PLAY_INTERVAL_S = 1.0
+RULE_FIELDS = ("dispatch", "command")   # the joint-response rule: levers of emergency.rules
+#: unit status → phase of the Gantt timeline
+_PHASES = {"dispatched": "travel", "arrived": "on_scene", "returning": "return"}
+_PHASE_LABELS = {"travel": ("travelling", "途中"), "on_scene": ("on scene", "到场处置"),
+                 "return": ("returning", "返回"), "out": ("out of service", "停用")}
+_STATUS_LABELS = {"available": ("available", "待命"), "dispatched": ("travelling", "途中"),
+                  "on_scene": ("on scene", "到场"), "returning": ("returning", "返回"),
+                  "out_of_service": ("out of service", "停用"), "routine": ("on a routine case",
+                                                                          "日常处置中")}
+
+
+def _l(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "zh" else pair[0]
+
+
+def drill_scenarios() -> dict[str, Scenario]:
+    """Ready scenarios with emergencies enabled and scripted (fire_drill, flood_drill, …)."""
+    out: dict[str, Scenario] = {}
+    for p in sorted(SCENARIO_DIR.glob("*.yaml")):
+        try:
+            sc = load_scenario(p)
+        except ScenarioError:
+            continue
+        em = getattr(sc, "emergency", None)
+        if em is not None and em.enabled and em.incidents:
+            out[p.stem] = sc
+    return out
+
+
+def rule_options(field: str) -> tuple[str, ...]:
+    """The allowed values of ``emergency.rules.<field>``, read from the schema."""
+    from sim.emergency_config import JointResponseRules
+
+    return typing.get_args(JointResponseRules.model_fields[field].annotation)
+
+
+def rule_help(field: str) -> str:
+    from sim.emergency_config import JointResponseRules
+
+    return JointResponseRules.model_fields[field].description or ""
+
+
+def start_drill(sc: Scenario, seed: int, rules: dict[str, str]) -> Any:
+    """A new drill of ``sc`` with the chosen rule, advanced to the first scripted emergency."""
+    from sim.emergency import Drill
+
+    sc = scenario_with(sc, {f"emergency.rules.{k}": v for k, v in rules.items()})
+    drill = Drill(sc, seed=seed)
+    drill.run_until(min(i.at_h for i in sc.emergency.incidents))
+    return drill
+
+
+def _kind_label(sc: Scenario, lang: str) -> str:
+    first = min(sc.emergency.incidents, key=lambda i: i.at_h)
+    k = sc.emergency.kinds[first.kind]
+    return (k.label_zh if lang == "zh" else k.label_en) + f" — {sc.name}"
+
+
+def gantt_frame(events: list[dict], now_elapsed_s: float, lang: str) -> pd.DataFrame:
+    """One bar per unit and phase (travel, on scene, return, out of service), in minutes."""
+    rows: list[dict] = []
+    open_: dict[str, tuple[str, float, dict]] = {}
+
+    def close(unit: str, t: float) -> None:
+        if unit in open_:
+            phase, t0, ev = open_.pop(unit)
+            if t > t0:
+                rows.append({"unit": unit, "department": _l((ev["label_en"], ev["label_zh"]), lang),
+                             "phase": _l(_PHASE_LABELS[phase], lang), "start_min": t0 / 60,
+                             "end_min": t / 60, "emergency": ev["emergency"]})
+
+    for ev in events:
+        a, unit, t = ev["action"], ev["actor"], float(ev["elapsed_s"])
+        if not unit or unit == "-" or ev.get("responder") in ("", None):
+            continue
+        if a in _PHASES:
+            close(unit, t)
+            open_[unit] = (_PHASES[a], t, ev)
+        elif a == "out_of_service":
+            close(unit, t)
+            open_[unit] = ("out", t, ev)
+        elif a in ("back", "stood_down", "withdrawn", "back_in_service"):
+            close(unit, t)
+    for unit in list(open_):
+        close(unit, now_elapsed_s)
+    df = pd.DataFrame(rows, columns=["unit", "department", "phase", "start_min", "end_min",
+                                     "emergency"])
+    df["row"] = df["department"] + " · " + df["unit"]
+    return df
+
+
+def map_frames(drill: Any, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grids (with hazard and response level) and units (with position and status) now."""
+    state = drill.state()
+    grids = drill.model.city.grid_frame()[["grid", "x_km", "y_km", "zone"]].copy()
+    hz = pd.DataFrame(state["hazard"], columns=["emergency", "grid", "value"])
+    grids["hazard"] = grids.grid.map(hz.groupby("grid")["value"].sum()).fillna(0.0)
+    levels = {e["grid"]: e["level"] for e in state["emergencies"] if e["grid"] is not None
+              and e["grid"] >= 0 and not e["contained"]}
+    grids["level"] = grids.grid.map(levels).astype(object).fillna("")
+    units = pd.DataFrame(state["units"])
+    if not units.empty:
+        units["status_label"] = [_l(_STATUS_LABELS.get(s, (s, s)), lang) for s in units.status]
+        units["department"] = [zh if lang == "zh" else en
+                               for en, zh in zip(units.label_en, units.label_zh)]
+    return grids, units
+
+
+def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, unit_of_hazard: str,
+               lang: str) -> alt.Chart:
+    xs = sorted(grids.x_km.round(9).unique())
+    cell = min((b - a) for a, b in zip(xs, xs[1:])) if len(xs) > 1 else 1.0
+    half = cell / 2 * 0.96
+    g = grids.assign(x0=grids.x_km - half, x1=grids.x_km + half, y0=grids.y_km - half,
+                     y1=grids.y_km + half)
+    top = float(max(grids.x_km.max(), grids.y_km.max()) + cell / 2)
+    scale = alt.Scale(domain=[0, top], nice=False)
+    hazard_title = tr("dr_hazard", lang) + (f" ({unit_of_hazard})" if unit_of_hazard else "")
+    cells = alt.Chart(g).mark_rect(strokeWidth=3).encode(
+        x=alt.X("x0:Q", title="x (km)", scale=scale), x2="x1:Q",
+        y=alt.Y("y0:Q", title="y (km)", scale=scale), y2="y1:Q",
+        color=alt.Color("hazard:Q", title=hazard_title,
+                        scale=alt.Scale(scheme="orangered", domainMin=0)),
+        stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value("#dddddd")),
+        tooltip=["grid", "zone", alt.Tooltip("hazard:Q", format=".1f"), "level"])
+    labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="#6a0dad",
+                                                   dy=-half * 0 - 2).encode(
+        x="x_km:Q", y="y_km:Q", text="level:N")
+    layers = [cells, labels]
+    if not units.empty:
+        pts = alt.Chart(units).mark_point(filled=True, size=110, opacity=0.9).encode(
+            x="x_km:Q", y="y_km:Q",
+            color=alt.Color("department:N", title=tr("department", lang)),
+            shape=alt.Shape("status_label:N", title=tr("dr_status", lang)),
+            tooltip=["unit", "department", "status_label", "station"])
+        layers.append(pts)
+    return alt.layer(*layers).properties(width=520, height=520)
+
+
+def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("start_min:Q", title=tr("dr_minutes", lang)), x2="end_min:Q",
+        y=alt.Y("row:N", title=None, sort=alt.SortField("row")),
+        color=alt.Color("phase:N", title=tr("dr_phase", lang)),
+        tooltip=["unit", "department", "phase", alt.Tooltip("start_min:Q", format=".1f"),
+                 alt.Tooltip("end_min:Q", format=".1f")],
+    ).properties(height=max(120, 22 * df["row"].nunique()))
 
 
 def render(lang: str) -> None:
     st.header(tr("page_drill", lang))
     st.caption(tr("dr_intro", lang))
     try:
+        import sim.emergency  # noqa: F401
         from sim.emergency import Drill  # noqa: F401
     except ImportError:
         st.warning(tr("dr_unavailable", lang))
         return
+    scenarios = drill_scenarios()
+    if not scenarios:
+        st.warning(tr("dr_unavailable", lang))
+        return
+    names = list(scenarios)
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    name = select(tr("dr_kind", lang), names, "dr_scenario", lang, where=c1,
+                  format_func=lambda n: _kind_label(scenarios[n], lang))
+    sc = scenarios[name]
+    rules = {}
+    for col, f in zip((c2, c3), RULE_FIELDS):
+        current = getattr(sc.emergency.rules, f)
+        opts = list(rule_options(f))
+        rules[f] = select(f"{tr('dr_rule', lang)} · {field_label(f, lang)}", opts,
+                          f"dr_rule_{f}:{name}", lang, where=col, index=opts.index(current),
+                          format_func=lambda v: option_label(v, lang))
+        col.caption(rule_help(f))
+    seed = int(c4.number_input(tr("seed", lang), min_value=0, max_value=2**53 - 1,
+                               value=int(sc.run.seed), step=1, key=f"dr_seed:{name}"))
+    if st.button(tr("dr_start", lang), type="primary", key="dr_start"):
+        try:
+            drill = start_drill(sc, seed, rules)
+        except (ScenarioError, ValueError) as err:
+            show_problems(tr("scenario_invalid", lang), str(err).splitlines())
+            return
+        st.session_state["drill"] = {"drill": drill, "name": name, "rules": dict(rules),
+                                     "seed": seed, "recorded": False}
+        st.session_state["dr_playing"] = False
+    current = st.session_state.get("drill")
+    if not current:
+        st.info(tr("dr_not_started", lang))
+        return
+    if (current["name"], current["rules"], current["seed"]) != (name, rules, seed):
+        st.warning(tr("dr_changed", lang))
+    playing = bool(st.session_state.get("dr_playing"))
+
+    @st.fragment(run_every=PLAY_INTERVAL_S if playing else None)
+    def live() -> None:
+        _live(current, lang)
+
+    live()
+    _history(lang)
+
+
+def _live(current: dict, lang: str) -> None:
+    drill = current["drill"]
+    playing = bool(st.session_state.get("dr_playing"))
+    step_min = float(st.session_state.get("dr_step_min", 5.0))
+    if playing and not drill.finished and drill.now_h < drill.horizon_h:
+        drill.step(step_min / 60.0)
+    if playing and (drill.finished or drill.now_h >= drill.horizon_h):
+        st.session_state["dr_playing"] = False
+        _record(current)
+        st.rerun()
+    b1, b2, b3, b4 = st.columns([1, 1, 1, 1])
+    b1.number_input(tr("dr_step_h", lang), min_value=0.5, max_value=240.0, value=5.0, step=0.5,
+                    key="dr_step_min")
+    if b2.button(tr("dr_step", lang), key="dr_step", disabled=drill.finished):
+        drill.step(step_min / 60.0)
+    if playing:
+        if b3.button(tr("dr_pause", lang), key="dr_pause"):
+            st.session_state["dr_playing"] = False
+            st.rerun()
+    elif b3.button(tr("dr_play", lang), key="dr_play", disabled=drill.finished):
+        st.session_state["dr_playing"] = True
+        st.rerun()
+    if b4.button(tr("dr_to_end", lang), key="dr_to_end", disabled=drill.finished):
+        drill.run()
+    if drill.finished:
+        _record(current)
+    state = drill.state()
+    st.markdown(f"**{tr('dr_clock', lang)}: {state['clock']}** "
+                f"(t = {drill.now_h:.2f} h) — {current['name']}, "
+                + ", ".join(f"{k} = {v}" for k, v in current["rules"].items())
+                + f", {tr('seed', lang)} {current['seed']}"
+                + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
+    _kpi_cards(drill.kpis(), lang)
+    _interventions(drill, lang)
+    left, right = st.columns([1, 1])
+    grids, units = map_frames(drill, lang)
+    ems = state["emergencies"]
+    hz_unit = ems[0]["unit"] if ems else ""
+    with left:
+        st.subheader(tr("dr_map", lang))
+        st.altair_chart(_map_chart(grids, units, hz_unit, lang), width="content")
+        if ems:
+            st.dataframe(_emergency_table(ems, lang), hide_index=True, width="stretch")
+    with right:
+        st.subheader(tr("dr_log", lang))
+        lines = drill.narrative()
+        box = st.container(height=520)
+        box.code("\n".join(lines[-400:]) or "…", language=None)
+    st.subheader(tr("dr_gantt", lang))
+    origin = drill.manager.origin_h
+    g = gantt_frame(drill.events, (drill.now_h - origin) * 3600.0, lang)
+    if g.empty:
+        st.caption("—")
+    else:
+        st.altair_chart(_gantt_chart(g, lang), width="stretch")
+
+
+def _kpi_cards(kpis: dict[str, float], lang: str) -> None:
+    keys = [k for k in ("em_first_response_min", "em_full_joint_response_min",
+                        "em_containment_min", "em_max_level", "em_units_sent",
+                        "em_mutual_aid_units", "em_damage_yuan", "em_people_affected")
+            if k in kpis]
+    for i, k in enumerate(keys):
+        if i % 4 == 0:
+            cols = st.columns(4)
+        cols[i % 4].metric(kpi_view.label(k, lang), kpi_view.fmt(k, kpis[k]))
+
+
+def _emergency_table(ems: list[dict], lang: str) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "#": e["emergency"], tr("dr_kind", lang): e["label_zh"] if lang == "zh" else e["label_en"],
+        tr("dr_inject_grid", lang): e["grid"], tr("dr_level", lang): e["level"] or "–",
+        tr("dr_hazard", lang): f"{e['severity']:.1f} {e['unit']}",
+        tr("dr_units_on_scene", lang): sum(e["units_on_scene"].values()),
+        tr("dr_contained", lang): "✓" if e["contained"] else ""} for e in ems])
+
+
+def _interventions(drill: Any, lang: str) -> None:
+    with st.expander(tr("dr_disturb", lang), expanded=False):
+        c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+        kinds = drill.scenario.emergency.kinds
+        kind = c1.selectbox(tr("dr_inject", lang), list(kinds), key=f"dr_inj_kind@{lang}",
+                            format_func=lambda k: kinds[k].label_zh if lang == "zh"
+                            else kinds[k].label_en)
+        grid = int(c2.number_input(tr("dr_inject_grid", lang), min_value=0,
+                                   max_value=drill.model.city.n_grids - 1, value=0, step=1,
+                                   key="dr_inj_grid"))
+        if c3.button(tr("dr_inject_go", lang), key="dr_inject", disabled=drill.finished
+                     and drill.now_h >= drill.horizon_h):
+            try:
+                drill.inject(kind, grid)
+                st.toast(tr("dr_injected", lang))
+            except ValueError as err:
+                st.error(str(err))
+        units = [u for u in drill.state()["units"] if u["status"] != "out_of_service"]
+        ids = [u["unit"] for u in units]
+        labels = {u["unit"]: f"{u['unit']} — {u['label_zh'] if lang == 'zh' else u['label_en']}"
+                  f" ({_l(_STATUS_LABELS.get(u['status'], (u['status'],) * 2), lang)})"
+                  for u in units}
+        if ids:
+            uid = c4.selectbox(tr("dr_unit", lang), ids, key=f"dr_unit@{lang}",
+                               format_func=lambda u: labels[u])
+            if c4.button(tr("dr_out", lang), key="dr_out"):
+                try:
+                    drill.unit_out_of_service(uid)
+                except ValueError as err:
+                    st.error(str(err))
+
+
+def _record(current: dict) -> None:
+    """Keep the final KPIs of a finished drill, to compare rules replayed at the same seed."""
+    if current.get("recorded"):
+        return
+    current["recorded"] = True
+    hist = st.session_state.setdefault("dr_history", [])
+    hist.append({"scenario": current["name"], **current["rules"], "seed": current["seed"],
+                 **current["drill"].kpis()})
+
+
+def _history(lang: str) -> None:
+    hist = st.session_state.get("dr_history", [])
+    if not hist:
+        return
+    st.subheader(tr("dr_history", lang))
+    df = pd.DataFrame(hist)
+    shown = {}
+    for col in df.columns:
+        if col.startswith("em_") or col == "emergencies":
+            shown[col] = [kpi_view.fmt(col, v) if not (isinstance(v, float) and math.isnan(v))
+                          else "–" for v in df[col]]
+        else:
+            shown[col] = df[col]
+    out = pd.DataFrame(shown).rename(columns={c: kpi_view.label(c, lang) for c in df.columns
+                                              if c.startswith("em_") or c == "emergencies"})
+    st.dataframe(out, hide_index=True, width="stretch")

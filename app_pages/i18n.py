@@ -161,6 +161,21 @@ TEXT: dict[str, tuple[str, str]] = {
     "dr_gantt": ("Timeline of departments", "部门处置时间线"),
     "dr_log": ("Narrative log", "演练记录"),
     "dr_kpis": ("Drill indicators", "演练指标"),
+    "dr_hazard": ("Hazard", "险情"),
+    "dr_status": ("Unit status", "单位状态"),
+    "dr_minutes": ("Minutes since the emergency began", "自突发事件发生起的分钟数"),
+    "dr_phase": ("Phase", "阶段"),
+    "dr_changed": ("The settings changed since this drill started; press Start / replay to "
+                   "run them.", "设置已修改，按“开始 / 重演”以新设置运行。"),
+    "dr_level": ("Response level", "响应等级"),
+    "dr_units_on_scene": ("Units on scene", "到场单位"),
+    "dr_contained": ("Contained", "处置完毕"),
+    "dr_disturb": ("Disturb the drill: a second emergency, a unit out of service",
+                   "扰动演练：第二起突发事件、出动单位停用"),
+    "dr_inject_go": ("Inject now", "立即加入"),
+    "dr_injected": ("A second emergency has started.", "第二起突发事件已发生。"),
+    "dr_history": ("Drills played (replay at the same seed with another rule to compare)",
+                   "已完成的演练（相同种子、不同规则重演以比较）"),
     "dr_not_started": ("Choose a drill and press Start.", "选择演练类型并按“开始”。"),
     "dr_done": ("The drill has ended.", "演练已结束。"),
     # model
@@ -205,7 +220,21 @@ FIELD_ZH: dict[str, str] = {
     "residential": "居住区", "commercial": "商业区", "mixed": "混合区", "industrial": "工业区",
     "village": "城中村", "level_teams": "上级网格管理团队", "pay": "月薪",
     "enabled": "启用", "rules": "规则", "responders": "出动力量",
+    "dispatch": "派遣方式", "command": "指挥方式",
 }
+
+#: Chinese names of option values of Literal fields (English shows the value itself).
+OPTION_ZH: dict[str, str] = {
+    "simultaneous": "同时派遣", "sequential": "依次派遣", "platform": "平台统一指挥",
+    "lead": "牵头部门指挥", "working_hours": "工作小时", "working_days": "工作日",
+    "hours": "小时", "days": "天", "wait": "等待完成", "preempt": "中断日常",
+}
+
+
+def option_label(value: object, lang: str) -> str:
+    """Label of an option of a ``Literal`` field (e.g. a rule or a deadline unit)."""
+    text = str(value)
+    return OPTION_ZH.get(text, text) if lang == "zh" else text.replace("_", " ")
 
 #: Chinese names of scenario sections (top-level fields) and groups shown in the lab.
 SECTION_ZH: dict[str, str] = {

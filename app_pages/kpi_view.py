@@ -9,15 +9,18 @@ from typing import Literal
 from sim.metrics import KPI_DEFINITIONS
 
 Direction = Literal["up", "down", "none"]
+_LEVELS = ("IV", "III", "II", "I")  # response levels, lowest first (glossary: I is the highest)
 
 #: Better when higher / lower; KPIs not listed (counts of what happened, loads) are neutral.
 _HIGHER_BETTER = frozenset({"discovery_rate", "filing_rate", "on_spot_share", "closure_rate",
-                            "on_time_rate", "satisfaction", "mean_satisfaction"})
+                            "on_time_rate", "satisfaction", "mean_satisfaction",
+                            "em_lead_5min_share"})
 _LOWER_BETTER = frozenset({"mean_discovery_latency_h", "duplicate_rate", "mean_time_to_close_h",
                            "p50_time_to_close_h", "p90_time_to_close_h", "cases_open_end",
                            "return_rate", "rework_rate", "escalated_cases", "parked_cases",
                            "mean_crew_wait_h", "monthly_staff_cost", "padded_report_share",
-                           "complaints"})
+                           "complaints", "em_not_contained", "em_damage_yuan",
+                           "em_people_affected", "em_max_level", "em_routine_cases_delayed"})
 
 #: The KPIs shown as cards at the top of the lab (the rest are in the full table).
 HEADLINE: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate", "closure_rate",
@@ -28,7 +31,7 @@ HEADLINE: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate"
 def direction(key: str) -> Direction:
     if key in _HIGHER_BETTER:
         return "up"
-    if key in _LOWER_BETTER or key.startswith("emergency_") and key.endswith("_h"):
+    if key in _LOWER_BETTER or key.startswith("em_") and key.endswith(("_min", "_h")):
         return "down"
     return "none"
 
@@ -59,6 +62,10 @@ def fmt(key: str, v: float | None) -> str:
         return f"¥{v:,.0f}"
     if u == "h":
         return f"{v:,.2f} h"
+    if u == "min":
+        return f"{v:,.1f} min"
+    if u == "level":  # response level rank 1..4 = IV..I (I is the highest); 0 = none declared
+        return _LEVELS[int(v) - 1] if 1 <= v <= len(_LEVELS) else "–"
     return f"{v:,.3g}"
 
 
@@ -75,6 +82,10 @@ def fmt_delta(key: str, d: float | None) -> str | None:
         return f"{d:+,.0f} ¥"
     if u == "h":
         return f"{d:+,.2f} h"
+    if u == "min":
+        return f"{d:+,.1f} min"
+    if u == "level":
+        return f"{d:+.0f}"
     return f"{d:+,.3g}"
 
 

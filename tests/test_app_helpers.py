@@ -177,3 +177,20 @@ def test_every_ui_string_has_both_languages():
     assert i18n.humanise("handed_down_per_day") == "Handed down per day"
     assert i18n.humanise("coverage_km2_per_h") == "Coverage (km²/h)"
     assert i18n.field_label("workers_per_grid", "zh") == "每格网格员数"
+
+
+def test_drill_gantt_bars_follow_the_unit_events():
+    from app_pages.drill_page import gantt_frame, start_drill
+
+    sc = load_scenario(ROOT / "scenarios" / "fire_drill.yaml")
+    drill = start_drill(sc, sc.run.seed, {"dispatch": "simultaneous", "command": "platform"})
+    drill.run()
+    g = gantt_frame(drill.events, 1e9, "en")
+    assert len(g) and (g.end_min > g.start_min).all()
+    moving = {ev["actor"] for ev in drill.events
+              if ev["action"] in ("dispatched", "arrived", "returning", "out_of_service")}
+    dispatched = {ev["actor"] for ev in drill.events if ev["action"] == "dispatched"}
+    assert dispatched <= set(g.unit) <= moving   # grid workers arrive without a dispatch row
+    for unit, bars in g.sort_values("start_min").groupby("unit"):
+        assert (bars.start_min.iloc[1:].to_numpy() >= bars.end_min.iloc[:-1].to_numpy() - 1e-9
+                ).all(), unit   # one unit is never in two phases at once
