@@ -340,3 +340,28 @@ def test_cli_drill_bad_input_exits_2(args, message):
 def test_cli_drill_needs_emergencies_on():
     r = gridsim("drill", str(SCENARIOS / "baseline.yaml"))
     assert r.returncode == 2 and "emergency.enabled" in r.stderr
+
+
+def test_emergency_work_counts_in_crew_utilisation(flood):
+    from sim.run import run_scenario
+
+    off = run_scenario(scenario_with(flood, {"emergency.enabled": False}), seed=1)
+    on = run_scenario(flood, seed=1)
+    assert on.context.crew_busy_h["water"] > off.context.crew_busy_h["water"]
+    assert on.kpis["crew_utilization"] > off.kpis["crew_utilization"]
+    assert math.isnan(off.kpis["em_units_sent"]) and on.kpis["em_units_sent"] > 0
+
+
+def test_a_crew_busy_on_a_routine_case_cannot_be_taken_out_by_name(flood):
+    d = Drill(flood, 1)
+    d.run_until(11.0)
+    units = d.state()["units"]
+    routine = [u["unit"] for u in units if u["status"] == "routine"]
+    free = [u["unit"] for u in units if u["status"] == "available" and u["shared_with_routine"]]
+    assert routine and free
+    with pytest.raises(ValueError, match="routine case"):
+        d.unit_out_of_service(routine[0])
+    d.unit_out_of_service(free[0])
+    assert d.manager.units[free[0]].status == "out_of_service"
+    d.run()  # the drill goes on with one crew fewer
+    assert d.finished

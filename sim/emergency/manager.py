@@ -416,13 +416,14 @@ class EmergencyManager:
             e.sent[r] = e.sent.get(r, 0) + 1
         u = st.next_unit()
         u.request, u.process, u.emergency, u.status = req, env.active_process, e.id, "dispatched"
+        R = self.cfg.responders[r]
+        token = self.m.busy_start(R.department, 1) if st.shared else None  # crew utilisation
         u.from_grid, u.grid = st.grid, target
         e.units.append(u)
         e.units_sent += 1
         if mutual_aid:
             e.mutual_aid_units += 1
         self._note_queue(e, st)
-        R = self.cfg.responders[r]
         dist = float(self.city.distances_from(st.grid)[target])
         travel_h = dist / self.speed_kmh(r)
         u.t_depart_h = env.now + R.turnout_min / 60.0
@@ -462,11 +463,15 @@ class EmergencyManager:
             self.log("withdrawn", e, actor=u.id, responder=r, labels=self.labels(r),
                      grid=u.grid, detail="out of service 停用")
             st.pool.release(req)
+            if token is not None:
+                self.m.busy_stop(token)
             u.process = None
             if not e.done.triggered:
                 self._top_up(e, r)
             return
         st.pool.release(req)
+        if token is not None:
+            self.m.busy_stop(token)
         u.request, u.process, u.emergency, u.status = None, None, -1, "available"
         u.grid = st.grid
 
@@ -616,9 +621,13 @@ class EmergencyManager:
     # --------------------------------------------------------------------------- trainer's API
     def unit_out_of_service(self, unit_id: str) -> None:
         u = self._unit(unit_id)
+        st = u.station
+        st.refresh_routine()
         if u.status == "out_of_service":
             raise ValueError(f"unit {unit_id} is already out of service")
-        st = u.station
+        if u.status == "routine":
+            raise ValueError(f"unit {unit_id} is busy on a routine case; take it out of service "
+                             "once it is free (or take one that is free or on an emergency)")
         req = st.pool.request(priority=OUT_OF_SERVICE_PRIORITY, preempt=False)
         proc = u.process
         u.request, u.process, u.status = req, None, "out_of_service"

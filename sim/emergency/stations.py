@@ -73,7 +73,8 @@ class Station:
         raise RuntimeError(f"station {self.id} of {self.responder} has no unheld unit")
 
     def refresh_routine(self) -> None:
-        """Label the anonymous unheld units: the first ``routine-busy`` of them as routine."""
+        """Label the anonymous unheld units of a shared station: as many as its pool has
+        routine cases in hand are ``routine`` (the first by number), the rest ``available``."""
         busy = self.pool.count - self.held() if self.shared else 0
         for u in self.units:
             if u.request is None:
