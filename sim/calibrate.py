@@ -23,9 +23,11 @@ so they cannot end up in the outputs. Rows that cannot be used are counted by re
 fatal; a file that is not in the stated format is a :class:`CalibrationError` naming the
 missing columns (CLI exit 2).
 
-Rates come from *logged requests*, i.e. reported cases; the model's rates are rates of incidents
-before discovery. Where patrols or residents miss incidents, the run files fewer cases than the
-log: compare ``cases_filed`` with the log, or raise the rates by 1 / discovery rate.
+Rates come from *logged requests*, i.e. cases; the model's category rates are rates of
+incidents. The two differ by the cases handed down from higher levels (added on top of the
+category rates), by incidents no channel can notice, and by incidents still undiscovered when a
+short run ends. ``--match-cases`` (:func:`match_case_rates`) runs the calibrated scenario and
+rescales each rate so that it files cases at the log's rate.
 """
 
 from __future__ import annotations
@@ -349,6 +351,8 @@ class Calibration:
     #: household-weighted mean incident multiplier (zones, hotspots) of the base city: the
     #: written category rates are divided by it so the calibrated city reproduces the log's rate
     multiplier: float = 1.0
+    #: per-category check of cases filed by the calibrated scenario (see match_case_rates)
+    matching: "pd.DataFrame | None" = None
 
     def overrides(self) -> dict[str, Any]:
         out: dict[str, Any] = {"city.households": int(round(self.households)),
@@ -479,6 +483,62 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     return cal, scenario_with(base, over)
 
 
+def match_case_rates(cal: Calibration, scenario: Scenario, days: float = 28, reps: int = 3,
+                     seed: int | None = None) -> Scenario:
+    """Rescale each fitted category's rate so the scenario *files* cases at the log's rate.
+
+    A log counts cases; the model's rates are of incidents, to which handed-down cases are
+    added and of which the channels may miss some within the run. This runs the calibrated scenario ``reps`` times
+    for ``days`` (its own warm-up), multiplies each category's rate by (log cases per day) /
+    (simulated cases filed per day), and runs it again to check: ``cal.matching`` holds, per
+    category, the log's rate, the simulated rate before and after (mean and 95% CI) and the
+    factor. Filed cases are proportional to the incident rate in the model, so one step suffices.
+    """
+    import pandas as pd
+
+    from sim.validation import mean_ci, reduced, replication_seeds
+
+    sc = reduced(scenario, days)
+    seeds = replication_seeds(sc.run.seed if seed is None else seed, reps)
+    cats = [c for c in cal.categories if c in sc.incidents.categories]
+
+    def filed_per_day(s: Scenario) -> dict[str, list[float]]:
+        from sim.run import run_scenario
+
+        out: dict[str, list[float]] = {c: [] for c in cats}
+        for sd in seeds:
+            r = run_scenario(s, seed=sd)
+            w0, w1 = r.context.warmup_h, r.context.end_h
+            c = r.cases
+            c = c[(c.t_report_h >= w0) & (c.t_report_h < w1)]
+            counts = c.groupby("category").size()
+            for cat in cats:
+                out[cat].append(float(counts.get(cat, 0)) / ((w1 - w0) / 24.0))
+        return out
+
+    before = filed_per_day(sc)
+    factors: dict[str, float] = {}
+    over: dict[str, Any] = {}
+    for cat in cats:
+        sim_rate = float(sum(before[cat]) / len(before[cat]))
+        target = cal.categories[cat].rate_per_day
+        factors[cat] = target / sim_rate if sim_rate > 0 else 1.0
+        key = f"incidents.categories.{cat}.rate_per_1000_households_per_day"
+        old = scenario.incidents.categories[cat].rate_per_1000_households_per_day
+        over[key] = round(old * factors[cat], 6)
+    matched = scenario_with(scenario, over)
+    after = filed_per_day(reduced(matched, days))
+    rows = []
+    for cat in cats:
+        b_m, b_lo, b_hi = mean_ci(before[cat])
+        a_m, a_lo, a_hi = mean_ci(after[cat])
+        rows.append({"category": cat, "log_per_day": cal.categories[cat].rate_per_day,
+                     "before": b_m, "factor": factors[cat], "after": a_m, "after_lo": a_lo,
+                     "after_hi": a_hi})
+    cal.matching = pd.DataFrame(rows)
+    return matched
+
+
 # ---------------------------------------------------------------------------------- reports
 def _f(v: float, nd: int = 2) -> str:
     return "–" if v is None or v != v else f"{v:,.{nd}f}"
@@ -514,6 +574,20 @@ def fit_report(cal: Calibration) -> str:
     if cal.kept_from_base:
         lines += ["", "Categories no mapping rule targets keep the base scenario's rate: "
                   + ", ".join(cal.kept_from_base) + "."]
+    if cal.matching is not None:
+        m = cal.matching
+        lines += ["", "## Cases filed by the calibrated scenario (--match-cases)", "",
+                  "The log counts cases; the model's rates are of incidents, to which cases "
+                  "handed down from higher levels are added and of which the channels may miss "
+                  "some within a run. Each rate was multiplied by the factor so that the "
+                  "scenario files cases at the log's rate (simulated per day, mean and 95% CI "
+                  "over replications).", "",
+                  "| category | log per day | simulated before | factor | simulated after (95% CI) |",
+                  "|---|---:|---:|---:|---:|"]
+        for _, r in m.iterrows():
+            lines.append(f"| {r['category']} | {_f(r['log_per_day'])} | {_f(r['before'])} | "
+                         f"{_f(r['factor'], 3)} | {_f(r['after'])} ({_f(r['after_lo'])} – "
+                         f"{_f(r['after_hi'])}) |")
     lines += ["", "## Time to close by category (lognormal fit, hours)", "",
               "Closed requests only; the open share is censored (still open at the log's end),"
               " so the fitted times understate the truth when it is large. KS = Kolmogorov–"
@@ -545,9 +619,11 @@ def fit_report(cal: Calibration) -> str:
                 lines.append(f"- {k}: {v:,}")
             if len(d) > 25:
                 lines.append(f"- … and {len(d) - 25} more")
-    lines += ["", "Rates are rates of *logged requests* (reported cases); gridsim's are rates of "
-              "incidents before discovery. If the calibrated run discovers only part of its "
-              "incidents, divide the rates by its discovery rate."]
+    if cal.matching is None:
+        lines += ["", "Rates are rates of *logged requests* (cases); gridsim's category rates are "
+                  "of incidents, to which cases handed down from higher levels are added and of "
+                  "which the channels may miss some. Pass --match-cases to rescale the rates so "
+                  "that the scenario files cases at the log's rate."]
     return "\n".join(lines) + "\n"
 
 
@@ -559,6 +635,10 @@ def scenario_text(cal: Calibration, scenario: Scenario) -> str:
             "# Fitted: city.households, incidents.hourly_profile, incidents.weekly_profile and "
             "each mapped category's rate_per_1000_households_per_day.",
             "# Observed time to close (lognormal fit; targets for the run's KPIs, not inputs):"]
+    if cal.matching is not None:
+        head.insert(3, "# Rates rescaled so that the scenario files cases at the log's rate "
+                       "(--match-cases): " + ", ".join(
+                           f"{r.category} ×{r.factor:.3f}" for r in cal.matching.itertuples()))
     for c, f in cal.categories.items():
         t = f.ttc_fit
         if t:
@@ -622,6 +702,12 @@ def calibrate_command(
     out: Annotated[Optional[Path], typer.Option(
         help="Write the calibrated scenario here (and the fit report beside it, .fit.md).")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write the fit report here.")] = None,
+    match_cases: Annotated[bool, typer.Option(
+        help="Run the calibrated scenario and rescale the rates so that it files cases at the "
+             "log's rate (the log counts cases, the model's rates are incidents).")
+    ] = False,
+    match_days: Annotated[float, typer.Option(help="Days per matching run.")] = 28,
+    match_reps: Annotated[int, typer.Option(help="Replications per matching step.")] = 3,
 ) -> None:
     """Fit arrival rates, profiles and times to close from an Open311 or NYC 311 log."""
     from rich.console import Console
@@ -632,8 +718,15 @@ def calibrate_command(
         if households is not None and not households > 0:
             raise CalibrationError([("households", f"must be positive (got {households:g})")],
                                    "--households")
+        if match_cases and (match_reps < 2 or not match_days > 0):
+            raise CalibrationError([("match-reps", "needs at least 2 replications and positive "
+                                                   "--match-days")], "--match-cases")
         base = load_scenario(scenario) if scenario else None
         cal, sc = calibrate(log, format_, mapping, base, households)
+        if match_cases:
+            err.print(f"matching cases filed: 2 × {match_reps} runs of {match_days:g} days…",
+                      highlight=False)
+            sc = match_case_rates(cal, sc, days=match_days, reps=match_reps)
     except ScenarioError as e:
         from sim.cli import fail
 
@@ -651,7 +744,12 @@ def calibrate_command(
                                                                else ""), highlight=False)
     else:
         print("# scenario fragment (use --out FILE for a whole scenario)")
-        print(dump_yaml(_nest(cal.overrides())), end="")
+        frag = cal.overrides()
+        for key in frag:
+            if key.startswith("incidents.categories."):
+                cat = key.split(".")[2]
+                frag[key] = sc.incidents.categories[cat].rate_per_1000_households_per_day
+        print(dump_yaml(_nest(frag)), end="")
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

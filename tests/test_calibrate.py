@@ -224,3 +224,43 @@ def test_export_log_bad_input_exits_2(run_cli, tmp_path, args, message):
     r = run_cli("export-log", *[subst.get(a, a) for a in args], "--out", str(out))
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert not out.exists()
+
+
+def test_match_cases_rescales_rates_so_the_scenario_files_the_logs_volume(known_run, tmp_path):
+    """Cases handed down from higher levels come on top of the category rates: a base with
+    many of them files more cases than the log, and matching lowers the rates until it does
+    not."""
+    from sim.calibrate import match_case_rates
+
+    sc, result = known_run
+    path = tmp_path / "known.csv"
+    cases_to_log(result.cases, "nyc311").to_csv(path, index=False)
+    busy = scenario_with(sc, {"channels.handed_down_per_day": 30.0})
+    cal, fitted = calibrate(path, "nyc311", base=busy, households=sc.city.households)
+    matched = match_case_rates(cal, fitted, days=14, reps=3)
+    m = cal.matching.set_index("category")
+    print()
+    print(m.round(3).to_string())
+    assert m.before.sum() > 1.1 * m.log_per_day.sum()
+    assert m.factor.sum() < len(m)  # rates go down on the whole
+    # after matching the total filed per day is the log's, within sampling error
+    assert abs(m.after.sum() - m.log_per_day.sum()) < 0.06 * m.log_per_day.sum()
+    for c in m.index:
+        assert matched.incidents.categories[c].rate_per_1000_households_per_day == pytest.approx(
+            fitted.incidents.categories[c].rate_per_1000_households_per_day * m.factor[c],
+            rel=1e-4)
+    assert "Cases filed by the calibrated scenario" in fit_report(cal)
+
+
+def test_without_handed_down_cases_matching_changes_little(known_run, tmp_path):
+    """Every incident of the known run is found within minutes: the fitted rates already make
+    the scenario file the log's volume, so the factors stay near 1."""
+    from sim.calibrate import match_case_rates
+
+    sc, result = known_run
+    path = tmp_path / "known.csv"
+    cases_to_log(result.cases, "nyc311").to_csv(path, index=False)
+    cal, fitted = calibrate(path, "nyc311", base=sc, households=sc.city.households)
+    match_case_rates(cal, fitted, days=14, reps=3)
+    m = cal.matching.set_index("category")
+    assert abs(m.before.sum() / m.log_per_day.sum() - 1) < 0.06
