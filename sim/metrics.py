@@ -61,6 +61,58 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                          "crew-hours busy in W / crew shift-hours in W (all departments)"),
     "monthly_staff_cost": ("Monthly staff cost", "月人员成本", "yuan",
                            "30 days of pay: grid staff, level teams, operators, crews"),
+    # --- residents, appraisal and incentives, workforce, smart platform (sim.policies) ---
+    "reports_patrol": ("Cases reported by patrols", "巡查上报案件数", "count",
+                       "cases of W whose first report came from a grid worker's patrol "
+                       "(padded reports included)"),
+    "reports_resident": ("Cases reported by residents", "群众上报案件数", "count",
+                         "cases of W first reported by residents (hotline 12345, app, WeChat)"),
+    "reports_sensor_video": ("Cases reported by sensors and video", "物联感知与视频上报案件数",
+                             "count", "cases of W first reported by IoT sensors or video (incl. AI)"),
+    "reports_handed_down": ("Cases handed down", "上级交办案件数", "count",
+                            "cases of W handed down by higher levels or by inspectors"),
+    "padded_report_share": ("Padded-report share", "虚报率", "share",
+                            "padded (invented or trivial) cases of W / cases filed in W"),
+    "suppressed_incidents": ("Problems kept off the record", "瞒报问题数", "count",
+                             "incidents of W a patrol found and did not report (collusion)"),
+    "staged_verifications": ("Staged verifications", "虚假核查数", "count",
+                             "cases of W closed on a verification without a site visit"),
+    "gaming_caught": ("Gaming caught", "查处造假数", "count",
+                      "padded, suppressed or staged cases of W caught by spot checks, field "
+                      "inspections or complaint investigations"),
+    "complaints": ("Complaints", "投诉举报数", "count",
+                   "residents' complaints about grid staff received in W"),
+    "false_alarms": ("AI false alarms", "智能识别误报数", "count",
+                     "AI-video false alarms screened out in W"),
+    "parked_resolved": ("Parked cases resolved by the joint meeting", "联席会议解决挂账数",
+                        "count", "cases of W closed after a joint meeting took them up"),
+    "resident_satisfaction": ("Resident satisfaction", "群众满意度", "0-100",
+                              "daily household-weighted mean of the grids' satisfaction over W"),
+    "mean_worker_effort": ("Mean worker effort", "网格员平均投入", "multiplier",
+                           "mean patrol effort of the workers in post at the end"),
+    "mean_worker_skill": ("Mean worker skill", "网格员平均技能", "0-1",
+                          "mean skill of the workers in post at the end"),
+    "workers_quit": ("Workers who quit", "网格员流失人数", "count", "workers who quit in W"),
+    "worker_pay_monthly": ("Grid-worker pay per month", "网格员月薪酬", "yuan",
+                           "base pay of all worker posts + incentive pay, bonuses and penalties "
+                           "(net) per 30 days of W"),
+    "incentive_pay_monthly": ("Incentive pay per month", "绩效奖惩月额", "yuan",
+                              "pay per report or closure, quota and satisfaction bonuses minus "
+                              "penalties (overdue, caught gaming), per 30 days of W"),
+    "training_cost_monthly": ("Training cost per month", "培训月成本", "yuan",
+                              "worker training hours × cost per hour, per 30 days of W"),
+    "campaign_cost_monthly": ("Campaign cost per month", "宣传活动月成本", "yuan",
+                              "awareness campaign events × cost per event, per 30 days of W"),
+    "recruitment_cost_monthly": ("Recruitment cost per month", "招聘月成本", "yuan",
+                                 "hires and applicants screened × their costs, per 30 days of W"),
+    "ai_video_cost_monthly": ("AI video cost per month", "智能视频月成本", "yuan",
+                              "covered grids × cost per grid-month"),
+    "composite_appraisal_score": (
+        "Composite appraisal score", "综合考核得分", "0-100",
+        "S7.2 indicator system: 100 × (w_completion·closure rate + w_timeliness·on-time rate "
+        "+ w_quality·(1 − rework rate) + w_satisfaction·satisfaction/100) / Σw, weights "
+        "appraisal.indicator_weights (default 0.25, 0.3, 0.2, 0.25); computed from the "
+        "recorded cases, so padded reports inflate it as they would a real appraisal"),
     # Emergencies (S3.2; sim.emergency). E = emergencies that occurred in W; times from the alarm.
     "emergencies": ("Emergencies", "突发事件数", "count", "emergencies that occurred in W"),
     "em_first_response_min": ("Time to first response", "首批力量到场时间", "min",
@@ -108,6 +160,8 @@ class RunContext:
     crew_busy_h: dict[str, float] = field(default_factory=dict)
     crew_capacity_h: dict[str, float] = field(default_factory=dict)
     monthly_staff_cost: float = 0.0
+    policy: dict[str, float] = field(default_factory=dict)  # sim.policies.Policies.context()
+    indicator_weights: dict[str, float] = field(default_factory=dict)
     emergencies: pd.DataFrame | None = None  # sim.emergency.manager.EmergencyManager.table()
 
 
@@ -168,8 +222,67 @@ def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
     k["crew_utilization"] = _share(sum(ctx.crew_busy_h.values()),
                                    sum(ctx.crew_capacity_h.values()))
     k["monthly_staff_cost"] = float(ctx.monthly_staff_cost)
+    k.update(policy_kpis(cases, ctx, k))
     k.update(emergency_kpis(ctx.emergencies, ctx.warmup_h, ctx.end_h))
     return {key: k[key] for key in KPI_DEFINITIONS}
+
+
+def _flag(cases: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in cases:
+        return np.zeros(len(cases), dtype=bool)
+    return cases[col].fillna(False).to_numpy(dtype=bool)
+
+
+def policy_kpis(cases: pd.DataFrame, ctx: RunContext, k: dict[str, float]) -> dict[str, float]:
+    """KPIs of residents, appraisal, workforce and the smart platform (see KPI_DEFINITIONS).
+
+    Column arrays and masks only (no filtered copies of the log)."""
+    p = ctx.policy
+    w0, w1 = ctx.warmup_h, ctx.end_h
+    t_rep, t_occ = cases["t_report_h"].to_numpy(), cases["t_occur_h"].to_numpy()
+    c = (t_rep >= w0) & (t_rep < w1)  # cases of W
+    occurred = (t_occ >= w0) & (t_occ < w1)
+    ch = cases["channel"].to_numpy()
+    closed = cases["state"].to_numpy() == "closed"
+    padded = _flag(cases, "padded")
+    out = {
+        "reports_patrol": float((c & (ch == "patrol")).sum()),
+        "reports_resident": float((c & np.isin(ch, ["hotline", "app", "wechat"])).sum()),
+        "reports_sensor_video": float((c & np.isin(ch, ["sensor", "video"])).sum()),
+        "reports_handed_down": float((c & (ch == "handed_down")).sum()),
+        "padded_report_share": _share(int((c & padded).sum()), int(c.sum())),
+        "suppressed_incidents": float((occurred & _flag(cases, "suppressed")).sum()),
+        "staged_verifications": float((c & _flag(cases, "staged_verification")).sum()),
+        "gaming_caught": float(((c | occurred) & _flag(cases, "gaming_caught")).sum()),
+        "parked_resolved": float((c & _flag(cases, "joint_meeting") & closed).sum()),
+    }
+    for key in ("complaints", "false_alarms", "workers_quit", "incentive_pay_monthly",
+                "training_cost_monthly", "campaign_cost_monthly", "recruitment_cost_monthly",
+                "ai_video_cost_monthly"):
+        out[key] = float(p.get(key, 0.0))
+    out["resident_satisfaction"] = float(p.get("resident_satisfaction", float("nan")))
+    out["mean_worker_effort"] = float(p.get("mean_worker_effort_end", float("nan")))
+    out["mean_worker_skill"] = float(p.get("mean_worker_skill_end", float("nan")))
+    out["worker_pay_monthly"] = float(p.get("worker_base_pay_monthly", 0.0)) \
+        + out["incentive_pay_monthly"]
+    out["composite_appraisal_score"] = composite_score(
+        k["closure_rate"], k["on_time_rate"], k["rework_rate"], out["resident_satisfaction"],
+        ctx.indicator_weights)
+    return out
+
+
+def composite_score(closure_rate: float, on_time_rate: float, rework_rate: float,
+                    satisfaction: float, weights: dict[str, float]) -> float:
+    """The S7.2 indicator system as one 0–100 score; missing indicators are left out."""
+    w = weights or {"completion": 0.25, "timeliness": 0.3, "quality": 0.2, "satisfaction": 0.25}
+    parts = {"completion": closure_rate, "timeliness": on_time_rate,
+             "quality": 1.0 - rework_rate, "satisfaction": satisfaction / 100.0}
+    num = den = 0.0
+    for key, x in parts.items():
+        if x == x and w.get(key, 0.0) > 0:
+            num += w[key] * x
+            den += w[key]
+    return 100.0 * num / den if den else float("nan")
 
 
 def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,

@@ -30,6 +30,7 @@ from sim.calendar import advance, due_time, open_hours_between
 from sim.city import build_city
 from sim.incidents import ArrivalGenerator, SubtypeInfo, taxonomy
 from sim.metrics import RunContext
+from sim.policies import Policies
 from sim.records import CaseLog
 from sim.scenario import Scenario
 from sim.seeding import Streams
@@ -62,6 +63,7 @@ class GridModel(mesa.Model):
         self._next_id = 0
         self._build_actors()
         self._precompute_rates()
+        self.policies = Policies(self)  # residents, appraisal, workforce, meetings, smart platform
         self.emergency = None  # joint emergency response (S3.2): sim.emergency
         if scenario.emergency.enabled:
             from sim.emergency.manager import EmergencyManager
@@ -120,25 +122,37 @@ class GridModel(mesa.Model):
 
     def _precompute_rates(self) -> None:
         """Per-grid discovery hazards (per patrol hour) from the staff on each grid."""
+        sc = self.scenario
+        self.patrol_allocation = np.ones(self.city.n_grids)  # set by hotspot patrols
+        self.refresh_patrol_rates()
+        self.resident_rate_h = sc.channels.resident_reports_per_incident_per_day / 24.0
+        shares = sc.channels.resident_channel_shares
+        self._res_channels = [c for c in RESIDENT_CHANNELS if shares.get(c, 0) > 0]
+        self._res_cum = np.cumsum([shares[c] for c in self._res_channels]).tolist()
+
+    def base_patrol_strength(self) -> np.ndarray:
+        """Patrol strength on each grid from its staff (workers' skill × effort, assistants)."""
         sc, city = self.scenario, self.city
-        p = sc.patrol
         strength = np.array([sum(w.patrol_strength for w in ws) for ws in self.workers_by_grid])
         mean_skill = np.array([np.mean([w.skill for w in ws]) for ws in self.workers_by_grid])
         if not self.beats.identity:  # a beat's workers sweep all of its grids
             eff_area = city.area_km2 * city.difficulty
             beat_area = np.bincount(self.beats.beat_of_grid, weights=eff_area)
             strength = strength * (eff_area / beat_area[self.beats.beat_of_grid])
-        strength = strength + p.assistant_coverage_factor * sc.staffing.assistants_per_grid \
+        return strength + sc.patrol.assistant_coverage_factor * sc.staffing.assistants_per_grid \
             * mean_skill * sc.staffing.effort
+
+    def refresh_patrol_rates(self) -> None:
+        """Recompute the patrol hazards; call when effort, skill, vacancies or the patrol
+        allocation change (sim.policies). Only incidents born afterwards see the new rates."""
+        city, p = self.city, self.scenario.patrol
+        strength = self.base_patrol_strength() * self.patrol_allocation
         self.patrol_rate = p.coverage_km2_per_h * strength / (city.area_km2 * city.difficulty)
-        self.resident_rate_h = sc.channels.resident_reports_per_incident_per_day / 24.0
-        shares = sc.channels.resident_channel_shares
-        self._res_channels = [c for c in RESIDENT_CHANNELS if shares.get(c, 0) > 0]
-        self._res_cum = np.cumsum([shares[c] for c in self._res_channels]).tolist()
         self._worker_cum = []
         for ws in self.workers_by_grid:
             c = np.cumsum([w.patrol_strength for w in ws])
-            self._worker_cum.append((c / c[-1]).tolist())
+            c = c / c[-1] if c[-1] > 0 else np.arange(1, len(ws) + 1) / len(ws)
+            self._worker_cum.append(c.tolist())
 
     # ---------------------------------------------------------------------------- model helpers
     def pick_worker(self, g: int, u: float) -> GridWorker:
@@ -201,6 +215,8 @@ class GridModel(mesa.Model):
     def finish_case(self, inc: Incident, state: str) -> None:
         inc.state = state
         self.counters[state] += 1
+        if self.policies.on_finish(inc, state):  # a parked case held for the joint meeting
+            return
         self._record(inc)
 
     def _record(self, inc: Incident) -> None:
@@ -212,7 +228,8 @@ class GridModel(mesa.Model):
             inc.id, inc.grid, sub.category, sub.subtype, sub.department, inc.t_occur, inc.channel,
             inc.t_report, max(n_reports, 1) if inc.channel else 0, inc.worker, inc.on_spot,
             inc.complex, inc.t_filed, inc.t_dispatch, inc.t_due, inc.crew_wait_h, inc.t_handled,
-            inc.t_closed, inc.returns, inc.reworks, inc.escalation, inc.false_closure, inc.state))
+            inc.t_closed, inc.returns, inc.reworks, inc.escalation, inc.false_closure, inc.state,
+            *Policies.case_flags(inc)))
 
     # -------------------------------------------------------------------------------- processes
     def _arrivals(self):
@@ -272,6 +289,7 @@ class GridModel(mesa.Model):
             times["sensor"] = t + chc.sensor_delay.ppf(u[I.U_SENSOR_DELAY])
         if st.video and sub.video_detectable and u[I.U_VIDEO] < chc.video_detect_prob:
             times["video"] = t + chc.video_delay.ppf(u[I.U_VIDEO_DELAY])
+        self.policies.adjust_channel_times(inc, sub, times)  # AI video, collusive under-reporting
         return times
 
     def _on_report(self, inc: Incident, channel: str) -> None:
@@ -282,6 +300,7 @@ class GridModel(mesa.Model):
             self.residents[inc.grid].reports += 1
         elif channel in ("sensor", "video"):
             self.sensor_stations[inc.grid].detections += 1
+        self.policies.on_report(inc, channel)
         self.env.process(case_process(self, inc))
 
     def _invalid_reports(self):
@@ -323,6 +342,7 @@ class GridModel(mesa.Model):
             "n_crews_busy": lambda m: sum(d.crews_busy() for d in m.departments.values()),
             "n_crew_queue": lambda m: sum(d.queue_length() for d in m.departments.values()),
             "n_operator_queue": lambda m: len(m.operators.queue),
+            **self.policies.reporters(),
         }
 
     def _collect(self):
@@ -378,6 +398,7 @@ class GridModel(mesa.Model):
     def finish(self) -> RunContext:
         """Record every incident still open (nothing is dropped) and return the KPI context."""
         self.run_until(self.horizon_h)
+        self.policies.finish()
         for inc in list(self.open_incidents.values()):
             self._record(inc)
         for token, (kind, t0, n) in list(self._in_progress.items()):
@@ -399,6 +420,7 @@ class GridModel(mesa.Model):
             worker_capacity_h=self.beats.n_workers * duty,
             crew_busy_h={code: self._busy.get(code, 0.0) for code in self.departments},
             crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city),
+            policy=self.policies.context(), indicator_weights=dict(sc.appraisal.indicator_weights),
             emergencies=self.emergency.table() if self.emergency is not None else None)
 
 

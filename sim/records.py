@@ -38,6 +38,12 @@ CASE_SCHEMA = pa.schema([
     ("escalation_level", pa.int8()),
     ("false_closure", pa.bool_()),
     ("state", pa.string()),
+    # behaviour flags (sim.policies.case_flags): staff gaming and the joint meeting
+    ("padded", pa.bool_()),  # an invented or trivial report made for the appraisal score
+    ("suppressed", pa.bool_()),  # a patrol found it and kept it off the record (collusion)
+    ("staged_verification", pa.bool_()),  # closed without a real site check
+    ("gaming_caught", pa.bool_()),  # the gaming above was caught (spot check, complaint)
+    ("joint_meeting", pa.bool_()),  # resolved through the joint meeting
 ])
 CASE_COLUMNS: tuple[str, ...] = tuple(CASE_SCHEMA.names)
 
@@ -99,4 +105,5 @@ class CaseLog:
         return t.select(columns) if columns else t
 
     def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
-        return self.table(columns).to_pandas()
+        # self_destruct frees each Arrow column as it is converted: the peak is one copy, not two
+        return self.table(columns).to_pandas(self_destruct=True, split_blocks=True)

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.distributions import Distribution, Exponential, Fixed, LogNormal
 from sim.emergency_config import EmergencyConfig
+from sim.policy_config import (AppraisalConfig, JointMeetingConfig, ResidentsConfig,
+                               SmartPlatformConfig, WorkforceConfig)
 
 Channel = Literal["patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down"]
 CHANNELS: tuple[str, ...] = ("patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down")
@@ -457,6 +459,11 @@ class Scenario(_Model):
     channels: ChannelConfig = ChannelConfig()
     departments: dict[str, Department] = Field(default_factory=_default_departments, min_length=1)
     platform: PlatformConfig = PlatformConfig()
+    residents: ResidentsConfig = ResidentsConfig()
+    appraisal: AppraisalConfig = AppraisalConfig()
+    workforce: WorkforceConfig = WorkforceConfig()
+    joint_meeting: JointMeetingConfig = JointMeetingConfig()
+    smart_platform: SmartPlatformConfig = SmartPlatformConfig()
     emergency: EmergencyConfig = EmergencyConfig()
     run: RunConfig = RunConfig()
 

@@ -117,7 +117,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         yield env.timeout(plat.manager_coordination_time.ppf(u[I.U_COORD]))
         pool.release(req)
         m.manager_of(g).cases_coordinated += 1
-    if u[I.U_MISROUTE] < plat.misroute_prob:
+    if u[I.U_MISROUTE] < plat.misroute_prob * m.policies.misroute_factor(inc):
         inc.state = "returned"
         yield env.timeout(plat.return_delay.ppf(u[I.U_RETURN_DELAY]))
         inc.returns += 1
@@ -134,7 +134,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
     while True:
         inc.state = "handling"
         yield from _crew_visit(m, inc, dept, crews, -(sub.urgency + inc.escalation), travel_h,
-                               cfg.handling_time.ppf(u_handle))
+                               cfg.handling_time.ppf(u_handle) * dept.time_factor)
         dept.cases_handled += 1
         if inc.complex and u[I.U_UNSOLVABLE] < sub.unsolvable_prob:
             m.finish_case(inc, "parked")
@@ -144,6 +144,8 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         yield env.timeout(plat.feedback_delay.ppf(u_feedback))
 
         inc.state = "verification"
+        if m.policies.staged_verification(inc, u_verify, u_fix < dept.fix_success_prob):
+            break  # staged: closed without a site visit (sim.incentives)
         pool = m.worker_pools[g]
         req = pool.request()
         yield req
@@ -156,7 +158,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         m.busy_stop(token)
         verifier = m.pick_worker(g, u_verify)
         verifier.verifications += 1
-        if u_fix < cfg.fix_success_prob:
+        if u_fix < dept.fix_success_prob:
             break
         if u_verify < plat.verification_miss_prob * (1.0 - verifier.skill):
             inc.false_closure = True

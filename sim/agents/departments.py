@@ -22,6 +22,9 @@ class Department(mesa.Agent):
         self.crews = [pool(env, capacity=cfg.crews_per_street)
                       for _ in range(n_streets)] if cfg.crews_per_street else []
         self.cases_handled = 0
+        # answers to appraisal (sim.incentives): handling time × time_factor; fix success
+        self.time_factor = 1.0
+        self.fix_success_prob = cfg.fix_success_prob
         self.returns = 0
         self.reworks = 0
 

@@ -12,7 +12,10 @@ class GridWorker(mesa.Agent):
         super().__init__(model)
         self.grid = grid
         self.skill = skill
+        self.initial_skill = skill  # skill when hired (training effects are measured from it)
         self.effort = effort
+        self.training_share = 0.0  # share of patrol time spent in training (sim.workforce)
+        self.present = True  # False while the post is vacant after a quit (sim.workforce)
         self.reports = 0
         self.on_spot_fixes = 0
         self.verifications = 0
@@ -20,7 +23,9 @@ class GridWorker(mesa.Agent):
     @property
     def patrol_strength(self) -> float:
         """Contribution to the grid's discovery hazard (before coverage and area)."""
-        return self.skill * self.effort
+        if not self.present:
+            return 0.0
+        return self.skill * self.effort * (1.0 - self.training_share)
 
 
 class GridManager(mesa.Agent):
