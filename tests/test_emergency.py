@@ -195,6 +195,8 @@ def test_flood_with_no_rain_never_escalates(flood):
                    for r in d.events)
     k = d.kpis()
     assert k["em_max_level"] == 0 and k["em_units_sent"] == 0 and k["em_damage_yuan"] == 0
+    assert d.finished and d.now_h < 15.0  # over once the (empty) rain event has passed
+    assert k["em_not_contained"] == 0 and math.isnan(k["em_containment_min"])
 
 
 def test_flood_warnings_follow_the_plan_and_pumps_lower_damage(flood):

@@ -552,7 +552,8 @@ class EmergencyManager:
                 e.t_contained = env.now
                 self._snapshot(e)
                 self.log("contained", e, grid=e.grid, value=e.hazard.severity,
-                         unit=e.cfg.hazard.unit)
+                         unit=e.cfg.hazard.unit, detail="" if not math.isnan(e.t_alarm)
+                         else "no warning was raised 未达预警")
                 for req in list(e.pending):
                     if not req.triggered:
                         req.cancel()
@@ -561,14 +562,16 @@ class EmergencyManager:
                 return
 
     def _contained(self, e: Emergency) -> bool:
+        """Over: the hazard is gone — or a flood's rain has passed without any warning."""
         h = e.hazard
-        if math.isnan(e.t_alarm):
-            return False
         if isinstance(h, FloodState):
             cfg = e.cfg.hazard
+            if math.isnan(e.t_alarm):  # nothing to contain once the rain is over and drained
+                return h.rain_mm_per_h(self.env.now) == 0 and self.env.now > h.t0 \
+                    and float(h.depth_cm.max()) == 0.0
             rising = h.rain_mm_per_h(self.env.now) * cfg.runoff_coefficient > cfg.drainage_mm_per_h
             return not rising and h.severity < self._trigger(e, LEVELS[self._levels(e)[0]])
-        return h.contained
+        return not math.isnan(e.t_alarm) and h.contained
 
     def _flood_warnings(self, e: Emergency) -> None:
         h = e.hazard
