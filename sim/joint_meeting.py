@@ -7,7 +7,8 @@ parked if the run ends first. Every ``interval_days`` at ``hour`` the meeting ta
 ``capacity_cases`` cases, oldest first; it agrees a joint solution with ``resolve_prob`` (else
 the case waits for the next meeting). An agreed case is handled by a crew of the responsible
 department (handling time × ``handling_time_factor``, travel as usual), the result fed back and
-verified on site by a grid worker; the fix holds with ``fix_success_prob``, otherwise the case
+verified on site by a grid worker (the crew visit is the workflow's, so emergencies may
+pre-empt it); the fix holds with ``fix_success_prob``, otherwise the case
 goes back on the agenda. Closed cases are marked ``joint_meeting`` in the case log.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Generator
 
 from sim.calendar import next_open
 from sim.policy_tally import Tally
-from sim.workflow import Incident
+from sim.workflow import Incident, _crew_visit
 
 if TYPE_CHECKING:
     from sim.model import GridModel
@@ -66,21 +67,12 @@ class JointMeeting:
         inc.state = "handling"
         inc.extra = {**(inc.extra or {}), "joint_meeting": True}
         crews = dept.crews[m.city.street[g]]
-        req = crews.request(priority=-(sub.urgency + inc.escalation + 1))
-        yield req
-        start = next_open(env.now, dept.cfg.shift)
-        if start > env.now:
-            yield env.timeout(start - env.now)
-        travel_h = m.travel_h(sub.department, g)
-        token = m.busy_start(sub.department, 1)
         work = dept.cfg.handling_time.ppf(rng.random()) * cfg.handling_time_factor \
             * dept.time_factor
-        yield env.timeout(travel_h + work)
-        inc.t_handled = env.now
-        if travel_h:
-            yield env.timeout(travel_h)
-        crews.release(req)
-        m.busy_stop(token)
+        wait = inc.crew_wait_h  # the case's first wait for a crew stays the one recorded
+        yield from _crew_visit(m, inc, dept, crews, -(sub.urgency + 1),
+                               m.travel_h(sub.department, g), work)
+        inc.crew_wait_h = wait
         dept.cases_handled += 1
         inc.state = "feedback"
         yield env.timeout(m.scenario.platform.feedback_delay.ppf(rng.random()))
