@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -326,7 +327,8 @@ def test_cli_drill_prints_narrative_kpis_and_writes_trace(tmp_path):
     assert "Highest response level" in r.stdout and out.exists()
     replay = gridsim("drill", "--replay", str(out))
     assert replay.returncode == 0
-    live = [line for line in r.stdout.splitlines() if line[:2].isdigit()]
+    live = [line for line in r.stdout.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert len(live) > 20
     assert [line for line in replay.stdout.splitlines() if line] == live
 
 
