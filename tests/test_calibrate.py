@@ -17,6 +17,21 @@ from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario, scenario_with
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def cli():
+    """The gridsim command in-process (fast); one test below runs it as a real subprocess."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    def invoke(*args: str):
+        r = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+        return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
+    return invoke
 PERSONAL = ("PRIVATE LANE", "SECRET STREET", "HIDDEN AVE", "40.75", "-73.99", "37.762",
             "secret.jpg", "Huge hole", "Loud Music", "Summons issued", "Duplicate request")
 
@@ -86,7 +101,7 @@ def test_wrong_format_is_a_clear_error_naming_the_missing_columns(run_cli):
      "mapping.Noise*: unknown category 'noise'; allowed:"),
     (["{empty}", "--format", "nyc311"], "the file is empty"),
 ])
-def test_bad_input_exits_2_without_writing(run_cli, tmp_path, args, message):
+def test_bad_input_exits_2_without_writing(cli, tmp_path, args, message):
     badmap = tmp_path / "map.yaml"
     badmap.write_text("format: nyc311\nmapping:\n  'Noise*': noise\n", encoding="utf-8")
     empty = tmp_path / "empty.csv"
@@ -94,15 +109,15 @@ def test_bad_input_exits_2_without_writing(run_cli, tmp_path, args, message):
     out = tmp_path / "out.yaml"
     subst = {"{nyc}": str(DATA / "nyc311_small.csv"), "{badmap}": str(badmap),
              "{empty}": str(empty)}
-    r = run_cli("calibrate", *[subst.get(a, a) for a in args], "--out", str(out))
+    r = cli("calibrate", *[subst.get(a, a) for a in args], "--out", str(out))
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert not out.exists() and not out.with_suffix(".fit.md").exists()
 
 
-def test_cli_writes_a_valid_scenario_and_its_report(run_cli, tmp_path):
+def test_cli_writes_a_valid_scenario_and_its_report(cli, tmp_path):
     out = tmp_path / "city.yaml"
-    r = run_cli("calibrate", str(DATA / "nyc311_small.csv"), "--format", "nyc311",
+    r = cli("calibrate", str(DATA / "nyc311_small.csv"), "--format", "nyc311",
                 "--households", "50000", "--out", str(out))
     assert r.returncode == 0, r.stderr
     sc = load_scenario(out)
@@ -190,12 +205,12 @@ def test_log_from_a_known_run_gives_back_its_rates_within_sampling_error(known_r
         assert cal.categories[cat].ttc_obs["mean"] == pytest.approx(ttc.mean(), abs=2e-3)
 
 
-def test_export_log_then_calibrate_with_the_default_mapping(run_cli, tmp_path):
+def test_export_log_then_calibrate_with_the_default_mapping(cli, tmp_path):
     """A run's case log → NYC-style CSV → calibrate: every request maps, the counts match."""
-    r = run_cli("run", "--days", "5", "--seed", "4", "--out", str(tmp_path / "run"))
+    r = cli("run", "--days", "5", "--seed", "4", "--out", str(tmp_path / "run"))
     assert r.returncode == 0, r.stderr
     csv = tmp_path / "log.csv"
-    r = run_cli("export-log", str(tmp_path / "run" / "cases.parquet"), "--format", "nyc311",
+    r = cli("export-log", str(tmp_path / "run" / "cases.parquet"), "--format", "nyc311",
                 "--out", str(csv))
     assert r.returncode == 0, r.stderr
     cal, _ = calibrate(csv, "nyc311")
@@ -213,7 +228,7 @@ def test_export_log_then_calibrate_with_the_default_mapping(run_cli, tmp_path):
     (["{cases}", "--format", "nyc311", "--start", "someday"], "start: not a date"),
     (["{notcases}", "--format", "nyc311"], "not a gridsim case log: missing column(s)"),
 ])
-def test_export_log_bad_input_exits_2(run_cli, tmp_path, args, message):
+def test_export_log_bad_input_exits_2(cli, tmp_path, args, message):
     import pandas as pd
     cases = tmp_path / "cases.parquet"
     pd.DataFrame({"incident_id": [1]}).to_parquet(tmp_path / "other.parquet")
@@ -221,7 +236,7 @@ def test_export_log_bad_input_exits_2(run_cli, tmp_path, args, message):
                  out_dir=tmp_path)
     subst = {"{cases}": str(cases), "{notcases}": str(tmp_path / "other.parquet")}
     out = tmp_path / "log.csv"
-    r = run_cli("export-log", *[subst.get(a, a) for a in args], "--out", str(out))
+    r = cli("export-log", *[subst.get(a, a) for a in args], "--out", str(out))
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert not out.exists()
 
