@@ -184,15 +184,29 @@ def parse_times(values: "pd.Series") -> "pd.Series":
     return iso
 
 
+def _check_columns(present: set[str], spec: FormatSpec, fmt: str, mapping: Mapping,
+                   src: str) -> None:
+    missing = [c for c in spec.required if c not in present]
+    if mapping.match not in present and mapping.match not in missing:
+        missing.append(mapping.match)
+    if missing:
+        other = next((f for f, sp in FORMATS.items()
+                      if f != fmt and all(c in present for c in sp.required)), None)
+        hint = f"; it looks like a {other} log (--format {other})" if other else ""
+        raise CalibrationError([("", f"not a {fmt} log: missing column(s) "
+                                     f"{', '.join(missing)}{hint}")], src)
+
+
 def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200_000) -> LogData:
-    """Stream a log, keep only the needed columns, map them, and count what cannot be used.
+    """Read a log (CSV, or JSON: a list of request objects), keep only the needed columns, map
+    them, and count what cannot be used.
 
-    Each line is split by the csv module; only the fields of :data:`FORMATS` are kept, the others
-    are discarded at once. A line whose number of fields differs from the header's is counted as
-    malformed and skipped (its columns may be shifted).
+    CSV lines are split by the csv module; only the fields of :data:`FORMATS` are kept, the
+    others are discarded at once. A line whose number of fields differs from the header's is
+    counted as malformed and skipped (its columns may be shifted). JSON is what a GeoReport v2
+    ``requests.json`` or the NYC Open Data API returns; only the needed keys of each object are
+    copied, and an item that is not an object is counted as malformed.
     """
-    import csv
-
     import pandas as pd
 
     spec = FORMATS[fmt]
@@ -204,7 +218,35 @@ def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200
     unmapped: dict[str, int] = {}
     dropped: dict[str, int] = {}
     frames: list[pd.DataFrame] = []
-    rows = 0
+    state = {"rows": 0, "names": [], "buf": []}
+
+    def start(names: list[str]) -> None:
+        state["names"] = names
+        state["buf"] = [[] for _ in names]
+
+    def flush() -> None:
+        buf = state["buf"]
+        if buf and buf[0]:
+            chunk = pd.DataFrame(dict(zip(state["names"], buf)))
+            frames.append(_clean_chunk(chunk, spec, mapping, malformed, unmapped, dropped))
+            for col in buf:
+                col.clear()
+
+    if p.suffix.lower() == ".json":
+        _read_json(p, spec, fmt, mapping, src, state, start, flush, malformed, chunk_rows)
+    else:
+        _read_csv(p, spec, fmt, mapping, src, state, start, flush, malformed, chunk_rows)
+    flush()
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["created", "closed", "open", "code", "category"])
+    return LogData(frame=frame, rows_read=state["rows"], malformed=malformed, unmapped=unmapped,
+                   dropped=dropped, has_closed=spec.closed in state["names"])
+
+
+def _read_csv(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, src: str, state: dict,
+              start: Any, flush: Any, malformed: dict[str, int], chunk_rows: int) -> None:
+    import csv
+
     with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.reader(fh)
         try:
@@ -214,39 +256,24 @@ def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200
         if not header:
             raise CalibrationError([("", "the file is empty (no header line)")], src)
         present = {normalise_column(c): i for i, c in enumerate(header)}
-        missing = [c for c in spec.required if c not in present]
-        if mapping.match not in present and mapping.match not in missing:
-            missing.append(mapping.match)
-        if missing:
-            other = next((f for f, sp in FORMATS.items()
-                          if f != fmt and all(c in present for c in sp.required)), None)
-            hint = f"; it looks like a {other} log (--format {other})" if other else ""
-            raise CalibrationError([("", f"not a {fmt} log: missing column(s) "
-                                         f"{', '.join(missing)}{hint}")], src)
+        _check_columns(set(present), spec, fmt, mapping, src)
         names = [c for c in spec.wanted if c in present]
+        start(names)
         idx = [present[c] for c in names]
         width = len(header)
-        buf: list[list[str]] = [[] for _ in names]
-
-        def flush() -> None:
-            if buf[0]:
-                chunk = pd.DataFrame(dict(zip(names, buf)))
-                frames.append(_clean_chunk(chunk, spec, mapping, malformed, unmapped, dropped))
-                for col in buf:
-                    col.clear()
-
+        buf = state["buf"]
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error:
-                rows += 1
+                state["rows"] += 1
                 _count(malformed, "unreadable CSV line", 1)
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
-            rows += 1
+            state["rows"] += 1
             if len(row) != width:
                 _count(malformed, "wrong number of fields", 1)
                 continue
@@ -254,11 +281,39 @@ def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200
                 col.append(row[i])
             if len(buf[0]) >= chunk_rows:
                 flush()
-        flush()
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["created", "closed", "open", "code", "category"])
-    return LogData(frame=frame, rows_read=rows, malformed=malformed, unmapped=unmapped,
-                   dropped=dropped, has_closed=spec.closed in present)
+
+
+def _read_json(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, src: str, state: dict,
+               start: Any, flush: Any, malformed: dict[str, int], chunk_rows: int) -> None:
+    import json
+
+    try:
+        data = json.loads(p.read_text(encoding="utf-8-sig", errors="replace"))
+    except json.JSONDecodeError as err:
+        raise CalibrationError([("", f"not a readable JSON file: {err}")], src) from None
+    if isinstance(data, dict):  # some servers wrap the list
+        data = next((v for v in data.values() if isinstance(v, list)), None)
+    if not isinstance(data, list):
+        raise CalibrationError([("", "a JSON log must be a list of request objects")], src)
+    present: set[str] = set()
+    for item in data:
+        if isinstance(item, dict):
+            present |= {normalise_column(str(k)) for k in item}
+    _check_columns(present, spec, fmt, mapping, src)
+    names = [c for c in spec.wanted if c in present]
+    start(names)
+    buf = state["buf"]
+    for item in data:
+        state["rows"] += 1
+        if not isinstance(item, dict):
+            _count(malformed, "not a request object", 1)
+            continue
+        rec = {normalise_column(str(k)): v for k, v in item.items()}
+        for col, name in zip(buf, names):
+            v = rec.get(name)
+            col.append("" if v is None else str(v))
+        if len(buf[0]) >= chunk_rows:
+            flush()
 
 
 def _count(d: dict[str, int], key: str, n: int) -> None:

@@ -75,8 +75,28 @@ def test_open311_log_reads_iso_times_with_offsets_as_local_time():
     assert cal.hourly[6] > 1 and cal.hourly[14] < 0.01
 
 
+def test_open311_json_list_of_requests():
+    """GeoReport v2 requests.json: a list of objects; non-objects counted, extra keys ignored."""
+    cal, _ = calibrate(DATA / "open311_small.json", "open311")
+    assert cal.log.rows_read == 4 and cal.log.malformed == {"not a request object": 1}
+    counts = {c: (f.requests, f.closed) for c, f in cal.categories.items() if f.requests}
+    assert counts == {"infrastructure": (2, 2), "environment_sanitation": (1, 0)}
+    assert cal.categories["infrastructure"].ttc_obs["mean"] == pytest.approx((24 + 15) / 2)
+
+
+def test_json_that_is_not_a_list_is_a_clear_error(tmp_path):
+    p = tmp_path / "log.json"
+    p.write_text('"hello"', encoding="utf-8")
+    with pytest.raises(CalibrationError, match="a JSON log must be a list of request objects"):
+        calibrate(p, "open311")
+    p.write_text('[{"unique_key": 1}]', encoding="utf-8")
+    with pytest.raises(CalibrationError, match="not a open311 log: missing column"):
+        calibrate(p, "open311")
+
+
 @pytest.mark.parametrize("fmt,name", [("nyc311", "nyc311_small.csv"),
-                                      ("open311", "open311_small.csv")])
+                                      ("open311", "open311_small.csv"),
+                                      ("open311", "open311_small.json")])
 def test_personal_data_is_never_copied(fmt, name):
     cal, sc = calibrate(DATA / name, fmt)
     text = fit_report(cal) + scenario_text(cal, sc) + cal.log.frame.to_csv()
