@@ -1,6 +1,7 @@
 """Calibration from real service-request logs: Open311 GeoReport v2 or NYC 311 (facts.md).
 
-``gridsim calibrate LOG.csv --format open311|nyc311`` reads a log, maps each request's service
+``gridsim calibrate LOG.csv --format open311|nyc311`` reads a log (CSV, or JSON: a list of
+request objects as a GeoReport v2 server or the NYC Open Data API returns), maps each request's service
 (code or name) or complaint type to a gridsim incident category through an editable mapping file
 (``sim/data/mapping_*.yaml``), and fits:
 
@@ -745,7 +746,8 @@ def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
 
 # -------------------------------------------------------------------------------------- CLI
 def calibrate_command(
-    log: Annotated[Path, typer.Argument(help="Service-request log (CSV).")],
+    log: Annotated[Path, typer.Argument(
+        help="Service-request log: CSV, or JSON (a list of request objects).")],
     format_: Annotated[str, typer.Option(
         "--format", help="Log format: open311 (GeoReport v2) or nyc311.")],
     mapping: Annotated[Optional[Path], typer.Option(

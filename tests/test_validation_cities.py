@@ -72,3 +72,19 @@ def test_target_verdicts():
     assert not about.agrees(float("nan"), 1)
     more = Target("m", 0.95, "min", "", "")
     assert more.agrees(0.96, 0.99) and not more.agrees(0.94, 0.99)
+
+
+def test_validation_command_prints_the_table_and_rejects_bad_input():
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    r = CliRunner().invoke(app, ["validation", "dongcheng_2009", "--reps", "2", "--days", "4",
+                                 "--markdown"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "| dongcheng_2009 | closure rate > 95% | 95.0% |" in r.stdout
+    r = CliRunner().invoke(app, ["validation", "atlantis", "--reps", "1"], env=env)
+    assert r.exit_code == 2
+    assert "unknown validation 'atlantis'; allowed: dongcheng_2009" in r.stderr
+    assert "needs at least 2 replications" in r.stderr
