@@ -39,12 +39,10 @@ class Drill:
         if not scenario.emergency.enabled:
             raise ScenarioError([("emergency.enabled", "a drill needs emergency.enabled: true")],
                                 scenario.name)
-        problems = scenario.emergency.reference_problems(scenario.departments)
         self.scenario = scenario
         self.model = GridModel(scenario, seed=seed)
-        n = self.model.city.n_grids
-        problems += [p for p in scenario.emergency.reference_problems(scenario.departments, n)
-                     if p not in problems]
+        problems = scenario.emergency.reference_problems(scenario.departments,
+                                                         self.model.city.n_grids)
         if problems:
             raise ScenarioError(problems, scenario.name)
         assert self.model.emergency is not None
@@ -143,6 +141,19 @@ class Drill:
         return {"time_h": self.now_h, "clock": clock((self.now_h - m.origin_h) * 3600.0),
                 "emergencies": ems, "units": m.unit_frame().to_dict("records"),
                 "hazard": hazard}
+
+    def stations(self) -> list[dict[str, Any]]:
+        """Every station: responder, labels, id, grid, coordinates, units, shared or not."""
+        m, c = self.manager, self.model.city
+        rows = []
+        for code, stations in m.stations.items():
+            en, zh = m.labels(code)
+            for st in stations:
+                rows.append({"responder": code, "label_en": en, "label_zh": zh,
+                             "station": st.id, "grid": st.grid, "x_km": float(c.x_km[st.grid]),
+                             "y_km": float(c.y_km[st.grid]),
+                             "units": [u.id for u in st.units], "shared_with_routine": st.shared})
+        return rows
 
     def kpis(self) -> dict[str, float]:
         """The emergency KPIs (``sim.metrics.KPI_DEFINITIONS``) of this drill so far."""

@@ -194,8 +194,8 @@ class EmergencyManager:
         if isinstance(k.hazard, FloodHazard):
             sensed = np.array([s.sensor for s in self.m.sensor_stations], dtype=bool)
             delay_ticks = int(round(k.hazard.unsensed_report_delay_min / self.cfg.tick_min))
-            hz: Any = FloodState(k.hazard, self.city, self.env.now,
-                                 self.m.streams[f"emergency_layout.{eid}"], sensed, delay_ticks)
+            terrain = np.random.default_rng(self.m.streams.int_seed("emergency_terrain"))
+            hz: Any = FloodState(k.hazard, self.city, self.env.now, terrain, sensed, delay_ticks)
             g = -1 if grid is None else int(grid)
         else:
             if grid is None:
