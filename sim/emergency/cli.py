@@ -45,7 +45,7 @@ def drill_command(
             fail(ScenarioError([("replay", f"cannot read trace: {err}")], str(replay)))
             return
         for line in narrative(rows, verbose):
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
     try:
         if seed is not None and not 0 <= seed < 2**63:
@@ -70,10 +70,10 @@ def drill_command(
     console.print(f"{sc.name} — seed {d.model.seed}; clock from the first emergency "
                   f"(model hour {d.manager.origin_h:g})", highlight=False)
     for line in d.narrative(verbose):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(_emergency_table(d, Table))
     for line in _coverage_lines(d):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(kpi_table(d.kpis(), "Emergency KPIs 突发事件指标"))
     if trace is not None:
         d.write_trace(trace)
