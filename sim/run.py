@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import mesa
 import pandas as pd
 
 import sim
@@ -83,6 +84,8 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     except BaseException:
         model.case_log.discard()
         raise
+    finally:  # Mesa's Agent._ids keeps every model ever built alive: leak ~0.1 MB per run
+        mesa.Agent._ids.pop(model, None)
     cases = model.case_log.frame()
     kpis = compute_kpis(cases, ctx)
     ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)

@@ -153,3 +153,21 @@ def test_workers_never_import_streamlit():
             "assert not [m for m in sys.modules if m.split('.')[0] == 'streamlit'], 'streamlit'")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_runs_leave_no_model_behind_so_long_sweeps_keep_flat_memory():
+    """Mesa's Agent._ids is keyed by model; run_scenario must release its entry after a run."""
+    import gc
+
+    import mesa
+
+    from sim.run import run_scenario
+    from sim.scenario import Scenario, scenario_with
+
+    tiny = scenario_with(Scenario(), {"run.days": 1, "run.warmup_days": 0.5,
+                                      "city.households": 300})
+    before = len(mesa.Agent._ids)
+    for seed in range(5):
+        run_scenario(tiny, seed, keep_cases=False)
+    gc.collect()
+    assert len(mesa.Agent._ids) == before
