@@ -231,6 +231,22 @@ def test_five_minute_coverage_at_the_norm_falls_as_stations_are_removed():
     assert all(a >= b for a, b in zip(cover, cover[1:])) and cover[-1] < cover[0] - 0.3
 
 
+def test_simulated_five_minute_share_reported_and_falls_with_fewer_stations():
+    from sim.run import run_scenario
+
+    base = {"city.households": 200000, "emergency.enabled": True, "run.days": 8,
+            "run.warmup_days": 1, "emergency.kinds.building_fire.rate_per_day": 4.0,
+            "city.zones": {"residential": {"share": 1.0, "households_per_km2": 3000}}}
+    share = {}
+    for k in (None, 4):  # None: stations at the 7 km² norm (10 stations here)
+        sc = scenario_with(Scenario(), {**base, "emergency.responders.fire.station_count": k})
+        res = run_scenario(sc, seed=11, keep_cases=False)
+        assert res.kpis["emergencies"] >= 20
+        share[k] = res.kpis["em_lead_5min_share"]
+    print(f"fires reached within 5 min: {share[None]:.1%} at the norm, {share[4]:.1%} with 4")
+    assert share[None] >= 0.85 and share[4] < share[None] - 0.2
+
+
 def test_routine_work_competes_for_shared_crews(flood):
     preempted_cases, faster = 0, 0
     for seed in (1, 4, 5, 20261127):
