@@ -175,14 +175,16 @@ def parse_times(values: "pd.Series") -> "pd.Series":
     """Local wall-clock times from ISO 8601 (offset dropped) or NYC's ``MM/DD/YYYY hh:mm:ss AM``."""
     import pandas as pd
 
-    s = values.fillna("").astype(str).str.strip().str.replace(_TZ, "", regex=True)
-    iso = pd.to_datetime(s, format="ISO8601", errors="coerce")
-    todo = iso.isna() & (s != "")
-    if todo.any():
-        us = pd.to_datetime(s[todo], format=_US_FORMAT, errors="coerce")
-        iso = iso.copy()
-        iso[todo] = us
-    return iso
+    s = values.fillna("").astype(str).str.strip()
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    us = s.str.contains("/", regex=False)  # NYC exports; everything else is tried as ISO 8601
+    if us.any():
+        out[us] = pd.to_datetime(s[us], format=_US_FORMAT, errors="coerce")
+    iso = ~us & (s != "")
+    if iso.any():
+        out[iso] = pd.to_datetime(s[iso].str.replace(_TZ, "", regex=True), format="ISO8601",
+                                  errors="coerce")
+    return out
 
 
 def _check_columns(present: set[str], spec: FormatSpec, fmt: str, mapping: Mapping,
