@@ -130,6 +130,9 @@ class Incentives:
         self._last_decision = 0.0
         self._cycle_start = 0.0
         self.gaming_active = self._gaming_possible()
+        # reports need crediting only when something is paid or counted for them
+        self._credit_reports = bool(self.ws.pay_per_report_yuan or self.ws.quota_reports_per_month
+                                    or sc.workforce.attrition.quit_sensitivity)
 
     # ------------------------------------------------------------------------------ quantities
     @property
@@ -381,7 +384,7 @@ class Incentives:
             dept = self.m.subtypes[inc.sub].department
             self.out.dept_penalty[dept] += self.ds.penalty_per_case_yuan
             self.tally.add("department_penalties_yuan", self.ds.penalty_per_case_yuan)
-        if channel == "patrol":
+        if channel == "patrol" and self._credit_reports:
             w = self.m.pick_worker(g, inc.u[I.U_WORKER])
             self.credit_report(self.state[w.unique_id])
 

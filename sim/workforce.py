@@ -70,7 +70,7 @@ class Workforce:
 
     def misroute_factor(self, inc: Incident) -> float:
         """Classification accuracy of the reporting worker (1 for other channels)."""
-        if inc.channel != "patrol" or inc.worker < 0:
+        if not self.active or inc.channel != "patrol" or inc.worker < 0:
             return 1.0
         w = self.by_id.get(inc.worker)
         if w is None or w.skill == w.initial_skill or w.initial_skill >= 1.0:
