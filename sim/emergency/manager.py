@@ -320,7 +320,10 @@ class EmergencyManager:
         e.level = level
         e.max_level = max(e.max_level, level)
         lv = LEVELS[level]
-        detail = why if first else f"trigger {self._trigger(e, lv):g} crossed"
+        trig = self._trigger(e, lv)
+        detail = why if first else (
+            f"{why}: trigger {trig:g} crossed" if e.hazard.severity >= trig
+            else f"{why}: {e.hazard.n_grids} grids affected")
         self.log("level_declared", e, actor="platform" if self.rules.command == "platform"
                  else "lead", grid=e.grid, level=lv, value=e.hazard.severity,
                  unit=e.cfg.hazard.unit, detail=detail)
@@ -600,7 +603,7 @@ class EmergencyManager:
         for i in range(e.level + 1, reached + 1):
             e.cross_t.setdefault(i, now)
         if self.rules.command == "platform":
-            self._declare(e, reached, "trigger crossed")
+            self._declare(e, reached, "platform")
             return
         lead = e.cfg.plan.lead
         if e.on_scene.get(lead, 0) > 0:
@@ -608,7 +611,7 @@ class EmergencyManager:
                      if now + 1e-9 >= max(e.cross_t[i], e.first_by[lead])
                      + self.rules.decision_min / 60.0]
             if ready:
-                self._declare(e, max(ready), "declared by the lead")
+                self._declare(e, max(ready), "lead")
 
     def _snapshot(self, e: Emergency) -> None:
         h = e.hazard
