@@ -141,3 +141,13 @@ def test_valuing_time_leads_to_staged_checks_and_false_closures():
         assert r.cases.false_closure.sum() > r0.cases.false_closure.sum()
         assert r.kpis["gaming_caught"] > 0
         assert r.kpis["resident_satisfaction"] < r0.kpis["resident_satisfaction"]
+
+
+def test_red_list_makes_the_others_take_care():
+    sc = with_(Scenario(), run__days=40, run__warmup_days=2,
+               appraisal__department_scheme__red_list_share=0.25)
+    m = GridModel(sc, seed=2)
+    m.run_until(30 * 24 + 1)
+    careful = [d for d in m.departments.values() if d.fix_success_prob > d.cfg.fix_success_prob]
+    assert len(careful) == 6  # all but the ceil(0.25 · 8) on the red list
+    assert all(d.time_factor > 1.0 for d in careful)  # care takes time

@@ -174,3 +174,32 @@ def test_outputs_hold_no_resident_level_records(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert not [k for k in manifest if _personal(k)]
     assert _personal("resident_id") and _personal("caller_phone")  # the check can fail
+
+
+def test_disclosure_raises_trust_where_service_is_good_and_lowers_it_where_poor():
+    good = with_(Scenario(), run__days=40, run__warmup_days=2,
+                 residents__disclosure__enabled=True, residents__disclosure__interval_days=10)
+    poor = ready("residents_poor_service", **{"run.days": 40,
+                                              "residents.disclosure.enabled": True,
+                                              "residents.disclosure.interval_days": 10})
+    t0 = Scenario().residents.initial_trust
+    assert run_scenario(good, seed=1).timeseries.resident_trust.iloc[-1] > t0
+    assert run_scenario(poor, seed=1).timeseries.resident_trust.iloc[-1] < t0
+
+
+def test_a_higher_recruitment_standard_hires_more_skilled_workers():
+    """The best of k applicants: mean skill rises with k (order statistics of the normal)."""
+    def hires(k: int) -> float:
+        sc = with_(Scenario(), workforce__recruitment__applicants_per_hire=k,
+                   workforce__attrition__quit_sensitivity=1.0)
+        m = GridModel(sc, seed=5)
+        wf = m.policies.workforce
+        skills = []
+        for w in wf.workers[:60]:
+            wf._hire(w)
+            skills.append(w.skill)
+        return float(np.mean(skills))
+
+    one, five = hires(1), hires(5)
+    assert abs(one - 0.7) < 0.05  # the applicant pool's mean
+    assert five > one + 0.1  # E[max of 5 N(0,1)] ≈ 1.16 sd = 0.17 here
