@@ -309,10 +309,14 @@ def test_inject_a_second_incident_and_inspect_state(fire):
     fire_stations = [x for x in d.stations() if x["responder"] == "fire"]
     assert len(fire_stations) == 2 and all(x["units"] for x in fire_stations)
     assert {u["station"] for u in st["units"] if u["responder"] == "fire"} == {"S1", "S2"}
+    assert d.inject("building_fire", grid=60, at_h=d.now_h + 2.0) == -1  # later: id when it occurs
     d.run()
-    assert d.finished and d.kpis()["emergencies"] == 2
+    assert d.finished and d.kpis()["emergencies"] == 3
+    assert d.manager.emergencies[2].t_occur == pytest.approx(11.1 + 2.0)
     with pytest.raises(ValueError):
         d.inject("meteor", grid=1)
+    with pytest.raises(ValueError):
+        d.inject("building_fire", grid=1, at_h=1.0)  # in the past
 
 
 def test_public_order_incident_is_met_by_police():

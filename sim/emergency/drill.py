@@ -45,6 +45,7 @@ class Drill:
                                                          self.model.city.n_grids)
         if problems:
             raise ScenarioError(problems, scenario.name)
+        self._scheduled_h: list[float] = [inc.at_h for inc in scenario.emergency.incidents]
         assert self.model.emergency is not None
         self.manager: EmergencyManager = self.model.emergency
 
@@ -79,7 +80,7 @@ class Drill:
         started = bool(m.emergencies) and all(not math.isnan(e.t_contained)
                                               for e in m.emergencies)
         busy = any(u.emergency >= 0 for u in m.units.values())
-        pending = any(inc.at_h > self.now_h for inc in self.scenario.emergency.incidents)
+        pending = any(t > self.now_h for t in self._scheduled_h)
         return started and not busy and not pending
 
     def run(self, max_h: float | None = None) -> None:
@@ -107,6 +108,7 @@ class Drill:
             return self.manager.start(kind, grid)
         ev = self.model.env.timeout(t - self.now_h)
         ev.callbacks.append(lambda _e: self.manager.start(kind, grid))
+        self._scheduled_h.append(t)
         return -1
 
     def unit_out_of_service(self, unit_id: str) -> None:
