@@ -1,9 +1,9 @@
 """Calibration from real service-request logs: Open311 GeoReport v2 or NYC 311 (facts.md).
 
 ``gridsim calibrate LOG.csv --format open311|nyc311`` reads a log (CSV, or JSON: a list of
-request objects as a GeoReport v2 server or the NYC Open Data API returns), maps each request's service
-(code or name) or complaint type to a gridsim incident category through an editable mapping file
-(``sim/data/mapping_*.yaml``), and fits:
+request objects as a GeoReport v2 server or the NYC Open Data API returns), maps each
+request's service (code or name) or complaint type to a gridsim incident category through an
+editable mapping file (``sim/data/mapping_*.yaml``), and fits:
 
 * the arrival rate of each category, per 1,000 households per day (count / days observed /
   households × 1,000), with its exact Poisson 95% interval and the dispersion of daily counts
@@ -546,11 +546,12 @@ def match_case_rates(cal: Calibration, scenario: Scenario, days: float = 28, rep
     """Rescale each fitted category's rate so the scenario *files* cases at the log's rate.
 
     A log counts cases; the model's rates are of incidents, to which handed-down cases are
-    added and of which the channels may miss some within the run. This runs the calibrated scenario ``reps`` times
-    for ``days`` (its own warm-up), multiplies each category's rate by (log cases per day) /
-    (simulated cases filed per day), and runs it again to check: ``cal.matching`` holds, per
-    category, the log's rate, the simulated rate before and after (mean and 95% CI) and the
-    factor. Filed cases are proportional to the incident rate in the model, so one step suffices.
+    added and of which the channels may miss some within the run. This runs the calibrated
+    scenario ``reps`` times for ``days`` (its own warm-up), multiplies each category's rate by
+    (log cases per day) / (simulated cases filed per day), and runs it again to check:
+    ``cal.matching`` holds, per category, the log's rate, the simulated rate before and after
+    (mean and 95% CI) and the factor. Filed cases are proportional to the incident rate in the
+    model, so one step suffices.
     """
     import pandas as pd
 
@@ -640,7 +641,8 @@ def fit_report(cal: Calibration) -> str:
                   "some within a run. Each rate was multiplied by the factor so that the "
                   "scenario files cases at the log's rate (simulated per day, mean and 95% CI "
                   "over replications).", "",
-                  "| category | log per day | simulated before | factor | simulated after (95% CI) |",
+                  "| category | log per day | simulated before | factor | "
+                  "simulated after (95% CI) |",
                   "|---|---:|---:|---:|---:|"]
         for _, r in m.iterrows():
             lines.append(f"| {r['category']} | {_f(r['log_per_day'])} | {_f(r['before'])} | "
@@ -740,7 +742,8 @@ def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
     return pd.DataFrame({
         "Unique Key": c.incident_id.astype(str).to_numpy(),
         "Created Date": us(created),
-        "Closed Date": [us(pd.DatetimeIndex([t]))[0] if k else "" for t, k in zip(closed, is_closed)],
+        "Closed Date": [us(pd.DatetimeIndex([t]))[0] if k else ""
+                        for t, k in zip(closed, is_closed)],
         "Agency": c.department.to_numpy(), "Complaint Type": code,
         "Status": ["Closed" if x else "Open" for x in is_closed],
     })

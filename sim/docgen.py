@@ -366,7 +366,8 @@ def scenario_fields_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATED: dict[str, Any] = {"kpis.md": kpis_markdown, "scenario-fields.md": scenario_fields_markdown}
+GENERATED: dict[str, Any] = {"kpis.md": kpis_markdown,
+                             "scenario-fields.md": scenario_fields_markdown}
 
 
 def stale_docs(docs_dir: Path = DOCS_DIR) -> list[str]:

@@ -158,7 +158,8 @@ def test_lognormal_fit_recovers_its_parameters():
 
 # ------------------------------------------------------------------- round trip from a known run
 def _known_scenario() -> Scenario:
-    """Baseline taxonomy and profiles; residents report every incident within minutes, patrols find nothing."""
+    """Baseline taxonomy and profiles; residents report every incident within minutes, patrols
+    find nothing."""
     return scenario_with(Scenario(), {
         "city.households": 32000, "city.hotspot_share": 0.0,
         "channels.resident_reports_per_incident_per_day": 240.0, "patrol.coverage_km2_per_h": 1e-9,
