@@ -183,7 +183,7 @@ class GrowthHazard(_Model):
     control_per_unit_per_min: dict[str, float] = Field(
         min_length=1, description="responder (or grid_worker) → S removed per minute per unit")
     spread_at: float | None = Field(default=None, gt=0,
-                                    description="S in a grid from which it can spread (null: never)")
+                                    description="S from which a grid can spread (null: never)")
     spread_prob_per_min: float = Field(default=0.0, ge=0, le=1,
                                        description="per neighbouring grid, per minute")
     cordon_spread_factor: float = Field(default=0.5, ge=0, le=1,
@@ -242,7 +242,7 @@ class EmergencyKind(_Model):
     hazard: Hazard = Field(description="hazard model: growth (fire, gas, crowd) or flood")
     plan: ContingencyPlan = Field(description="contingency plan (应急预案)")
     rate_per_day: float = Field(default=0.0, ge=0, le=100,
-                                description="random occurrences per day, city-wide (0: scripted only)")
+                                description="random ones per day, city-wide (0: scripted only)")
     uses_micro_fire_stations: bool = Field(
         default=False, description="the micro fire-station tiers turn out (when switched on)")
 
