@@ -11,7 +11,7 @@ per month ρ, honesty cost m_i (a draw of ``behaviour.honesty_cost_yuan``), perc
 multiplier r_i (raised after being caught, fading by half each decision):
 
     b   = pay_per_report + pay_per_closure                       (reward of one credited report)
-    od  = overdue_penalty · p_overdue(grid) / workers(grid)      (expected penalty share a report brings)
+    od  = overdue_penalty · p_overdue(grid) / workers(grid)   (penalty share a report brings)
     π_p = min(1, r_i · spot_check_share · spot_check_detect_prob)
     U(e, n) = (b − od)·ρ·e − κ·(e − e0)² + n·(b − m_i − π_p·F − time_value·report_h) − c·n²/2
               − quota_penalty · [ρ·e + n < quota]
@@ -254,8 +254,8 @@ class Incentives:
         pi = min(1.0, st.risk * (sup.spot_check_share * sup.spot_check_detect_prob
                                  + p_fail * self.complain_prob(g)
                                  * cmp_.investigation_detect_prob))
-        sat_hit = p_fail * ws.satisfaction_bonus_yuan_per_point * self.res.satisfaction_learning_rate \
-            * self.m.residents[g].satisfaction
+        sat_hit = p_fail * ws.satisfaction_bonus_yuan_per_point \
+            * self.res.satisfaction_learning_rate * self.m.residents[g].satisfaction
         return gain > st.honesty_yuan + pi * F + sat_hit
 
     # ------------------------------------------------------------------------------ padded reports

@@ -154,8 +154,9 @@ class DepartmentScheme(_Model):
     speed_max: float = Field(default=0.6, ge=0, le=3, description="largest speed-up")
     rush_quality_loss: float = Field(
         default=0.15, ge=0, le=1, description="fix-success loss per unit of speed-up")
-    care_step: float = Field(default=0.15, ge=0, le=1,
-                             description="share of failed fixes avoided, per cycle off the red list")
+    care_step: float = Field(
+        default=0.15, ge=0, le=1,
+        description="share of failed fixes avoided, per cycle off the red list")
     care_max: float = Field(default=0.6, ge=0, le=1, description="largest care")
     care_time_cost: float = Field(default=0.3, ge=0, le=5,
                                   description="extra handling time per unit of care")
@@ -183,7 +184,8 @@ class WorkerBehaviour(_Model):
     effort_cost_yuan: float = Field(
         default=3000.0, gt=0, description="κ: monthly cost of effort κ·(effort − base effort)²")
     effort_min: float = Field(default=0.5, gt=0, le=2, description="lowest effort a worker chooses")
-    effort_max: float = Field(default=2.0, gt=0, le=4, description="highest effort a worker chooses")
+    effort_max: float = Field(default=2.0, gt=0, le=4,
+                              description="highest effort a worker chooses")
     honesty_cost_yuan: Distribution = Field(
         default=LogNormal(mean=10.0, cv=1.5),
         description="a worker's personal cost of one gaming act (drawn once per worker post)")
