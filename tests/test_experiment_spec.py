@@ -159,3 +159,20 @@ def test_cli_reports_experiment_errors_with_exit_2(tmp_path: Path):
     assert r.returncode == 2 and "duplicate key" in r.stderr
     r = gridsim("sweep", str(ROOT / "experiments" / "smoke.yaml"), "--backend", "gpu")
     assert r.returncode == 2 and "--backend" in r.stderr
+
+
+def test_base_scenario_file_is_found_relative_to_the_experiment_file(tmp_path: Path):
+    (tmp_path / "scen").mkdir()
+    (tmp_path / "scen" / "small.yaml").write_text(
+        "name: small\ncity: {households: 900}\nrun: {days: 2, warmup_days: 1}\n")
+    (tmp_path / "exp").mkdir()
+    f = tmp_path / "exp" / "e.yaml"
+    f.write_text("name: e\nbase: ../scen/small.yaml\noverrides: {run.days: 3}\n"
+                 "factors: {staffing.effort: [0.8, 1.2]}\n")
+    exp = load_experiment(f)
+    assert exp.base.name == "small" and exp.base.city.households == 900
+    assert exp.base.run.days == 3
+    assert [exp.scenario(p.values).staffing.effort for p in design_points(exp)] == [0.8, 1.2]
+    (tmp_path / "scen" / "small.yaml").write_text("name: small\ncity: {households: -5}\n")
+    with pytest.raises(ScenarioError, match="base: city.households"):
+        load_experiment(f)

@@ -141,7 +141,7 @@ def test_cli_sweep_and_report_end_to_end(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "plotly" in page and "Pareto frontier" in page and "<script src=" not in page
     r = gridsim("report", str(tmp_path / "missing.duckdb"))
-    assert r.returncode == 2 and "no such results store" in r.stderr
+    assert r.returncode == 2 and "results store: no such file" in r.stderr
     r = gridsim("report", str(store), "--compare", "0:9")
     assert r.returncode == 2 and "no design point 9" in r.stderr
 

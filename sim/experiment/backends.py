@@ -138,7 +138,13 @@ class DaskBackend:
         from distributed import Client, LocalCluster
 
         if self.scheduler:
-            self.client = Client(self.scheduler, timeout="30s")
+            try:
+                self.client = Client(self.scheduler, timeout="30s")
+            except (OSError, TimeoutError, ValueError) as err:
+                from sim.scenario import ScenarioError
+
+                raise ScenarioError([("--scheduler", f"cannot reach the Dask scheduler "
+                                                     f"{self.scheduler}: {err}")]) from None
         else:
             self.cluster = LocalCluster(n_workers=self.n_local, threads_per_worker=1,
                                         processes=True, dashboard_address=None,

@@ -71,7 +71,7 @@ class ResultsStore:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise ScenarioError([("", "no such results store")], str(path))
+            raise ScenarioError([("results store", "no such file")], str(path))
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -79,14 +79,15 @@ class ResultsStore:
         except duckdb.IOException as err:
             msg = str(err)
             if "lock" in msg.lower():
-                msg = "the store is in use by another process (a sweep still running?)"
-            raise ScenarioError([("", msg)], str(path)) from None
+                msg = "in use by another process (a sweep still running?)"
+            raise ScenarioError([("results store", msg)], str(path)) from None
         except duckdb.Error as err:
-            raise ScenarioError([("", f"not a results store: {err}")], str(path)) from None
+            raise ScenarioError([("results store", f"cannot open: {err}")], str(path)) from None
         if not read_only:
             self.con.execute(SCHEMA)
         elif not self._has_table("meta"):
-            raise ScenarioError([("", "not a gridsim results store (no meta table)")], str(path))
+            raise ScenarioError([("results store", "not a gridsim results store (no meta table)")],
+                                str(path))
         self.session_id: int | None = None
 
     # ---------------------------------------------------------------------------- lifecycle
@@ -114,7 +115,7 @@ class ResultsStore:
         """The experiment the store was made by (rebuilt from its self-contained spec)."""
         m = self.meta()
         if "spec_json" not in m:
-            raise ScenarioError([("", "the store holds no experiment yet")], str(self.path))
+            raise ScenarioError([("results store", "holds no experiment yet")], str(self.path))
         return validate_experiment(json.loads(m["spec_json"]), f"{self.path} (stored spec)")
 
     def attach(self, exp: ResolvedExperiment, points: list[DesignPoint]) -> None:
@@ -122,7 +123,7 @@ class ResultsStore:
         m = self.meta()
         if "experiment_hash" in m:
             if m["experiment_hash"] != exp.hash:
-                raise ScenarioError([("", f"this store holds experiment {m.get('name')!r} "
+                raise ScenarioError([("results store", f"holds experiment {m.get('name')!r} "
                                           f"(hash {m['experiment_hash']}), not this one (hash "
                                           f"{exp.hash}): the base, factors, design, seed or kept "
                                           "outputs differ. Choose another --store or delete it.")],
