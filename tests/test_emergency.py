@@ -176,17 +176,16 @@ def test_escalation_happens_exactly_when_a_trigger_is_crossed(fire):
         running_max, declared, seen = -1.0, False, set()
         while not d.finished and d.now_h < 12:
             d.step(tick / 3)
-            st = d.state()["emergencies"][0]
-            e = d.manager.emergencies[0]
+            e = d.manager.emergencies[0]  # what drill.state() reports, without building it
             if math.isnan(e.t_decision):
-                assert st["level"] == ""
+                assert e.level == -1
                 continue
             declared = True
-            running_max = max(running_max, st["severity"])
+            running_max = max(running_max, e.hazard.severity)
             expect = max(i for i, lv in enumerate(LEVELS)
                          if plan.levels[lv].trigger * factor <= running_max + 1e-9)
-            assert LEVELS.index(st["level"]) == expect, (d.now_h, running_max, st["level"])
-            seen.add(st["level"])
+            assert e.level == expect, (d.now_h, running_max, e.level)
+            seen.add(e.level)
         assert declared and len(seen) >= 3, seen  # several levels crossed, each at its trigger
 
 
@@ -398,3 +397,27 @@ def test_a_crew_busy_on_a_routine_case_cannot_be_taken_out_by_name(flood):
     assert d.manager.units[free[0]].status == "out_of_service"
     d.run()  # the drill goes on with one crew fewer
     assert d.finished
+
+
+def test_micro_fire_stations_and_grid_workers_come_first_and_limit_damage(fire):
+    """The "1-3-5" tiers and grid workers on the spot: earlier first response, less burnt."""
+    earlier = 0
+    for seed in SEEDS:
+        bare = drill(fire, seed, rules__micro_fire_stations__enabled=False,
+                     rules__first_responders__enabled=False).kpis()
+        for lever in ("micro_fire_stations", "first_responders"):
+            other = "first_responders" if lever == "micro_fire_stations" else "micro_fire_stations"
+            k = drill(fire, seed, **{f"rules__{lever}__enabled": True,
+                                     f"rules__{other}__enabled": False}).kpis()
+            assert k["em_first_response_min"] <= bare["em_first_response_min"] + 1e-9
+            assert k["em_damage_yuan"] <= bare["em_damage_yuan"] * (1 + 1e-9)
+            earlier += k["em_first_response_min"] < bare["em_first_response_min"] - 1e-9
+    assert earlier >= len(SEEDS)
+
+
+def test_grid_workers_of_grids_the_fire_spreads_to_turn_out(fire):
+    d = drill(fire, 3)
+    spread = {r["grid"] for r in d.events if r["action"] == "spread"}
+    workers = {r["grid"] for r in d.events
+               if r["action"] == "arrived" and r["responder"] == "grid_worker"}
+    assert spread and spread <= workers and d.manager.emergencies[0].grid in workers

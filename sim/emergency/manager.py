@@ -238,6 +238,9 @@ class EmergencyManager:
         self.log("alarm", e, grid=e.grid, value=e.hazard.severity, unit=e.cfg.hazard.unit)
         if self.rules.first_responders.enabled and e.grid >= 0:
             self.env.process(self._grid_workers(e))
+            for g in sorted(getattr(e.hazard, "s", {})):  # grids it spread to before the alarm
+                if g != e.grid:
+                    self.env.process(self._grid_workers(e, g))
         self.env.process(self._command(e))
 
     def _command(self, e: Emergency):
@@ -507,17 +510,22 @@ class EmergencyManager:
                 if cid is not None:
                     e.routine_delayed.add(int(cid))
 
-    def _grid_workers(self, e: Emergency):
+    def _grid_workers(self, e: Emergency, grid: int | None = None):
+        """Grid workers of ``grid`` (the emergency's own, or one it spread to: cross-grid
+        linkage 跨网格联动) turn out: evacuation, cordon, and their ``grid_worker`` control."""
         fr = self.rules.first_responders
+        g = e.grid if grid is None else grid
         delay = fr.arrive_min.ppf(self.rng.random())
         if not in_window(self.env.now, self.m.scenario.patrol.hours):
             delay += fr.off_duty_extra_min
         yield self.env.timeout(delay / 60.0)
         if e.done.triggered:
             return
-        e.workers_on_scene = fr.workers
+        e.workers_on_scene += fr.workers
+        what = "evacuation and cordon 疏散警戒" if grid is None else \
+            "cross-grid linkage, evacuation and cordon 跨网格联动 疏散警戒"
         self.log("arrived", e, actor=f"{fr.workers} workers", responder=GRID_WORKER,
-                 labels=GRID_WORKER_LABELS, grid=e.grid, detail="evacuation and cordon 疏散警戒")
+                 labels=GRID_WORKER_LABELS, grid=g, detail=what)
         if math.isnan(e.t_first):
             e.t_first = self.env.now
 
@@ -544,6 +552,8 @@ class EmergencyManager:
                 for g in h.step(tick, control, cordon, self.rng_spread):
                     self.log("spread", e, grid=g, value=h.severity, unit=e.cfg.hazard.unit,
                              detail=f"{h.n_grids} grids")
+                    if self.rules.first_responders.enabled and not math.isnan(e.t_alarm):
+                        self.env.process(self._grid_workers(e, g))
             if not math.isnan(e.t_decision):
                 self._escalate(e)
             for u in e.units:
