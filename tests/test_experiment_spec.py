@@ -37,6 +37,20 @@ def test_every_ready_experiment_validates(path):
     assert len({exp.scenario(p.values).hash() for p in pts}) == len(pts), "points must differ"
 
 
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_every_ready_experiment_runs_briefly(path):
+    """The first and last design points of each ready experiment, shortened to two days."""
+    from sim.run import run_scenario
+    from sim.scenario import scenario_with
+
+    exp = load_experiment(path)
+    pts = design_points(exp)
+    for p in (pts[0], pts[-1]):
+        sc = scenario_with(exp.scenario(p.values), {"run.days": 2, "run.warmup_days": 1})
+        kpis = run_scenario(sc, run_seed(exp.spec.seed, p.point_id, 0), keep_cases=False).kpis
+        assert set(exp.spec.kpis) <= set(kpis)
+
+
 def test_ready_experiments_exist():
     names = {p.stem for p in EXPERIMENTS}
     assert {"smoke", "staffing_grid_size", "joint_response_rules", "incentives"} <= names

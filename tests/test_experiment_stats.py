@@ -79,6 +79,14 @@ def test_sobol_indices_find_the_only_factor_that_matters(tmp_path):
     assert abs(pay.ST - 1) <= max(pay.ST_conf, 0.1) and abs(pay.S1 - 1) <= max(pay.S1_conf, 0.15)
     others = cost.drop("staffing.pay.grid_worker")
     assert np.allclose(others[["S1", "ST"]].to_numpy(), 0, atol=1e-9)
+    # the report computes the same indices from the store and draws them
+    from sim.experiment.report import build_report, write_html
+
+    with ResultsStore(tmp_path / "one_sobol.duckdb", read_only=True) as st:
+        data = build_report(st)
+    pd.testing.assert_frame_equal(data.sobol.reset_index(drop=True), idx.reset_index(drop=True))
+    page = write_html(data, tmp_path / "r.html").read_text()
+    assert "Sobol indices" in page and "main effects" in page
 
 
 def test_morris_screens_out_the_factors_that_do_not_matter(tmp_path):

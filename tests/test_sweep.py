@@ -171,3 +171,35 @@ def test_runs_leave_no_model_behind_so_long_sweeps_keep_flat_memory():
         run_scenario(tiny, seed, keep_cases=False)
     gc.collect()
     assert len(mesa.Agent._ids) == before
+
+
+def test_sigterm_stops_the_sweep_cleanly_and_it_resumes(tmp_path):
+    """SIGTERM (or Ctrl-C) stops a sweep with exit code 130; the finished runs are kept."""
+    import os
+    import signal
+    import time
+
+    import yaml
+
+    f = tmp_path / "term.yaml"
+    f.write_text(yaml.safe_dump(tiny_experiment(name="term", replications=10)))
+    store = tmp_path / "term.duckdb"
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(f), "--store",
+                             str(store), "--backend", "serial"], cwd=ROOT,
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    done, deadline = 0, time.monotonic() + 120
+    while done < 2 and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        done += line.startswith("[")
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    with ResultsStore(store, read_only=True) as st:
+        n = len(st.runs())
+        status = st.con.execute("SELECT status FROM sessions").fetchall()
+    assert 2 <= n < 40 and status == [("interrupted",)]
+    r = gridsim("sweep", str(f), "--store", str(store), "--backend", "serial")
+    assert r.returncode == 0 and f"{n} already in the store" in r.stdout.replace("\n", " ")

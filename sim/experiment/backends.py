@@ -87,6 +87,15 @@ class ProcessBackend:
             self._pool.shutdown(wait=exc[0] is None, cancel_futures=True)
             self._pool = None
 
+    def abort(self) -> None:
+        """Stop at once (Ctrl-C): drop queued runs and terminate the workers mid-run."""
+        if self._pool is not None:
+            procs = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.terminate()
+            self._pool = None
+
     def run(self, tasks: Iterable[RunTask], on_result: OnResult) -> None:
         from concurrent.futures.process import BrokenProcessPool
 
@@ -133,6 +142,7 @@ class DaskBackend:
         self.client = None
         self.cluster = None
         self.workers = self.n_local
+        self._inflight: dict = {}
 
     def __enter__(self) -> "DaskBackend":
         from distributed import Client, LocalCluster
@@ -160,16 +170,24 @@ class DaskBackend:
             self.cluster.close()
         self.client = self.cluster = None
 
+    def abort(self) -> None:
+        """Stop at once (Ctrl-C): cancel every run still queued or running on the cluster."""
+        if self.client is not None and self._inflight:
+            self.client.cancel(list(self._inflight.values()), force=True)
+            self._inflight.clear()
+
     def run(self, tasks: Iterable[RunTask], on_result: OnResult) -> None:
         from distributed import as_completed
 
         assert self.client is not None, "use the backend as a context manager"
         it = iter(tasks)
         owner: dict[str, RunTask] = {}
+        self._inflight = {}
 
         def submit(task: RunTask):
             fut = self.client.submit(execute_run, task, pure=False)
             owner[fut.key] = task
+            self._inflight[fut.key] = fut
             return fut
 
         first = [submit(t) for t in itertools.islice(it, 2 * self.workers)]
@@ -178,6 +196,7 @@ class DaskBackend:
         queue = as_completed(first)
         for fut in queue:
             task = owner.pop(fut.key)
+            self._inflight.pop(fut.key, None)
             try:
                 outcome = fut.result()
             except Exception as err:  # noqa: BLE001 - e.g. KilledWorker: record, go on

@@ -105,6 +105,9 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
                 run(todo)
         except KeyboardInterrupt:
             summary.interrupted = True
+            abort = getattr(backend, "abort", None)
+            if started and abort is not None:
+                abort()
         finally:
             reporter.stop()
             summary.elapsed_s = time.perf_counter() - t0

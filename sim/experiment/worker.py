@@ -108,8 +108,15 @@ def warm_up(_: int = 0) -> int:
 
 
 def watch_parent(parent_pid: int) -> None:
-    """Process-pool initializer: exit when the parent disappears (e.g. it was killed -9)."""
+    """Process-pool initializer: exit when the parent disappears (e.g. it was killed -9).
+
+    Workers also ignore Ctrl-C (SIGINT goes to the whole terminal process group): the parent
+    handles it, stops taking results and terminates them, so no run is recorded as failed.
+    """
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def _watch() -> None:
         while True:
