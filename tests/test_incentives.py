@@ -8,6 +8,7 @@ effort and gaming by expected utility (sim/incentives.py); none of these outcome
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.distributions import Fixed
@@ -151,3 +152,48 @@ def test_red_list_makes_the_others_take_care():
     careful = [d for d in m.departments.values() if d.fix_success_prob > d.cfg.fix_success_prob]
     assert len(careful) == 6  # all but the ceil(0.25 · 8) on the red list
     assert all(d.time_factor > 1.0 for d in careful)  # care takes time
+
+
+class _NoPolicies:
+    """Stand-in with every hook neutral: what GridModel would do without sim.policies."""
+
+    def __init__(self, m):
+        pass
+
+    def adjust_channel_times(self, inc, sub, times):
+        pass
+
+    def on_report(self, inc, channel):
+        pass
+
+    def staged_verification(self, inc, u_verify, fixed):
+        return False
+
+    def misroute_factor(self, inc):
+        return 1.0
+
+    def on_finish(self, inc, state):
+        return False
+
+    case_flags = staticmethod(lambda inc: (False,) * 5)
+
+    def finish(self):
+        pass
+
+    def reporters(self):
+        return {}
+
+    def context(self):
+        return {}
+
+
+def test_default_sections_leave_the_core_model_untouched(monkeypatch):
+    """With every new section at its default, the case log is identical to a run with the
+    policy hooks removed: the baseline's numbers do not depend on sim.policies."""
+    import sim.model
+
+    sc = with_(Scenario(), run__days=12, run__warmup_days=1)
+    a = run_scenario(sc, seed=7).cases
+    monkeypatch.setattr(sim.model, "Policies", _NoPolicies)
+    b = run_scenario(sc, seed=7).cases
+    pd.testing.assert_frame_equal(a, b)
