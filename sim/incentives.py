@@ -25,7 +25,7 @@ Keeping a found problem off the record (collusion with the assessed unit) pays, 
     side_payment_share · (penalty_per_case + p_overdue(dept) · penalty_per_overdue)
     + overdue_penalty · p_overdue(dept) / workers(grid) − b
     against  m_i + min(1, r_i·(field_inspection_prob + q_res·p_complain·investigation_detect))·F
-
+(+ satisfaction_bonus · α · S with a satisfaction-weighted scheme),
 and a staged verification (no site visit; a failed fix is then closed as if fixed) pays
 ``time_value · verification_h + p_fail · overdue_penalty·p_overdue/workers`` against
 ``m_i + min(1, r_i·(spot_check_share·detect + p_fail·p_complain·investigation_detect))·F
@@ -233,7 +233,11 @@ class Incentives:
         q_res = float(self.res_share_grid[g])
         pi = min(1.0, st.risk * (sup.field_inspection_prob
                                  + q_res * self.complain_prob(g) * cmp_.investigation_detect_prob))
-        cost = st.honesty_yuan + pi * F
+        # a problem left standing is a bad experience for residents: a satisfaction-weighted
+        # scheme makes it cost the worker α·S points of bonus
+        sat_hit = self.ws.satisfaction_bonus_yuan_per_point * self.res.satisfaction_learning_rate \
+            * self.m.residents[g].satisfaction
+        cost = st.honesty_yuan + pi * F + sat_hit
         out = []
         for d, p_od in self.p_od_dept.items():
             gain = beh.collusion_side_payment_share * (ds.penalty_per_case_yuan

@@ -197,3 +197,12 @@ def test_default_sections_leave_the_core_model_untouched(monkeypatch):
     monkeypatch.setattr(sim.model, "Policies", _NoPolicies)
     b = run_scenario(sc, seed=7).cases
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_satisfaction_weighted_pay_deters_collusion():
+    """A problem kept off the record later costs residents' satisfaction; when pay follows
+    satisfaction the worker bears that cost, and fewer problems are kept off the record."""
+    sc = ready("incentives_collusion", **{"run.days": 30})
+    weighted = with_(sc, appraisal__worker_scheme__satisfaction_bonus_yuan_per_point=20)
+    plain, sat = paired(sc, weighted, kpi("suppressed_incidents"), seeds=range(1, 5))
+    assert_greater(plain, sat, "suppressed incidents, plain vs satisfaction-weighted pay")
