@@ -166,13 +166,15 @@ def reduced(scenario: Scenario, days: float | None) -> Scenario:
 
 def validate_city(v: CityValidation, reps: int = 10, days: float | None = None,
                   master_seed: int | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Run ``reps`` replications of ``v``'s scenario; one row per target with its verdict."""
+                  progress: Callable[[int, int], None] | None = None,
+                  scenario: Scenario | None = None) -> pd.DataFrame:
+    """Run ``reps`` replications of ``v``'s scenario (or ``scenario``, a variant of it); one row
+    per target with its verdict."""
     import pandas as pd
 
     from sim.run import run_scenario
 
-    sc = reduced(v.scenario(), days)
+    sc = reduced(scenario or v.scenario(), days)
     seeds = replication_seeds(sc.run.seed if master_seed is None else master_seed, reps)
     values: dict[str, list[float]] = {t.metric: [] for t in v.targets}
     for i, seed in enumerate(seeds):
@@ -214,6 +216,67 @@ def _fmt(metric: str) -> Callable[[float], str]:
     return lambda v: "–" if v != v else f"{v:,.0f}"
 
 
+def _scaled(scenario: Scenario, fn: Callable[[str, object], dict]) -> dict:
+    """Overrides built from each department: ``fn(code, department) -> {path: value}``."""
+    out: dict = {}
+    for code, dep in scenario.departments.items():
+        out.update(fn(code, dep))
+    return out
+
+
+#: One-at-a-time variants of the assumed parameters: how much does each verdict depend on them?
+SENSITIVITY: dict[str, list[tuple[str, Callable[[Scenario], dict]]]] = {
+    "dongcheng_2009": [
+        ("every department one crew fewer per sub-district (at least 1)", lambda sc: _scaled(
+            sc, lambda c, d: {f"departments.{c}.crews_per_street": max(1, d.crews_per_street - 1)})),
+        ("handling times × 1.5", lambda sc: _scaled(
+            sc, lambda c, d: {f"departments.{c}.handling_time.mean": d.handling_time.mean * 1.5})),
+        ("crew shifts 08:30–17:30 Mon–Fri (office hours)", lambda sc: _scaled(
+            sc, lambda c, d: {f"departments.{c}.shift": {"start_h": 8.5, "end_h": 17.5,
+                                                          "days": [0, 1, 2, 3, 4]}})),
+        ("patrols 08:00–18:00 (not 07:30–22:30)",
+         lambda sc: {"patrol.hours": {"start_h": 8.0, "end_h": 18.0}}),
+        ("residents report 3× as readily", lambda sc: {
+            "channels.resident_reports_per_incident_per_day":
+                3 * sc.channels.resident_reports_per_incident_per_day}),
+        ("misrouting 15% (not 5%)", lambda sc: {"platform.misroute_prob": 0.15}),
+    ],
+    "shanghai_12345_2016": [
+        ("verification around the clock (patrol hours 00:00–24:00)",
+         lambda sc: {"patrol.hours": {"start_h": 0.0, "end_h": 24.0}}),
+        ("every department's crews on duty around the clock", lambda sc: _scaled(
+            sc, lambda c, d: {f"departments.{c}.shift": {"start_h": 0.0, "end_h": 24.0}})),
+        ("every deadline at least one working day", lambda sc: {
+            f"incidents.categories.{c}.subtypes.{s}.deadline": {"value": 1,
+                                                                 "unit": "working_days"}
+            for c, cat in sc.incidents.categories.items() for s, sub in cat.subtypes.items()
+            if _deadline_hours(sub.deadline) < 9}),
+    ],
+}
+
+
+def _deadline_hours(d) -> float:
+    """Rough length of a deadline in hours (a working day counted as 9 working hours)."""
+    return {"working_hours": d.value, "working_days": 9 * d.value, "hours": d.value,
+            "days": 24 * d.value}[d.unit]
+
+
+def sensitivity(name: str, reps: int = 5, days: float | None = None) -> pd.DataFrame:
+    """Each validation target under each one-at-a-time variant of :data:`SENSITIVITY`."""
+    import dataclasses
+
+    import pandas as pd
+
+    v = VALIDATIONS[name]
+    base = v.scenario()
+    rows = [validate_city(v, reps=reps, days=days).assign(variant="as published (scenario file)")]
+    for label, make in SENSITIVITY.get(name, []):
+        varied = scenario_with(base, make(base))
+        rows.append(validate_city(dataclasses.replace(v, scenario_file=""), reps=reps, days=days,
+                                  scenario=varied).assign(variant=label))
+    return pd.concat(rows, ignore_index=True)
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     """The results as a Markdown table (what docs/validation.md shows)."""
     lines = ["| scenario | published figure | published | simulated (95% CI) | verdict |",
@@ -228,6 +291,22 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def sensitivity_markdown(df: pd.DataFrame) -> str:
+    """One row per variant, one column per published figure: simulated (95% CI), verdict."""
+    targets = list(dict.fromkeys(df.target))
+    lines = ["| variant | " + " | ".join(targets) + " |",
+             "|---|" + "---|" * len(targets)]
+    for variant, grp in df.groupby("variant", sort=False):
+        cells = []
+        for t in targets:
+            r = grp[grp.target == t].iloc[0]
+            f = _fmt(r["metric"])
+            mark = "" if r["agrees"] else " ✗"
+            cells.append(f"{f(r['simulated'])} ({f(r['ci_lo'])} – {f(r['ci_hi'])}){mark}")
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def validation_command(
     names: Annotated[Optional[list[str]], typer.Argument(
         help="Validations to run (default: all): " + ", ".join(VALIDATIONS))] = None,
@@ -237,6 +316,9 @@ def validation_command(
     seed: Annotated[Optional[int], typer.Option(
         help="Master seed the replication seeds derive from (default: run.seed).")] = None,
     markdown: Annotated[bool, typer.Option(help="Print a Markdown table.")] = False,
+    sensitivity_: Annotated[bool, typer.Option(
+        "--sensitivity", help="Also vary the assumed parameters one at a time (sim/validation.py"
+                              " SENSITIVITY) and show how each figure moves.")] = False,
 ) -> None:
     """Run the validation scenarios: published vs simulated, with 95% CIs and verdicts."""
     import pandas as pd
@@ -258,6 +340,14 @@ def validation_command(
         from sim.cli import fail
 
         fail(ScenarioError(problems, "gridsim validation"))
+    if sensitivity_:
+        for n in chosen:
+            err.print(f"{n}: {reps} replications × {1 + len(SENSITIVITY.get(n, []))} variants…",
+                      highlight=False)
+            print(f"\n{VALIDATIONS[n].title}\n")
+            print(sensitivity_markdown(sensitivity(n, reps=reps, days=days)))
+        print("\n✗ = disagrees with the published figure")
+        return
     frames = []
     for n in chosen:
         err.print(f"{n}: {reps} replications…", highlight=False)
