@@ -8,6 +8,7 @@ functions here, so "working time" means one thing everywhere.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 from sim.scenario import CalendarConfig, Deadline, Window
 
@@ -16,7 +17,7 @@ HOURS_PER_WEEK = 168.0
 
 
 def is_always(w: Window) -> bool:
-    return w.start_h <= 0 and w.end_h >= 24 and len(w.days) == 7
+    return w.always
 
 
 def weekly_open_hours(w: Window) -> float:
@@ -43,48 +44,45 @@ def next_open(t: float, w: Window) -> float:
     raise AssertionError("a window with at least one day always opens within a week")
 
 
+def open_hours_until(t: float, w: Window) -> float:
+    """F(t): hours inside the window between time 0 and t (piecewise linear, non-decreasing)."""
+    per_week, cum = w.week_table
+    weeks = math.floor(t / HOURS_PER_WEEK)
+    r = t - weeks * HOURS_PER_WEEK
+    day = min(int(r // HOURS_PER_DAY), 6)
+    h = r - day * HOURS_PER_DAY
+    inside = min(max(h - w.start_h, 0.0), w.hours_per_day) if day in w.days else 0.0
+    return weeks * per_week + cum[day] + inside
+
+
+def time_at_open_hours(y: float, w: Window) -> float:
+    """The earliest t with F(t) = y, for y > 0: inside an open stretch or at its very end."""
+    per_week, cum = w.week_table
+    weeks = math.floor(y / per_week)
+    rem = y - weeks * per_week
+    if rem <= 0 and weeks > 0:
+        weeks -= 1
+        rem += per_week
+    day = bisect_left(cum, rem, 1, 8) - 1
+    return weeks * HOURS_PER_WEEK + day * HOURS_PER_DAY + w.start_h + (rem - cum[day])
+
+
 def open_hours_between(t0: float, t1: float, w: Window) -> float:
     """Hours inside the window between t0 and t1 (0 if t1 <= t0)."""
     if t1 <= t0:
         return 0.0
     if is_always(w):
         return t1 - t0
-    weeks = math.floor((t1 - t0) / HOURS_PER_WEEK)
-    total = weeks * weekly_open_hours(w)
-    t = t0 + weeks * HOURS_PER_WEEK
-    day = int(t // HOURS_PER_DAY)
-    while day * HOURS_PER_DAY < t1:
-        if day % 7 in w.days:
-            lo = max(t, day * HOURS_PER_DAY + w.start_h)
-            hi = min(t1, day * HOURS_PER_DAY + w.end_h)
-            if hi > lo:
-                total += hi - lo
-        day += 1
-    return total
+    return open_hours_until(t1, w) - open_hours_until(t0, w)
 
 
 def advance(t: float, amount_h: float, w: Window) -> float:
     """The time at which ``amount_h`` hours inside the window have passed since t."""
+    if w.always:
+        return t + max(amount_h, 0.0)
     if amount_h <= 0:
-        return next_open(t, w) if amount_h == 0 and not is_always(w) else t
-    if is_always(w):
-        return t + amount_h
-    per_week = weekly_open_hours(w)
-    weeks = math.floor(amount_h / per_week)
-    if weeks and math.isclose(weeks * per_week, amount_h):
-        weeks -= 1  # land exactly at the end of an open stretch, not at the next opening
-    t += weeks * HOURS_PER_WEEK
-    left = amount_h - weeks * per_week
-    day = int(t // HOURS_PER_DAY)
-    while True:
-        if day % 7 in w.days:
-            lo = max(t, day * HOURS_PER_DAY + w.start_h)
-            hi = day * HOURS_PER_DAY + w.end_h
-            if hi > lo:
-                if left <= hi - lo:
-                    return lo + left
-                left -= hi - lo
-        day += 1
+        return next_open(t, w)
+    return max(t, time_at_open_hours(open_hours_until(t, w) + amount_h, w))
 
 
 def deadline_h(deadline: Deadline, cal: CalendarConfig) -> float:

@@ -179,40 +179,60 @@ def _q(x: pd.Series, q: float) -> float:
 
 def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
               invalid_reports: int = 0) -> dict[str, float]:
-    """The KPIs that depend on the case log only (used per run and per grid)."""
-    occurred = cases[(cases.t_occur_h >= warmup_h) & (cases.t_occur_h < end_h)]
-    discovered = occurred[occurred.t_report_h.notna()]
-    c = cases[(cases.t_report_h >= warmup_h) & (cases.t_report_h < end_h)]
-    closed = c[c.t_closed_h.notna()]
-    dispatched = c[c.t_dispatch_h.notna()]
-    due = c[c.on_spot | (c.t_due_h <= end_h)]
-    due_dispatched = dispatched[dispatched.t_due_h <= end_h]
-    handled = c[c.t_handled_h.notna()]
-    first_reports = len(c)
-    duplicates = int((c.n_reports - 1).clip(lower=0).sum())
-    ttc = closed.t_closed_h - closed.t_report_h
+    """The KPIs that depend on the case log only (used per run and per grid).
+
+    Works on column arrays and boolean masks, never on filtered copies of the whole log, so a
+    city-scale log of a million rows costs a few masks of memory.
+    """
+    def col(name: str) -> np.ndarray:
+        return cases[name].to_numpy()
+
+    t_occ, t_rep, t_closed = col("t_occur_h"), col("t_report_h"), col("t_closed_h")
+    t_disp, t_due, t_hand = col("t_dispatch_h"), col("t_due_h"), col("t_handled_h")
+    state, on_spot = col("state"), col("on_spot").astype(bool)
+    occurred = (t_occ >= warmup_h) & (t_occ < end_h)
+    discovered = occurred & ~np.isnan(t_rep)
+    c = (t_rep >= warmup_h) & (t_rep < end_h)  # NaN compares False: unreported are out
+    closed = c & ~np.isnan(t_closed)
+    dispatched = c & ~np.isnan(t_disp)
+    due = c & (on_spot | (t_due <= end_h))
+    due_dispatched = dispatched & (t_due <= end_h)
+    handled = c & ~np.isnan(t_hand)
+    first_reports = int(c.sum())
+    duplicates = int(np.clip(col("n_reports")[c].astype(np.int64) - 1, 0, None).sum())
+    ttc = t_closed[closed] - t_rep[closed]
+    wait = col("crew_wait_h")[dispatched]
     return {
-        "incidents_total": float(len(occurred)),
-        "discovery_rate": _share(len(discovered), len(occurred)),
-        "mean_discovery_latency_h": _mean(discovered.t_report_h - discovered.t_occur_h),
+        "incidents_total": float(occurred.sum()),
+        "discovery_rate": _share(int(discovered.sum()), int(occurred.sum())),
+        "mean_discovery_latency_h": _mean_arr(t_rep[discovered] - t_occ[discovered]),
         "reports_total": float(first_reports + duplicates + invalid_reports),
         "duplicate_rate": _share(duplicates, first_reports + duplicates),
         "filing_rate": _share(first_reports, first_reports + invalid_reports),
         "cases_filed": float(first_reports),
-        "on_spot_share": _share(int(c.on_spot.sum()), first_reports),
-        "closure_rate": _share(int(due.t_closed_h.notna().sum()), len(due)),
-        "on_time_rate": _share(int((due_dispatched.t_closed_h <= due_dispatched.t_due_h).sum()),
-                               len(due_dispatched)),
-        "mean_time_to_close_h": _mean(ttc),
-        "p50_time_to_close_h": _q(ttc, 0.5),
-        "p90_time_to_close_h": _q(ttc, 0.9),
-        "cases_open_end": float(((c.state != "closed") & (c.state != "parked")).sum()),
-        "return_rate": _share(int((dispatched.returns > 0).sum()), len(dispatched)),
-        "rework_rate": _share(int((handled.reworks > 0).sum()), len(handled)),
-        "escalated_cases": float((c.escalation_level > 0).sum()),
-        "parked_cases": float((c.state == "parked").sum()),
-        "mean_crew_wait_h": _mean(dispatched.crew_wait_h.dropna()),
+        "on_spot_share": _share(int((c & on_spot).sum()), first_reports),
+        "closure_rate": _share(int((due & ~np.isnan(t_closed)).sum()), int(due.sum())),
+        "on_time_rate": _share(int((due_dispatched & (t_closed <= t_due)).sum()),
+                               int(due_dispatched.sum())),
+        "mean_time_to_close_h": _mean_arr(ttc),
+        "p50_time_to_close_h": _q_arr(ttc, 0.5),
+        "p90_time_to_close_h": _q_arr(ttc, 0.9),
+        "cases_open_end": float((c & (state != "closed") & (state != "parked")).sum()),
+        "return_rate": _share(int((dispatched & (col("returns") > 0)).sum()),
+                              int(dispatched.sum())),
+        "rework_rate": _share(int((handled & (col("reworks") > 0)).sum()), int(handled.sum())),
+        "escalated_cases": float((c & (col("escalation_level") > 0)).sum()),
+        "parked_cases": float((c & (state == "parked")).sum()),
+        "mean_crew_wait_h": _mean_arr(wait[~np.isnan(wait)]),
     }
+
+
+def _mean_arr(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else float("nan")
+
+
+def _q_arr(x: np.ndarray, q: float) -> float:
+    return float(np.quantile(x, q)) if len(x) else float("nan")
 
 
 def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
@@ -225,6 +245,34 @@ def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
     k.update(policy_kpis(cases, ctx, k))
     k.update(emergency_kpis(ctx.emergencies, ctx.warmup_h, ctx.end_h))
     return {key: k[key] for key in KPI_DEFINITIONS}
+
+
+def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,
+                   end_h: float = float("inf")) -> dict[str, float]:
+    """The emergency KPIs from the one-row-per-emergency table (NaN/0 without emergencies)."""
+    nan = float("nan")
+    keys = [k for k in KPI_DEFINITIONS if k == "emergencies" or k.startswith("em_")]
+    if table is None:
+        return {k: nan for k in keys}
+    e = table[(table.t_occur_h >= warmup_h) & (table.t_occur_h < end_h)]
+    alarmed = e[e.t_alarm_h.notna()]
+    lead_t = (alarmed.t_lead_arrived_h - alarmed.t_lead_notified_h) * 60.0
+    return {
+        "emergencies": float(len(e)),
+        "em_first_response_min": _mean((alarmed.t_first_response_h - alarmed.t_alarm_h).dropna())
+        * 60.0,
+        "em_full_joint_response_min": _mean((alarmed.t_full_joint_h - alarmed.t_alarm_h).dropna())
+        * 60.0,
+        "em_containment_min": _mean((alarmed.t_contained_h - alarmed.t_alarm_h).dropna()) * 60.0,
+        "em_not_contained": float(e.t_contained_h.isna().sum()),
+        "em_damage_yuan": float(e.damage_yuan.sum()),
+        "em_people_affected": float(e.people_affected.sum()),
+        "em_max_level": float(e.max_level_rank.max()) if len(e) else 0.0,
+        "em_units_sent": float(e.units_sent.sum()),
+        "em_mutual_aid_units": float(e.mutual_aid_units.sum()),
+        "em_routine_cases_delayed": float(e.routine_cases_delayed.sum()),
+        "em_lead_5min_share": _share(int((lead_t <= 5.0 + 1e-9).sum()), len(alarmed)),
+    }
 
 
 def _flag(cases: pd.DataFrame, col: str) -> np.ndarray:
@@ -283,34 +331,6 @@ def composite_score(closure_rate: float, on_time_rate: float, rework_rate: float
             num += w[key] * x
             den += w[key]
     return 100.0 * num / den if den else float("nan")
-
-
-def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,
-                   end_h: float = float("inf")) -> dict[str, float]:
-    """The emergency KPIs from the one-row-per-emergency table (NaN/0 without emergencies)."""
-    nan = float("nan")
-    keys = [k for k in KPI_DEFINITIONS if k == "emergencies" or k.startswith("em_")]
-    if table is None:
-        return {k: nan for k in keys}
-    e = table[(table.t_occur_h >= warmup_h) & (table.t_occur_h < end_h)]
-    alarmed = e[e.t_alarm_h.notna()]
-    lead_t = (alarmed.t_lead_arrived_h - alarmed.t_lead_notified_h) * 60.0
-    return {
-        "emergencies": float(len(e)),
-        "em_first_response_min": _mean((alarmed.t_first_response_h - alarmed.t_alarm_h).dropna())
-        * 60.0,
-        "em_full_joint_response_min": _mean((alarmed.t_full_joint_h - alarmed.t_alarm_h).dropna())
-        * 60.0,
-        "em_containment_min": _mean((alarmed.t_contained_h - alarmed.t_alarm_h).dropna()) * 60.0,
-        "em_not_contained": float(e.t_contained_h.isna().sum()),
-        "em_damage_yuan": float(e.damage_yuan.sum()),
-        "em_people_affected": float(e.people_affected.sum()),
-        "em_max_level": float(e.max_level_rank.max()) if len(e) else 0.0,
-        "em_units_sent": float(e.units_sent.sum()),
-        "em_mutual_aid_units": float(e.mutual_aid_units.sum()),
-        "em_routine_cases_delayed": float(e.routine_cases_delayed.sum()),
-        "em_lead_5min_share": _share(int((lead_t <= 5.0 + 1e-9).sum()), len(alarmed)),
-    }
 
 
 def per_grid_kpis(cases: pd.DataFrame, n_grids: int, warmup_h: float, end_h: float,

@@ -180,25 +180,29 @@ class GridModel(mesa.Model):
         inc.t_dispatch = self.env.now
         inc.department = sub.department
         inc.t_due = due_time(self.env.now, sub.deadline, self.scenario.calendar)
-        self._watch(inc, inc.t_due)
 
-    def _watch(self, inc: Incident, t: float) -> None:
-        if t < self.horizon_h:
-            ev = self.env.timeout(t - self.env.now)
-            ev.callbacks.append(lambda _e, inc=inc: self._overdue(inc))
+    def escalation_at(self, inc: Incident, t: float) -> int:
+        """Levels a case has escalated by time t: one for each deadline it has let pass
+        (community → street → district, at most 3). A case closed exactly at its deadline is on
+        time. Computed from the times, so no event waits on every case's deadline."""
+        if inc.t_due != inc.t_due or t <= inc.t_due:
+            return 0
+        level, due = 1, inc.t_due
+        deadline = self.subtypes[inc.sub].deadline
+        while level < 3:
+            due = due_time(due, deadline, self.scenario.calendar)
+            if t <= due:
+                break
+            level += 1
+        return level
 
-    def _overdue(self, inc: Incident) -> None:
-        """A missed deadline: escalate one level (community → street → district)."""
-        if inc.state in ("closed", "parked"):
-            return
-        if inc.escalation < 3:
-            inc.escalation += 1
-            level = ("community", "street", "district")[inc.escalation - 1]
-            unit = {"community": self.city.community, "street": self.city.street,
-                    "district": self.city.district}[level][inc.grid]
-            self.level_teams[level][int(unit)].escalations_received += 1
-            sub = self.subtypes[inc.sub]
-            self._watch(inc, due_time(self.env.now, sub.deadline, self.scenario.calendar))
+    def _escalate_on_record(self, inc: Incident) -> None:
+        end = inc.t_closed if inc.t_closed == inc.t_closed else self.env.now
+        inc.escalation = self.escalation_at(inc, end)
+        city = self.city
+        for level, arr in zip(("community", "street", "district")[: inc.escalation],
+                              (city.community, city.street, city.district)):
+            self.level_teams[level][int(arr[inc.grid])].escalations_received += 1
 
     def busy_start(self, kind: str, n: int) -> int:
         self._token += 1
@@ -221,6 +225,7 @@ class GridModel(mesa.Model):
 
     def _record(self, inc: Incident) -> None:
         self.open_incidents.pop(inc.id, None)
+        self._escalate_on_record(inc)
         sub = self.subtypes[inc.sub]
         end = min(inc.t_closed, self.env.now) if inc.t_closed == inc.t_closed else self.env.now
         n_reports = sum(1 for t in inc.channel_times if t <= end) if inc.channel else 0

@@ -133,7 +133,8 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         u[I.U_HANDLE], u[I.U_FIX], u[I.U_VERIFY], u[I.U_FEEDBACK], u[I.U_VERIFY_TIME])
     while True:
         inc.state = "handling"
-        yield from _crew_visit(m, inc, dept, crews, -(sub.urgency + inc.escalation), travel_h,
+        priority = -(sub.urgency + m.escalation_at(inc, env.now))
+        yield from _crew_visit(m, inc, dept, crews, priority, travel_h,
                                cfg.handling_time.ppf(u_handle) * dept.time_factor)
         dept.cases_handled += 1
         if inc.complex and u[I.U_UNSOLVABLE] < sub.unsolvable_prob:
