@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 
 import streamlit as st
 
@@ -27,8 +28,20 @@ lang = st.sidebar.radio(tr("language", "en") + " / " + tr("language", "zh"), LAN
 st.sidebar.title(tr("app_title", lang))
 page = st.sidebar.radio(tr("page", lang), list(PAGES), key="page",
                         format_func=lambda p: tr(f"page_{p}", lang))
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Thread:
+    """Import the simulation engine (Mesa and friends, over a second) in the background once
+    per server, so the first page shows at once and the first Run does not wait for it."""
+    t = threading.Thread(target=importlib.import_module, args=("sim.run",), daemon=True)
+    t.start()
+    return t
+
+
 try:
     importlib.import_module(PAGES[page]).render(lang)
+    _warm_up()
 except Exception as err:  # noqa: BLE001 - the user sees a message; the log keeps the traceback
     logging.getLogger("gridsim.app").exception("page %s failed", page)
     st.error(tr("error_unexpected", lang, err=f"{type(err).__name__}: {err}"))

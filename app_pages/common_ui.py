@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import streamlit as st
 
@@ -11,8 +11,10 @@ from app_pages import limits
 from app_pages.i18n import field_label, option_label, section_label, tr
 from app_pages.runner import RunCache, cached_run
 from app_pages.schema_widgets import WidgetSpec, changed, coerce, groups, specs_for_group
-from sim.run import RunResult
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_yaml, validate_scenario
+
+if TYPE_CHECKING:  # sim.run imports Mesa (over a second): only when a run is asked for
+    from sim.run import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "scenarios"

@@ -17,6 +17,7 @@ import streamlit as st
 from app_pages import kpi_view
 from app_pages.common_ui import SCENARIO_DIR, select, show_problems
 from app_pages.i18n import field_label, option_label, tr
+from app_pages.maps import cell_layer
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
 
 PLAY_INTERVAL_S = 1.0
@@ -130,43 +131,40 @@ def map_frames(drill: Any, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, unit_of_hazard: str,
                lang: str) -> alt.Chart:
-    xs = sorted(grids.x_km.round(9).unique())
-    cell = min((b - a) for a, b in zip(xs, xs[1:])) if len(xs) > 1 else 1.0
-    half = cell / 2 * 0.96
-    g = grids.assign(x0=grids.x_km - half, x1=grids.x_km + half, y0=grids.y_km - half,
-                     y1=grids.y_km + half)
-    top = float(max(grids.x_km.max(), grids.y_km.max()) + cell / 2)
-    scale = alt.Scale(domain=[0, top], nice=False)
+    g, enc = cell_layer(grids, px=400)
     hazard_title = tr("dr_hazard", lang) + (f" ({unit_of_hazard})" if unit_of_hazard else "")
     cells = alt.Chart(g).mark_rect(strokeWidth=3).encode(
-        x=alt.X("x0:Q", title="x (km)", scale=scale), x2="x1:Q",
-        y=alt.Y("y0:Q", title="y (km)", scale=scale), y2="y1:Q",
+        x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"],
         color=alt.Color("hazard:Q", title=hazard_title,
-                        scale=alt.Scale(scheme="orangered", domainMin=0)),
+                        legend=alt.Legend(format=".0f", orient="bottom"),
+                        scale=alt.Scale(scheme="orangered",
+                                        domain=[0, max(1.0, float(grids.hazard.max()))])),
         stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value("#dddddd")),
         tooltip=["grid", "zone", alt.Tooltip("hazard:Q", format=".1f"), "level"])
-    labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="#6a0dad",
-                                                   dy=-half * 0 - 2).encode(
+    labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="white").encode(
         x="x_km:Q", y="y_km:Q", text="level:N")
     layers = [cells, labels]
     if not units.empty:
         pts = alt.Chart(units).mark_point(filled=True, size=110, opacity=0.9).encode(
             x="x_km:Q", y="y_km:Q",
-            color=alt.Color("department:N", title=tr("department", lang)),
-            shape=alt.Shape("status_label:N", title=tr("dr_status", lang)),
+            color=alt.Color("department:N", title=tr("department", lang),
+                            legend=alt.Legend(orient="right", labelLimit=160)),
+            shape=alt.Shape("status_label:N", title=tr("dr_status", lang),
+                            legend=alt.Legend(orient="bottom", columns=2)),
             tooltip=["unit", "department", "status_label", "station"])
         layers.append(pts)
-    return alt.layer(*layers).properties(width=520, height=520)
+    return alt.layer(*layers).properties(width=enc["width"], height=enc["height"])
 
 
 def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("start_min:Q", title=tr("dr_minutes", lang)), x2="end_min:Q",
-        y=alt.Y("row:N", title=None, sort=alt.SortField("row")),
+        y=alt.Y("row:N", title=None, sort=alt.SortField("row"), axis=alt.Axis(labelLimit=260,
+                                                                         labelOverlap=False)),
         color=alt.Color("phase:N", title=tr("dr_phase", lang)),
         tooltip=["unit", "department", "phase", alt.Tooltip("start_min:Q", format=".1f"),
                  alt.Tooltip("end_min:Q", format=".1f")],
-    ).properties(height=max(120, 22 * df["row"].nunique()))
+    ).properties(height=max(120, 26 * df["row"].nunique()))
 
 
 def render(lang: str) -> None:
@@ -256,20 +254,20 @@ def _live(current: dict, lang: str) -> None:
                 + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
     _kpi_cards(drill.kpis(), lang)
     _interventions(drill, lang)
-    left, right = st.columns([1, 1])
+    left, right = st.columns([3, 2])
     grids, units = map_frames(drill, lang)
     ems = state["emergencies"]
     hz_unit = ems[0]["unit"] if ems else ""
     with left:
         st.subheader(tr("dr_map", lang))
-        st.altair_chart(_map_chart(grids, units, hz_unit, lang), width="content")
+        st.altair_chart(_map_chart(grids, units, hz_unit, lang), width="stretch")
         if ems:
             st.dataframe(_emergency_table(ems, lang), hide_index=True, width="stretch")
     with right:
         st.subheader(tr("dr_log", lang))
         lines = drill.narrative()
         box = st.container(height=520)
-        box.code("\n".join(lines[-400:]) or "…", language=None)
+        box.code("\n".join(lines[-400:]) or "…", language=None, wrap_lines=True)
     st.subheader(tr("dr_gantt", lang))
     origin = drill.manager.origin_h
     g = gantt_frame(drill.events, (drill.now_h - origin) * 3600.0, lang)

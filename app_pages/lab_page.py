@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from typing import TYPE_CHECKING
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -15,9 +15,12 @@ from app_pages import kpi_view, limits
 from app_pages.common_ui import (lever_editor, progress_reporter, refuse_if_too_large,
                                  run_with_progress, scenario_picker, select, show_problems)
 from app_pages.i18n import field_label, tr
+from app_pages.maps import cell_layer
 from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
-from sim.run import RunResult
 from sim.scenario import Scenario, ScenarioError, scenario_with
+
+if TYPE_CHECKING:
+    from sim.run import RunResult
 
 #: Largest seed a browser number widget can hold exactly (JavaScript's safe integer).
 MAX_SEED = 2**53 - 1
@@ -161,25 +164,18 @@ def _option_label(key: str, lang: str) -> str:
     return kpi_view.label(key, lang) if key in KPI_DEFINITIONS else field_label(key, lang)
 
 
-def grid_map_chart(frame: pd.DataFrame, key: str, label: str, side_px: int = 560) -> alt.Chart:
+def grid_map_chart(frame: pd.DataFrame, key: str, label: str) -> alt.Chart:
     """The basic grids as cells at their coordinates, coloured by ``key``; hotspots outlined."""
-    xs = np.unique(np.round(frame["x_km"].to_numpy(float), 9))
-    cell = float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
-    half = cell / 2 * 0.96
-    df = frame.assign(_value=frame[key], x0=frame.x_km - half, x1=frame.x_km + half,
-                      y0=frame.y_km - half, y1=frame.y_km + half)
+    df, enc = cell_layer(frame.assign(_value=frame[key]))
     scheme = "redyellowgreen" if kpi_view.direction(key) == "up" else (
         "yelloworangered" if kpi_view.direction(key) == "down" else "viridis")
-    top = float(max(frame.x_km.max(), frame.y_km.max()) + cell / 2)
-    scale = alt.Scale(domain=[0, top], nice=False)
     return alt.Chart(df).mark_rect(strokeWidth=2).encode(
-        x=alt.X("x0:Q", title="x (km)", scale=scale), x2="x1:Q",
-        y=alt.Y("y0:Q", title="y (km)", scale=scale), y2="y1:Q",
+        x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"],
         color=alt.Color("_value:Q", title=label, scale=alt.Scale(scheme=scheme)),
         stroke=alt.condition("datum.hotspot", alt.value("black"), alt.value(None)),
         tooltip=["grid", "community", "street", "zone", "hotspot",
                  alt.Tooltip("_value:Q", title=label, format=".3~f")],
-    ).properties(width=side_px, height=side_px)
+    ).properties(width=enc["width"], height=enc["height"])
 
 
 def _grid_map(res: RunResult, lang: str) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from sim.run import RunResult, run_scenario
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:  # sim.run imports Mesa: imported when the first run is asked for
+    from sim.run import RunResult
 
 MAX_CACHED_RUNS = 24
 
@@ -62,6 +64,8 @@ def cached_run(cache: RunCache, scenario: Scenario, seed: int,
         if progress:
             progress(hit.context.end_h, hit.context.end_h)
         return hit
+    from sim.run import run_scenario
+
     result = run_scenario(scenario, seed, progress=progress)
     cache.put(key, result)
     return result

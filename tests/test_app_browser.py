@@ -215,8 +215,20 @@ def test_browser_runs_the_baseline_and_shows_every_page(app_url, driver, sweep_s
     _wait(driver, "//h3[contains(., 'trade-off frontier')]", timeout=60)
     _settle(driver)
     _shot(driver, "page_sweeps_en.png")
-    for key, label in [("drill", "Emergency drill"), ("model", "Model and KPIs")]:
-        _goto(driver, label, label)
-        _shot(driver, f"page_{key}_en.png")
+    _goto(driver, "Emergency drill", "Emergency drill")
+    _wait(driver, "//button[.//p[normalize-space()='Start / replay']]").click()
+    step = _wait(driver, "//button[.//p[normalize-space()='Step']]")
+    for _ in range(3):
+        step.click()
+        _settle(driver)
+        step = _wait(driver, "//button[.//p[normalize-space()='Step']]")
+    _wait(driver, "//p[contains(., 'Drill clock: 00:15:00')]")
+    _shot(driver, "page_drill_en.png")
+    _wait(driver, "//button[.//p[normalize-space()='Run to the end']]").click()
+    _wait(driver, "//p[contains(., 'The drill has ended')]", timeout=60)
+    _settle(driver)
+    _shot(driver, "page_drill_end_en.png")
+    _goto(driver, "Model and KPIs", "Model and KPIs")
+    _shot(driver, "page_model_en.png")
     body = driver.find_element("tag name", "body").text
     assert "Traceback" not in body
