@@ -192,6 +192,11 @@ class GrowthHazard(_Model):
     people_per_unit: float = Field(default=0.0, ge=0, description="people affected per unit of B")
     report_delay_min: Distribution = Field(default=Exponential(mean=3.0),
                                            description="occurrence → alarm at the platform")
+    ignites: str | None = Field(default=None, description=(
+        "kind that breaks out in a grid whose S reaches ignite_at (gas explosion → fire)"))
+    ignite_at: float | None = Field(default=None, gt=0, description="S that can ignite")
+    ignite_prob_per_min: float = Field(default=0.0, ge=0, le=1,
+                                       description="per minute while S ≥ ignite_at (once)")
 
 
 class FloodHazard(_Model):
@@ -288,7 +293,8 @@ def _default_kinds() -> dict[str, EmergencyKind]:
                 growth_per_min=0.05, capacity_per_grid=200.0,
                 control_per_unit_per_min={"gas": 4.0, "fire": 1.0},
                 damage_yuan_per_unit=2000.0, people_per_unit=2.0,
-                report_delay_min=Exponential(mean=5.0)),
+                report_delay_min=Exponential(mean=5.0), ignites="building_fire",
+                ignite_at=100.0, ignite_prob_per_min=0.1),
             plan=ContingencyPlan(lead="gas", levels={
                 "IV": L(trigger=0, units={"gas": 1, "police": 1, "fire": 1}),
                 "III": L(trigger=20, units={"gas": 2, "police": 2, "fire": 2}),
@@ -399,6 +405,14 @@ class EmergencyConfig(_Model):
                         out.append((f"{where}.plan.levels.{lv}.units.{r}",
                                     f"unknown responder {r!r}; allowed: {allowed}"))
             h = kind.hazard
+            if isinstance(h, GrowthHazard) and h.ignites is not None:
+                target = self.kinds.get(h.ignites)
+                if target is None or not isinstance(target.hazard, GrowthHazard):
+                    out.append((f"{where}.hazard.ignites", "must name a fire-like (growth) kind; "
+                                "allowed: " + ", ".join(k for k, v in self.kinds.items()
+                                                       if isinstance(v.hazard, GrowthHazard))))
+                elif h.ignite_at is None:
+                    out.append((f"{where}.hazard.ignite_at", "required when ignites is set"))
             effects = h.control_per_unit_per_min if isinstance(h, GrowthHazard) else h.pump_mm_per_h
             for r in effects:
                 if r not in codes:

@@ -421,3 +421,22 @@ def test_grid_workers_of_grids_the_fire_spreads_to_turn_out(fire):
     workers = {r["grid"] for r in d.events
                if r["action"] == "arrived" and r["responder"] == "grid_worker"}
     assert spread and spread <= workers and d.manager.emergencies[0].grid in workers
+
+
+def test_a_neglected_gas_leak_explodes_into_a_building_fire():
+    sc = scenario_with(Scenario(), {
+        "emergency.enabled": True, "run.days": 1, "run.warmup_days": 0,
+        "emergency.incidents": [{"kind": "gas_leak", "at_h": 9.0, "grid": 30}],
+        "emergency.kinds.gas_leak.hazard.report_delay_min": {"dist": "fixed", "value": 120}})
+    d = drill(sc, 1)
+    ign = [r for r in d.events if r["action"] == "ignited"]
+    assert len(ign) == 1 and ign[0]["value"] >= 100.0
+    fire_em = d.manager.emergencies[1]
+    assert fire_em.kind == "building_fire" and fire_em.grid == ign[0]["grid"]
+    assert fire_em.t_occur == ign[0]["time_h"]
+    # reported in time (the default delay), the same leak is stopped before it explodes
+    quick = drill(scenario_with(sc, {"emergency.kinds.gas_leak.hazard.report_delay_min":
+                                     {"dist": "fixed", "value": 5}}), 1)
+    assert not any(r["action"] == "ignited" for r in quick.events)
+    with pytest.raises(ScenarioError, match="ignites"):
+        scenario_with(sc, {"emergency.kinds.gas_leak.hazard.ignites": "flood"})

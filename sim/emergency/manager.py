@@ -79,6 +79,7 @@ class Emergency:
     units_sent: int = 0
     routine_delayed: set[int] = field(default_factory=set)
     warning: int = -1
+    ignited: bool = False
 
 
 class EmergencyManager:
@@ -187,8 +188,9 @@ class EmergencyManager:
             if self.env.now < self.m.horizon_h:
                 self.start(kind, None if isinstance(k.hazard, FloodHazard) else g)
 
-    def start(self, kind: str, grid: int | None) -> int:
-        """An emergency of ``kind`` occurs now in ``grid`` (floods: the whole city)."""
+    def start(self, kind: str, grid: int | None, alarm_after_min: float | None = None) -> int:
+        """An emergency of ``kind`` occurs now in ``grid`` (floods: the whole city); it is
+        reported after its kind's ``report_delay_min`` unless ``alarm_after_min`` is given."""
         k = self.cfg.kinds[kind]
         eid = len(self.emergencies)
         if isinstance(k.hazard, FloodHazard):
@@ -208,7 +210,8 @@ class EmergencyManager:
         self.log("occurred", e, grid=g, value=hz.severity, unit=h.unit,
                  detail=f"{h.measure_en} {h.measure_zh}")
         if not isinstance(h, FloodHazard):
-            delay_min = h.report_delay_min.ppf(self.rng.random())
+            delay_min = h.report_delay_min.ppf(self.rng.random()) if alarm_after_min is None \
+                else alarm_after_min
             ev = self.env.timeout(delay_min / 60.0)
             ev.callbacks.append(lambda _e: self._alarm(e))
         self.env.process(self._hazard_loop(e))
@@ -554,6 +557,7 @@ class EmergencyManager:
                              detail=f"{h.n_grids} grids")
                     if self.rules.first_responders.enabled and not math.isnan(e.t_alarm):
                         self.env.process(self._grid_workers(e, g))
+                self._maybe_ignite(e)
             if not math.isnan(e.t_decision):
                 self._escalate(e)
             for u in e.units:
@@ -572,6 +576,22 @@ class EmergencyManager:
                         req.cancel()
                         e.pending.remove(req)
                 e.done.succeed()
+                return
+
+    def _maybe_ignite(self, e: Emergency) -> None:
+        """A gas leak at its explosive limit may explode and start a fire there (once)."""
+        cfg = e.cfg.hazard
+        if e.ignited or cfg.ignites is None or cfg.ignite_at is None:
+            return
+        p_tick = 1.0 - (1.0 - cfg.ignite_prob_per_min) ** self.cfg.tick_min
+        for g in sorted(e.hazard.s):
+            if e.hazard.s[g] >= cfg.ignite_at and self.rng_spread.random() < p_tick:
+                e.ignited = True
+                new = self.cfg.kinds[cfg.ignites]
+                self.log("ignited", e, grid=g, value=e.hazard.s[g], unit=cfg.unit,
+                         detail=f"{new.label_en} {new.label_zh} breaks out")
+                self.start(cfg.ignites, g, alarm_after_min=0.0)  # an explosion is heard
+                self._alarm(e)
                 return
 
     def _contained(self, e: Emergency) -> bool:

@@ -31,6 +31,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "stood_down": ("取消", "stood down"),
     "full_joint_response": ("联动到位", "all required responders on scene"),
     "spread": ("蔓延", "spread"),
+    "ignited": ("爆燃", "exploded and ignited"),
     "contained": ("处置完毕", "contained"),
     "returning": ("返回", "returning"),
     "back": ("归队", "back at station"),
@@ -85,7 +86,7 @@ def narrate(row: dict, verbose: bool = False) -> str | None:
         text = f"{who_zh} {who_en}: {d} {zh} warning at grid {row['grid']} ({val:,.1f} {unit})"
     elif a == "notified":
         text = f"{who_zh} {who_en} {zh} notified" + (f" ({d})" if d else "")
-    elif a in ("occurred", "alarm", "spread", "contained", "full_joint_response"):
+    elif a in ("occurred", "alarm", "spread", "ignited", "contained", "full_joint_response"):
         extra = f" ({val:,.0f} {unit})" if not math.isnan(val) and unit else ""
         where = f"at grid {row['grid']}" if row["grid"] >= 0 else "city-wide 全域"
         text = f"{who_zh} {who_en} {zh} {en} {where}{extra}" + (
