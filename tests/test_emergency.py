@@ -82,6 +82,9 @@ def test_bad_plan_is_a_scenario_error_naming_the_field():
         Drill(scenario_with(load_scenario(FIRE), {"emergency.incidents": [
             {"kind": "building_fire", "at_h": 1, "grid": 9999}]}))
     assert "emergency.incidents.0.grid" in str(err.value)
+    with pytest.raises(ScenarioError, match="emergency.incidents.0.at_h"):
+        Drill(scenario_with(load_scenario(FIRE), {"emergency.incidents": [
+            {"kind": "building_fire", "at_h": 30, "grid": 1}]}))
 
 
 # ----------------------------------------------------------------------------------- hazards

@@ -43,6 +43,10 @@ class Drill:
         self.model = GridModel(scenario, seed=seed)
         problems = scenario.emergency.reference_problems(scenario.departments,
                                                          self.model.city.n_grids)
+        horizon = self.model.horizon_h
+        problems += [(f"emergency.incidents.{i}.at_h",
+                      f"must be before the end of the run ({horizon:g} h = run.days × 24)")
+                     for i, inc in enumerate(scenario.emergency.incidents) if inc.at_h >= horizon]
         if problems:
             raise ScenarioError(problems, scenario.name)
         self._scheduled_h: list[float] = [inc.at_h for inc in scenario.emergency.incidents]
