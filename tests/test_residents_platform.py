@@ -119,15 +119,15 @@ def test_model_counters_agree_with_the_log_with_meetings():
 
 
 def test_disclosure_moves_trust():
-    sc = with_(Scenario(), run__days=40, run__warmup_days=2,
-               residents__disclosure__enabled=True, residents__disclosure__interval_days=10)
+    sc = with_(Scenario(), run__days=30, run__warmup_days=2, city__households=6000,
+               residents__disclosure__enabled=True, residents__disclosure__interval_days=7)
     r = run_scenario(sc, seed=1)
     r0 = run_scenario(with_(sc, residents__disclosure__enabled=False), seed=1)
     assert r.timeseries.resident_trust.iloc[-1] != r0.timeseries.resident_trust.iloc[-1]
 
 
 def test_low_pay_for_the_workload_makes_workers_quit():
-    sc = with_(Scenario(), run__days=70, run__warmup_days=2,
+    sc = with_(Scenario(), run__days=50, run__warmup_days=2, city__households=6000,
                workforce__attrition__quit_sensitivity=1.0,
                workforce__attrition__reference_cases_per_month=10,
                workforce__recruitment__vacancy_days=10)
@@ -177,11 +177,11 @@ def test_outputs_hold_no_resident_level_records(tmp_path):
 
 
 def test_disclosure_raises_trust_where_service_is_good_and_lowers_it_where_poor():
-    good = with_(Scenario(), run__days=40, run__warmup_days=2,
-                 residents__disclosure__enabled=True, residents__disclosure__interval_days=10)
-    poor = ready("residents_poor_service", **{"run.days": 40,
+    good = with_(Scenario(), run__days=30, run__warmup_days=2, city__households=6000,
+                 residents__disclosure__enabled=True, residents__disclosure__interval_days=7)
+    poor = ready("residents_poor_service", **{"run.days": 30,
                                               "residents.disclosure.enabled": True,
-                                              "residents.disclosure.interval_days": 10})
+                                              "residents.disclosure.interval_days": 7})
     t0 = Scenario().residents.initial_trust
     assert run_scenario(good, seed=1).timeseries.resident_trust.iloc[-1] > t0
     assert run_scenario(poor, seed=1).timeseries.resident_trust.iloc[-1] < t0
