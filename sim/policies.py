@@ -185,6 +185,23 @@ class Policies:
             "n_parked_waiting": lambda m: len(self.meeting.agenda) if self.meeting else 0,
         }
 
+    def grid_frame(self, grids: Any) -> Any:
+        """The city's grid table plus each grid's resident aggregates at the end of the run
+        (satisfaction, awareness, trust, reports, complaints, campaign events) and its mean
+        worker effort and skill — grid aggregates only, no person-level data (S5.3)."""
+        r = self.m.residents
+        out = grids.copy()
+        out["resident_satisfaction"] = [x.satisfaction for x in r]
+        out["resident_awareness"] = [x.awareness for x in r]
+        out["resident_trust"] = [x.trust for x in r]
+        out["resident_reports"] = [x.reports for x in r]
+        out["complaints"] = [x.complaints for x in r]
+        out["campaign_events"] = [x.campaign_events for x in r]
+        ws = self.m.workers_by_grid
+        out["mean_worker_effort"] = [sum(w.effort for w in g) / len(g) for g in ws]
+        out["mean_worker_skill"] = [sum(w.skill for w in g) / len(g) for g in ws]
+        return out
+
     def incentives_padded(self) -> int:
         return sum(st.padded_total for st in self.incentives.state.values())
 

@@ -106,7 +106,8 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     result = RunResult(kpis=kpis, timeseries=ts, cases=cases if keep_cases else None,
-                       manifest=manifest, context=ctx, grids=model.city.grid_frame())
+                       manifest=manifest, context=ctx,
+                       grids=model.policies.grid_frame(model.city.grid_frame()))
     if out_dir:
         result.write(out_dir)
     return result

@@ -161,7 +161,10 @@ def test_outputs_hold_no_resident_level_records(tmp_path):
                          "joint_meeting"}
     extra = set(r.cases.columns) - allowed_case_cols
     assert not [c for c in extra if _personal(c)], extra
-    for cols in (r.cases.columns, r.timeseries.columns, r.kpis.keys(), KPI_DEFINITIONS.keys()):
+    assert {"resident_satisfaction", "complaints"} <= set(r.grids.columns)  # grid aggregates
+    assert len(r.grids) == r.manifest["n_grids"]
+    for cols in (r.cases.columns, r.timeseries.columns, r.kpis.keys(), KPI_DEFINITIONS.keys(),
+                 r.grids.columns):
         assert not [c for c in cols if _personal(c)], list(cols)
     # the resident state is one aggregate agent per grid, holding numbers only
     m = GridModel(sc, seed=1)
