@@ -98,6 +98,35 @@ def test_growth_solution_is_exact():
     assert _grow(5.0, 0.0, 1.0, 2.0)[0] == pytest.approx(3.0)
 
 
+def test_hazards_match_their_closed_forms():
+    from sim.emergency.hazards import FloodState, GrowthState
+    from sim.emergency_config import FloodHazard, GrowthHazard
+
+    city = GridModel(scenario_with(Scenario(), {"run.days": 1, "run.warmup_days": 0}), 1).city
+    # unchecked growth with ample fuel is exponential: S(t) = S0·e^{rt}, B(t) = S(t)
+    h = GrowthState(GrowthHazard(measure_en="a", measure_zh="a", unit="m²", initial=10,
+                                 growth_per_min=0.1, capacity_per_grid=1e12,
+                                 control_per_unit_per_min={"fire": 1}), 0, city)
+    for _ in range(60):
+        h.step(0.5, 0.0, False, np.random.default_rng(0))
+    assert h.severity == pytest.approx(10 * math.exp(3.0), rel=1e-6)
+    assert h.burned == pytest.approx(10 * math.exp(3.0), rel=1e-6)
+    # block rain R for T hours over drains D: stored (R·c − D)·T, depth × ponding / 10
+    cfg = FloodHazard(rain_peak_mm_per_h=100, rain_duration_h=1, rain_profile="block",
+                      runoff_coefficient=0.8, drainage_mm_per_h=30, pump_mm_per_h={"water": 40})
+    f = FloodState(cfg, city, 0.0, np.random.default_rng(0), np.ones(city.n_grids, bool), 0)
+    for k in range(120):
+        f.step(k * 0.5 / 60, 0.5, np.zeros(city.n_grids))
+    assert f.stored_mm == pytest.approx(np.full(city.n_grids, 50.0))
+    assert f.depth_cm == pytest.approx(5.0 * f.ponding)
+    for k in range(120, 240):  # after the rain the drains empty it at D = 30 mm/h
+        f.step(k * 0.5 / 60, 0.5, np.zeros(city.n_grids))
+    assert f.stored_mm == pytest.approx(np.full(city.n_grids, 20.0))
+    for k in range(240, 320):  # … and it stays empty
+        f.step(k * 0.5 / 60, 0.5, np.zeros(city.n_grids))
+    assert f.stored_mm.max() == 0.0
+
+
 def test_fire_damage_grows_while_it_waits(fire):
     # The same fire reported later (slower platform) burns more.
     quick = drill(fire, 5, rules__platform_dispatch_min={"dist": "fixed", "value": 0.5})
