@@ -40,6 +40,8 @@ class Policies:
         self.workforce = Workforce(m, self.tally, self.incentives)
         self.smart = SmartPlatform(m, self.tally)
         self.meeting = JointMeeting(m, self.tally) if sc.joint_meeting.enabled else None
+        if self.workforce.recruited_initial or self.workforce.training_share:
+            m.refresh_patrol_rates()  # skills or patrol time differ from the core's staffing
         self._sat_sum = 0.0
         self._sat_n = 0
         env = m.env

@@ -256,6 +256,9 @@ class Recruitment(_Model):
     cost_per_hire_yuan: float = Field(default=3000.0, ge=0, description="cost of one hire")
     vacancy_days: float = Field(default=30.0, ge=0, le=365,
                                 description="a post stays empty this long after a quit")
+    applies_to_initial: bool = Field(
+        default=False, description="the workforce at the start was also recruited this way "
+                                   "(instead of staffing.skill_mean / skill_sd)")
 
 
 class Attrition(_Model):

@@ -13,6 +13,8 @@
 * Recruitment: the post stays vacant ``vacancy_days``; the replacement is the best of
   ``applicants_per_hire`` applicants whose skills are Normal(applicant_skill_mean, sd); each
   applicant screened costs ``cost_per_applicant_yuan`` and each hire ``cost_per_hire_yuan``.
+  With ``applies_to_initial`` the starting workforce was recruited the same way (its one-off
+  hiring cost is not counted in the run's monthly costs).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class Workforce:
         if tr.hours_per_month > 0:
             for w in self.workers:
                 w.training_share = self.training_share
+        self.recruited_initial = self.cfg.recruitment.applies_to_initial
+        if self.recruited_initial:
+            rng = m.streams["recruitment_initial"]
+            for w in self.workers:
+                w.skill = w.initial_skill = self._best_applicant(rng)
 
     @property
     def active(self) -> bool:
@@ -111,10 +118,7 @@ class Workforce:
 
     def _hire(self, w) -> None:
         rc = self.cfg.recruitment
-        draws = self.rng.normal(rc.applicant_skill_mean, rc.applicant_skill_sd,
-                                rc.applicants_per_hire)
-        skill = float(np.clip(draws.max(), 0.05, 1.0))
-        w.skill = w.initial_skill = skill
+        w.skill = w.initial_skill = self._best_applicant(self.rng)
         w.present = True
         st = self.incentives.state[w.unique_id]
         w.effort = st.base_effort
@@ -125,6 +129,11 @@ class Workforce:
         self.tally.add("recruitment_cost_yuan",
                        rc.cost_per_hire_yuan + rc.applicants_per_hire * rc.cost_per_applicant_yuan)
         self.m.refresh_patrol_rates()
+
+    def _best_applicant(self, rng: np.random.Generator) -> float:
+        rc = self.cfg.recruitment
+        draws = rng.normal(rc.applicant_skill_mean, rc.applicant_skill_sd, rc.applicants_per_hire)
+        return float(np.clip(draws.max(), 0.05, 1.0))
 
     def mean_skill(self) -> float:
         s = [w.skill for w in self.workers if w.present]

@@ -206,3 +206,13 @@ def test_a_higher_recruitment_standard_hires_more_skilled_workers():
     one, five = hires(1), hires(5)
     assert abs(one - 0.7) < 0.05  # the applicant pool's mean
     assert five > one + 0.1  # E[max of 5 N(0,1)] ≈ 1.16 sd = 0.17 here
+
+
+def test_recruitment_standard_sets_the_starting_workforce():
+    sc = ready("workforce_training", **{"run.days": 20, "workforce.training.hours_per_month": 0,
+                                        "workforce.recruitment.applies_to_initial": True})
+    strict = with_(sc, workforce__recruitment__applicants_per_hire=5)
+    skill_5, skill_1 = paired(strict, sc, kpi("mean_worker_skill"), seeds=range(1, 4))
+    assert_greater(skill_5, skill_1, "starting skill, best of 5 vs first applicant")
+    spot_5, spot_1 = paired(strict, sc, kpi("on_spot_share"), seeds=range(1, 4))
+    assert_greater(spot_5, spot_1, "on-the-spot share, best of 5 vs first applicant")
