@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -213,6 +214,9 @@ def test_log_from_a_known_run_gives_back_its_rates_within_sampling_error(known_r
     # and the fitted profile is close to the generating one where arrivals are frequent
     busy = p > 1 / 24
     np.testing.assert_allclose(np.array(cal.hourly)[busy], (p * 24)[busy], rtol=0.25)
+    # every category of gridsim shares the profiles: no category's timing stands out
+    assert min(f.hourly_p for f in cal.categories.values()) > 1e-3
+    assert min(f.weekly_p for f in cal.categories.values()) > 1e-3
     by_day = np.bincount(frame.created.dt.day_of_week, minlength=7)
     w = normalised(sc.incidents.weekly_profile) / 7
     assert stats.chisquare(by_day, w * by_day.sum()).pvalue > 1e-3
@@ -300,3 +304,26 @@ def test_without_handed_down_cases_matching_changes_little(known_run, tmp_path):
     match_case_rates(cal, fitted, days=14, reps=3)
     m = cal.matching.set_index("category")
     assert abs(m.before.sum() / m.log_per_day.sum() - 1) < 0.06
+
+
+def test_a_category_with_its_own_timing_is_flagged(tmp_path):
+    """Noise complaints at night, street lights by day: the model's one pooled hour-of-day
+    profile fits neither, and the report's chi-square test says so for both."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(600):
+        day = int(rng.integers(0, 28))
+        noisy = i % 2 == 0
+        hour = int(rng.choice([22, 23, 0, 1])) if noisy else int(rng.integers(9, 17))
+        t = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day, hours=hour,
+                                                      minutes=int(rng.integers(0, 60)))
+        rows.append({"unique_key": i, "created_date": t.strftime("%m/%d/%Y %I:%M:%S %p"),
+                     "complaint_type": "Noise - Residential" if noisy else
+                     "Street Light Condition"})
+    path = tmp_path / "timing.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    cal, _ = calibrate(path, "nyc311")
+    assert cal.categories["resident_needs"].hourly_p < 1e-3
+    assert cal.categories["infrastructure"].hourly_p < 1e-3
+    assert cal.categories["resident_needs"].weekly_p > 1e-3  # weekdays are alike
+    assert "< 0.001" in fit_report(cal)
