@@ -488,8 +488,11 @@ def fit_log(log: LogData, households: float, households_from: str, mapping: Mapp
 
     df = log.frame
     if df.empty:
-        raise CalibrationError([("", "no request could be mapped to a gridsim category; see the "
-                                     "unmapped types in the report or edit the mapping")], source)
+        top = sorted(log.unmapped.items(), key=lambda kv: -kv[1])[:8]
+        seen = ("; unmapped: " + ", ".join(f"{k!r} ({v:,})" for k, v in top)) if top else ""
+        raise CalibrationError([("", f"no request could be mapped to a gridsim category "
+                                     f"({log.rows_read:,} rows read){seen}; add them to the "
+                                     "mapping (--mapping FILE)")], source)
     start = df.created.min().normalize()
     end = df.created.max().normalize() + pd.Timedelta(days=1)
     days = int((end - start) / pd.Timedelta(days=1))

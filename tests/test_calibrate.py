@@ -121,6 +121,8 @@ def test_wrong_format_is_a_clear_error_naming_the_missing_columns(run_cli):
     (["{nyc}", "--format", "nyc311", "--mapping", "{badmap}"],
      "mapping.Noise*: unknown category 'noise'; allowed:"),
     (["{empty}", "--format", "nyc311"], "the file is empty"),
+    (["{unicorns}", "--format", "nyc311"],
+     "no request could be mapped to a gridsim category (2 rows read); unmapped: 'Unicorn' (2)"),
 ])
 def test_bad_input_exits_2_without_writing(cli, tmp_path, args, message):
     badmap = tmp_path / "map.yaml"
@@ -128,8 +130,11 @@ def test_bad_input_exits_2_without_writing(cli, tmp_path, args, message):
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     out = tmp_path / "out.yaml"
+    unicorns = tmp_path / "unicorns.csv"
+    unicorns.write_text("Unique Key,Created Date,Complaint Type\n1,01/04/2021 08:15:00 AM,"
+                        "Unicorn\n2,01/04/2021 09:15:00 AM,Unicorn\n", encoding="utf-8")
     subst = {"{nyc}": str(DATA / "nyc311_small.csv"), "{badmap}": str(badmap),
-             "{empty}": str(empty)}
+             "{empty}": str(empty), "{unicorns}": str(unicorns)}
     r = cli("calibrate", *[subst.get(a, a) for a in args], "--out", str(out))
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
