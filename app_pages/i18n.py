@@ -221,6 +221,11 @@ FIELD_ZH: dict[str, str] = {
     "village": "城中村", "level_teams": "上级网格管理团队", "pay": "月薪",
     "enabled": "启用", "rules": "规则", "responders": "出动力量",
     "dispatch": "派遣方式", "command": "指挥方式",
+    "resident_satisfaction": "居民满意度", "resident_awareness": "居民知晓度",
+    "resident_trust": "居民信任度", "resident_reports": "居民上报数", "complaints": "投诉举报数",
+    "campaign_events": "宣传活动次数", "mean_worker_effort": "网格员平均努力度",
+    "mean_worker_skill": "网格员平均技能", "population": "人口", "area_km2": "面积",
+    "resident_propensity": "居民上报倾向",
 }
 
 #: Chinese names of option values of Literal fields (English shows the value itself).

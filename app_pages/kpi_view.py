@@ -14,24 +14,28 @@ _LEVELS = ("IV", "III", "II", "I")  # response levels, lowest first (glossary: I
 #: Better when higher / lower; KPIs not listed (counts of what happened, loads) are neutral.
 _HIGHER_BETTER = frozenset({"discovery_rate", "filing_rate", "on_spot_share", "closure_rate",
                             "on_time_rate", "satisfaction", "mean_satisfaction",
-                            "em_lead_5min_share"})
+                            "em_lead_5min_share", "resident_satisfaction", "resident_trust",
+                            "resident_awareness", "composite_appraisal_score"})
 _LOWER_BETTER = frozenset({"mean_discovery_latency_h", "duplicate_rate", "mean_time_to_close_h",
                            "p50_time_to_close_h", "p90_time_to_close_h", "cases_open_end",
                            "return_rate", "rework_rate", "escalated_cases", "parked_cases",
                            "mean_crew_wait_h", "monthly_staff_cost", "padded_report_share",
                            "complaints", "em_not_contained", "em_damage_yuan",
-                           "em_people_affected", "em_max_level", "em_routine_cases_delayed"})
+                           "em_people_affected", "em_max_level", "em_routine_cases_delayed",
+                           "suppressed_incidents", "staged_verifications", "false_alarms",
+                           "workers_quit"})
 
 #: The KPIs shown as cards at the top of the lab (the rest are in the full table).
 HEADLINE: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate", "closure_rate",
-                             "mean_time_to_close_h", "cases_open_end", "crew_utilization",
+                             "mean_time_to_close_h", "cases_open_end", "resident_satisfaction",
                              "monthly_staff_cost")
 
 
 def direction(key: str) -> Direction:
     if key in _HIGHER_BETTER:
         return "up"
-    if key in _LOWER_BETTER or key.startswith("em_") and key.endswith(("_min", "_h")):
+    if key in _LOWER_BETTER or key.startswith("em_") and key.endswith(("_min", "_h")) \
+            or key.endswith("_cost_monthly"):
         return "down"
     return "none"
 

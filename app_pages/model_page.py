@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import limits
+from app_pages.common_ui import select
 from app_pages.i18n import tr
 from sim.metrics import KPI_DEFINITIONS
 
@@ -23,9 +24,9 @@ def kpi_frame(lang: str) -> pd.DataFrame:
 
 
 def doc_files() -> list[Path]:
-    """Markdown files under docs/, the overview (index/README/model) first."""
+    """Markdown files under docs/, the model description (ODD protocol, overview) first."""
     files = sorted(p for p in DOCS.rglob("*.md") if p.is_file())
-    first = ("index", "readme", "model")
+    first = ("odd", "readme", "index", "model", "kpis")
     return sorted(files, key=lambda p: (next((i for i, f in enumerate(first)
                                                if p.stem.lower().startswith(f)), len(first)),
                                         str(p)))
@@ -36,14 +37,14 @@ def render(lang: str) -> None:
     t_kpi, t_docs, t_lim = st.tabs([tr("md_kpis", lang), tr("md_docs", lang),
                                     tr("md_limits", lang)])
     with t_kpi:
-        st.dataframe(kpi_frame(lang), hide_index=True, width="stretch")
+        st.table(kpi_frame(lang).set_index("key"))
     with t_docs:
         files = doc_files()
         if not files:
             st.info(tr("md_no_docs", lang))
         else:
-            pick = st.selectbox(tr("md_doc_pick", lang), files, key="model_doc",
-                                format_func=lambda p: str(p.relative_to(DOCS)))
+            pick = select(tr("md_doc_pick", lang), files, "model_doc", lang,
+                          format_func=lambda p: str(p.relative_to(DOCS)))
             st.markdown(pick.read_text(encoding="utf-8"))
     with t_lim:
         st.markdown("\n".join([

@@ -230,5 +230,12 @@ def test_browser_runs_the_baseline_and_shows_every_page(app_url, driver, sweep_s
     _shot(driver, "page_drill_end_en.png")
     _goto(driver, "Model and KPIs", "Model and KPIs")
     _shot(driver, "page_model_en.png")
+    _wait(driver, "//*[@role='tab'][.//p[normalize-space()='Model description']]").click()
+    _settle(driver)
+    _shot(driver, "page_model_docs_en.png")
+    _wait(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()='中文']]").click()
+    _wait(driver, "//h2[contains(., '模型与指标')]")
+    _settle(driver)
+    _shot(driver, "page_model_zh.png")
     body = driver.find_element("tag name", "body").text
     assert "Traceback" not in body

@@ -123,8 +123,15 @@ def test_sweep_explorer_reports_a_bad_store(tmp_path):
 def test_model_page_lists_every_kpi_definition():
     at = open_app("model")
     assert_ok(at)
-    table = at.dataframe[0].value
-    assert list(table["key"]) == list(KPI_DEFINITIONS)
+    table = at.table[0].value
+    assert list(table.index) == list(KPI_DEFINITIONS)
     assert list(table["Definition"]) == [d[3] for d in KPI_DEFINITIONS.values()]
     at.sidebar.radio(key="lang").set_value("zh").run()
-    assert list(at.dataframe[0].value["指标"]) == [d[1] for d in KPI_DEFINITIONS.values()]
+    assert list(at.table[0].value["指标"]) == [d[1] for d in KPI_DEFINITIONS.values()]
+    # the model description is the project's own docs, rendered
+    docs = sorted((ROOT / "docs").rglob("*.md"))
+    if docs:
+        shown = at.selectbox(key="model_doc@zh").value
+        assert shown in docs
+        assert shown.read_text(encoding="utf-8").strip()[:40] in " ".join(
+            m.value for m in at.markdown)
