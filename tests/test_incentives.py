@@ -186,6 +186,9 @@ class _NoPolicies:
     def context(self):
         return {}
 
+    def grid_frame(self, grids):
+        return grids
+
 
 def test_default_sections_leave_the_core_model_untouched(monkeypatch):
     """With every new section at its default, the case log is identical to a run with the
