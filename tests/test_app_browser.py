@@ -224,6 +224,12 @@ def test_browser_runs_the_baseline_and_shows_every_page(app_url, driver, sweep_s
         step = _wait(driver, "//button[.//p[normalize-space()='Step']]")
     _wait(driver, "//p[contains(., 'Drill clock: 00:15:00')]")
     _shot(driver, "page_drill_en.png")
+    # Play advances the drill on its own (a timed fragment) until Pause
+    _wait(driver, "//button[.//p[normalize-space()='Play']]").click()
+    _wait(driver, "//p[contains(., 'Drill clock: 00:25:00')]", timeout=60)
+    _wait(driver, "//button[.//p[normalize-space()='Pause']]").click()
+    _wait(driver, "//button[.//p[normalize-space()='Play']]")
+    _settle(driver)
     _wait(driver, "//button[.//p[normalize-space()='Run to the end']]").click()
     _wait(driver, "//p[contains(., 'The drill has ended')]", timeout=60)
     _settle(driver)

@@ -194,3 +194,25 @@ def test_drill_gantt_bars_follow_the_unit_events():
     for unit, bars in g.sort_values("start_min").groupby("unit"):
         assert (bars.start_min.iloc[1:].to_numpy() >= bars.end_min.iloc[:-1].to_numpy() - 1e-9
                 ).all(), unit   # one unit is never in two phases at once
+
+
+def test_results_download_holds_the_run():
+    import io
+    import json
+    import zipfile
+
+    import pandas as pd
+
+    from app_pages.lab_page import results_zip
+    from sim.run import run_scenario
+
+    sc = scenario_with(Scenario(), {"run.days": 4, "run.warmup_days": 1})
+    res = run_scenario(sc, 3)
+    z = zipfile.ZipFile(io.BytesIO(results_zip(sc, res)))
+    assert set(z.namelist()) == {"scenario.yaml", "kpis.json", "manifest.json", "timeseries.csv",
+                                 "cases.csv", "grids.csv"}
+    kpis = json.loads(z.read("kpis.json"))
+    assert kpis == {k: (None if v != v else v) for k, v in res.kpis.items()}
+    from sim.scenario import parse_yaml, validate_scenario
+    assert validate_scenario(parse_yaml(z.read("scenario.yaml").decode())).hash() == sc.hash()
+    assert len(pd.read_csv(z.open("cases.csv"))) == len(res.cases)
