@@ -21,3 +21,24 @@ def gridsim(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
 @pytest.fixture
 def run_cli():
     return gridsim
+
+
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def gridsim_inproc(*args: str) -> _Result:
+    """The same command in this process (Typer's runner): fast, for the many input checks.
+
+    An exception escaping the command is re-raised, so a traceback can never pass for an error
+    message; one subprocess test per command family keeps the real exit path covered.
+    """
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    r = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return _Result(r.exit_code, r.stdout, r.stderr)

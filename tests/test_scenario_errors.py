@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sim.scenario import Scenario, load_scenario
-from tests.conftest import SCENARIOS, gridsim
+from tests.conftest import SCENARIOS, gridsim, gridsim_inproc
 
 BAD = {
     "wrong_type.yaml": ("city:\n  households: lots\n",
@@ -43,7 +43,7 @@ def test_bad_file_is_refused_clearly(tmp_path, name):
     f = tmp_path / name
     f.write_text(text, encoding="utf-8")
     for cmd in (["validate", str(f)], ["run", str(f), "--out", str(tmp_path / "out")]):
-        r = gridsim(*cmd)
+        r = gridsim_inproc(*cmd)
         assert r.returncode == 2, r.stdout + r.stderr
         assert expected in r.stderr, r.stderr
         assert str(f) in r.stderr
@@ -51,8 +51,19 @@ def test_bad_file_is_refused_clearly(tmp_path, name):
     assert not (tmp_path / "out").exists(), "nothing is written on error"
 
 
+def test_bad_file_through_the_real_command(tmp_path):
+    """The installed command: exit status 2, the message, no traceback, nothing written."""
+    f = tmp_path / "bad.yaml"
+    f.write_text("staffing:\n  workers_per_grid: 0\n")
+    r = gridsim("run", str(f), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "staffing.workers_per_grid" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_file(tmp_path):
-    r = gridsim("run", str(tmp_path / "nope.yaml"))
+    r = gridsim_inproc("run", str(tmp_path / "nope.yaml"))
     assert r.returncode == 2 and "file not found" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -65,7 +76,7 @@ def test_missing_file(tmp_path):
      "departments.police.crews_per_street: department 'police' handles"),
 ])
 def test_bad_set_override(override, expected):
-    r = gridsim("run", "--set", override)
+    r = gridsim_inproc("run", "--set", override)
     assert r.returncode == 2, r.stdout
     assert expected in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
@@ -74,7 +85,7 @@ def test_bad_set_override(override, expected):
 def test_all_errors_reported_at_once(tmp_path):
     f = tmp_path / "two.yaml"
     f.write_text("city: {households: -5, grids_per_community: 0}\n")
-    r = gridsim("validate", str(f))
+    r = gridsim_inproc("validate", str(f))
     assert "city.households" in r.stderr and "city.grids_per_community" in r.stderr
 
 
@@ -83,13 +94,13 @@ def test_baseline_file_equals_embedded_defaults():
 
 
 def test_every_ready_scenario_validates():
-    r = gridsim("validate", *sorted(str(p) for p in SCENARIOS.glob("*.yaml")))
+    r = gridsim_inproc("validate", *sorted(str(p) for p in SCENARIOS.glob("*.yaml")))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("ok") == len(list(SCENARIOS.glob("*.yaml")))
 
 
 def test_schema_command_emits_json_schema():
-    r = gridsim("schema")
+    r = gridsim_inproc("schema")
     assert r.returncode == 0
     schema = json.loads(r.stdout)
     assert schema["additionalProperties"] is False
