@@ -332,3 +332,19 @@ def test_a_category_with_its_own_timing_is_flagged(tmp_path):
     assert cal.categories["infrastructure"].hourly_p < 1e-3
     assert cal.categories["resident_needs"].weekly_p > 1e-3  # weekdays are alike
     assert "< 0.001" in fit_report(cal)
+
+
+def test_lognormal_fit_with_open_requests_is_not_biased_towards_quick_closures():
+    """Requests created over 20 days, the log extracted on day 20: the slow ones are still
+    open. Dropping them underestimates the time to close; treating them as censored does not."""
+    rng = np.random.default_rng(8)
+    created = rng.random(20000) * 20 * 24
+    ttc = rng.lognormal(mean=4.0, sigma=1.0, size=created.size)  # median e^4 ≈ 55 h
+    end = 20 * 24
+    done = created + ttc <= end
+    naive = fit_lognormal(ttc[done])
+    fair = fit_lognormal(ttc[done], censored=end - created[~done])
+    assert (~done).mean() > 0.1
+    assert naive["mu"] < 3.85  # biased low
+    assert fair["mu"] == pytest.approx(4.0, abs=0.03)
+    assert fair["sigma"] == pytest.approx(1.0, abs=0.03)
