@@ -10,8 +10,9 @@ editable mapping file (``sim/data/mapping_*.yaml``), and fits:
   (variance / mean: about 1 for a Poisson process, larger when days differ more than chance);
 * the hour-of-day and day-of-week profiles (pooled over mapped requests, normalised to mean 1),
   exactly the separable form the model's arrival process uses;
-* the time to close of each category as a lognormal (maximum likelihood on log hours), with
-  observed against fitted mean, median and 90th percentile and the Kolmogorov–Smirnov distance.
+* the time to close of each category as a lognormal (maximum likelihood on log hours, requests
+  still open at the log's end right-censored), with observed against fitted mean, median and
+  90th percentile and the Kolmogorov–Smirnov distance.
 
 It writes a scenario — the base scenario with the fitted rates and profiles — and a fit report.
 In gridsim the time to close is an *outcome* of the workflow, not an input, so the fitted
