@@ -197,18 +197,18 @@ class ResultsStore:
                          o.scenario_hash, o.gridsim_version, o.git_revision, o.host, o.pid,
                          o.wall_time_s, o.started_utc, o.finished_utc, self.session_id,
                          (attempt[0] + 1) if attempt else 1])
-            if o.kpis:
-                items = list(o.kpis.items())
-                con.execute("INSERT INTO kpis VALUES " + ",".join(["(?, ?, ?, ?)"] * len(items)),
-                            [x for k, v in items for x in (o.point_id, o.replication, k, v)])
+            if o.kpis:  # one statement per table, values bound as lists (cheapest in DuckDB)
+                con.execute("INSERT INTO kpis SELECT ?, ?, unnest(?::VARCHAR[]), "
+                            "unnest(?::DOUBLE[])",
+                            [o.point_id, o.replication, list(o.kpis), list(o.kpis.values())])
             if o.timeseries:
                 t = o.timeseries["t_h"]
-                df = pd.DataFrame({
-                    "point_id": o.point_id, "replication": o.replication,
-                    "series": [s for s in o.timeseries if s != "t_h" for _ in t],
-                    "t_h": [x for s in o.timeseries if s != "t_h" for x in t],
-                    "value": [x for s, v in o.timeseries.items() if s != "t_h" for x in v]})
-                con.execute("INSERT INTO timeseries SELECT * FROM df")
+                series = [s for s in o.timeseries if s != "t_h"]
+                con.execute("INSERT INTO timeseries SELECT ?, ?, unnest(?::VARCHAR[]), "
+                            "unnest(?::DOUBLE[]), unnest(?::DOUBLE[])",
+                            [o.point_id, o.replication, [s for s in series for _ in t],
+                             [x for _ in series for x in t],
+                             [x for s in series for x in o.timeseries[s]]])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
