@@ -206,8 +206,10 @@ def _utilisation(sc: Scenario, res: RunResult, lang: str) -> None:
     dep, u = tr("department", lang), tr("utilisation_share", lang)
     chart = alt.Chart(df).mark_bar().encode(
         x=alt.X(f"{u}:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y(f"{dep}:N", sort="-x"), tooltip=[dep, alt.Tooltip(f"{u}:Q", format=".1%")])
-    st.altair_chart(chart.properties(height=40 + 28 * len(df)), width="stretch")
+        y=alt.Y(f"{dep}:N", sort="-x", axis=alt.Axis(labelLimit=240)),
+        tooltip=[dep, alt.Tooltip(f"{u}:Q", format=".1%")])
+    text = chart.mark_text(align="left", dx=4).encode(text=alt.Text(f"{u}:Q", format=".1%"))
+    st.altair_chart((chart + text).properties(height=40 + 28 * len(df)), width="stretch")
 
 
 def results_zip(sc: Scenario, res: RunResult) -> bytes:
