@@ -107,7 +107,8 @@ def normalise_column(name: str) -> str:
 # ----------------------------------------------------------------------------------- mapping
 @dataclass(frozen=True)
 class Mapping:
-    """Ordered (pattern → category or None) rules matched against one column."""
+    """Ordered (pattern → target or None) rules matched against one column. A target is a
+    category (``infrastructure``) or a subtype of one (``infrastructure.street_light``)."""
 
     match: str
     rules: tuple[tuple[str, str | None], ...]
@@ -123,7 +124,8 @@ class Mapping:
 
     @property
     def targets(self) -> set[str]:
-        return {c for _, c in self.rules if c}
+        """The categories the rules map to."""
+        return {c.split(".")[0] for _, c in self.rules if c}
 
 
 def default_mapping_path(fmt: str) -> Path:
@@ -150,10 +152,16 @@ def load_mapping(path: str | Path, fmt: str, scenario: Scenario) -> Mapping:
         problems.append(("mapping", "must be a non-empty mapping of pattern: category"))
         rules = {}
     cats = scenario.incidents.categories
-    for key, cat in rules.items():
-        if cat is not None and cat not in cats:
+    for key, target in rules.items():
+        if target is None:
+            continue
+        cat, _, sub = str(target).partition(".")
+        if cat not in cats:
             problems.append((f"mapping.{key}", f"unknown category {cat!r}; allowed: "
                              + ", ".join(sorted(cats)) + ", or null to drop"))
+        elif sub and sub not in cats[cat].subtypes:
+            problems.append((f"mapping.{key}", f"unknown subtype {sub!r} of {cat}; allowed: "
+                             + ", ".join(cats[cat].subtypes)))
     if problems:
         raise CalibrationError(problems, src)
     return Mapping(match=match, rules=tuple((str(k), v) for k, v in rules.items()), source=src)
@@ -242,7 +250,7 @@ def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200
         _read_csv(p, spec, fmt, mapping, src, state, start, flush, malformed, chunk_rows)
     flush()
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["created", "closed", "open", "code", "category"])
+        columns=["created", "closed", "open", "code", "category", "subtype"])
     return LogData(frame=frame, rows_read=state["rows"], malformed=malformed, unmapped=unmapped,
                    dropped=dropped, has_closed=spec.closed in state["names"])
 
@@ -369,9 +377,11 @@ def _clean_chunk(chunk: "pd.DataFrame", spec: FormatSpec, mapping: Mapping,
         elif cat is None:
             dropped[v] = dropped.get(v, 0) + 1
         cats.append(cat)
+    cat_col = [c.split(".")[0] if c else None for c in cats]
+    sub_col = [c.split(".", 1)[1] if c and "." in c else None for c in cats]
     out = pd.DataFrame({"created": created[keep].values, "closed": closed[keep].values,
                         "open": is_open[keep].values, "code": code[keep].values,
-                        "category": cats})
+                        "category": cat_col, "subtype": sub_col})
     return out[out.category.notna()]
 
 
@@ -393,6 +403,9 @@ class CategoryFit:
     #: profiles the model uses for every category (NaN when too few requests to test)
     hourly_p: float = float("nan")
     weekly_p: float = float("nan")
+    #: requests mapped to each subtype, and the fitted shares (None: no subtype-level rule)
+    subtype_counts: dict[str, int] | None = None
+    subtype_shares: dict[str, float] | None = None
 
 
 @dataclass
@@ -424,6 +437,8 @@ class Calibration:
         for c, f in self.categories.items():
             out[f"incidents.categories.{c}.rate_per_1000_households_per_day"] = round(
                 f.rate_per_1000_households_per_day / self.multiplier, 6)
+            for sub, share in (f.subtype_shares or {}).items():
+                out[f"incidents.categories.{c}.subtypes.{sub}.share"] = share
         return out
 
 
@@ -478,6 +493,22 @@ def fit_lognormal(hours: "np.ndarray", censored: "np.ndarray | None" = None) -> 
     out = _lognormal_summary(float(res.x[0]), math.exp(float(res.x[1])))
     out["censored"] = float(len(c))
     return out
+
+
+def _subtype_shares(subs: "pd.Series", names: list[str]
+                    ) -> tuple[dict[str, int] | None, dict[str, float] | None]:
+    """Shares of a category's subtypes from the requests mapped to a subtype: (n_s + ½) /
+    (N + ½·k), so a subtype the log never shows keeps a small share (the schema needs > 0);
+    rounded to 6 decimals with the last one taking the remainder, so they add up to 1."""
+    known = subs.dropna()
+    if known.empty:
+        return None, None
+    counts = {n: int((known == n).sum()) for n in names}
+    total = sum(counts.values()) + 0.5 * len(names)
+    shares = {n: round((counts[n] + 0.5) / total, 6) for n in names}
+    last = names[-1]
+    shares[last] = round(1.0 - sum(v for k, v in shares.items() if k != last), 6)
+    return counts, shares
 
 
 def _profile_p(counts: "np.ndarray", pooled: "np.ndarray") -> float:
@@ -572,6 +603,8 @@ def fit_log(log: LogData, households: float, households_from: str, mapping: Mapp
             ttc_obs=obs, ttc_fit=fit, ks=ks,
             hourly_p=_profile_p(np.bincount(hours[sel], minlength=24), hourly),
             weekly_p=_profile_p(np.bincount(weekday[sel], minlength=7), weekly * weekday_days))
+        fits[cat].subtype_counts, fits[cat].subtype_shares = _subtype_shares(
+            df.subtype[sel], list(scenario.incidents.categories[cat].subtypes))
     kept = tuple(sorted(set(scenario.incidents.categories) - mapping.targets))
     return Calibration(source=source, fmt=fmt, mapping=mapping.source, households=households,
                        households_from=households_from, start=start.to_pydatetime(), days=days,
@@ -715,6 +748,17 @@ def fit_report(cal: Calibration) -> str:
     if cal.kept_from_base:
         lines += ["", "Categories no mapping rule targets keep the base scenario's rate: "
                   + ", ".join(cal.kept_from_base) + "."]
+    with_subs = {c: f for c, f in cal.categories.items() if f.subtype_shares}
+    if with_subs:
+        lines += ["", "## Subtype shares", "",
+                  "From the requests a rule maps to a subtype (`category.subtype` in the "
+                  "mapping); requests mapped to the category only count for its rate. Shares are "
+                  "(n + ½) / (N + ½·k), so a subtype the log never shows keeps a small share. "
+                  "Subtypes carry the deadlines and departments.", "",
+                  "| category | subtype | requests | fitted share |", "|---|---|---:|---:|"]
+        for c, f in with_subs.items():
+            for sub, share in f.subtype_shares.items():
+                lines.append(f"| {c} | {sub} | {f.subtype_counts[sub]:,} | {share:.3f} |")
     if cal.matching is not None:
         m = cal.matching
         lines += ["", "## Cases filed by the calibrated scenario (--match-cases)", "",
@@ -793,13 +837,14 @@ def scenario_text(cal: Calibration, scenario: Scenario) -> str:
 
 # ------------------------------------------------------------------------------- generator
 def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
-                 codes: dict[str, str] | None = None) -> "pd.DataFrame":
+                 codes: dict[str, str] | None = None, subtypes: bool = False) -> "pd.DataFrame":
     """Turn a gridsim case log into an Open311- or NYC-311-style request log.
 
     One row per reported case (its first report is the request); a closed case carries its
-    closing time, an open or parked one is "Open". ``codes`` maps a category to the service
-    code / complaint type written (default: the category name). Times are ``start`` + model hours
-    (t = 0 is a Monday in the model: choose a Monday to keep weekdays aligned).
+    closing time, an open or parked one is "Open". ``codes`` maps a category (or, with
+    ``subtypes``, a ``category.subtype``) to the service code / complaint type written (default:
+    that name itself). Times are ``start`` + model hours (t = 0 is a Monday in the model: choose
+    a Monday to keep weekdays aligned).
     """
     import pandas as pd
 
@@ -810,7 +855,8 @@ def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
     created = t0 + pd.to_timedelta(c.t_report_h.to_numpy(), unit="h")
     closed_h = c.t_closed_h.where(c.state == "closed")
     closed = t0 + pd.to_timedelta(closed_h.to_numpy(), unit="h")
-    code = c.category.map(lambda x: (codes or {}).get(x, x)).to_numpy()
+    names = (c.category + "." + c.subtype) if subtypes else c.category
+    code = names.map(lambda x: (codes or {}).get(x, x)).to_numpy()
     is_closed = closed_h.notna().to_numpy()
     if fmt == "open311":
         iso = lambda ts: ts.strftime("%Y-%m-%dT%H:%M:%S+08:00")  # noqa: E731
@@ -926,6 +972,8 @@ def export_log_command(
     out: Annotated[Path, typer.Option(help="CSV file to write.")],
     start: Annotated[str, typer.Option(
         help="Calendar date of model time 0 (a Monday keeps weekdays aligned).")] = "2024-01-01",
+    subtypes: Annotated[bool, typer.Option(
+        help="Write category.subtype as the service code / complaint type.")] = False,
 ) -> None:
     """Write a run's case log as an Open311- or NYC-311-style request log (for calibration)."""
     import pandas as pd
@@ -949,13 +997,13 @@ def export_log_command(
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user error here
         fail(CalibrationError([("", f"not a readable case log: {err}")], str(cases)))
         return
-    missing = [c for c in ("incident_id", "category", "department", "t_report_h", "t_closed_h",
-                           "state") if c not in frame.columns]
+    missing = [c for c in ("incident_id", "category", "subtype", "department", "t_report_h",
+                           "t_closed_h", "state") if c not in frame.columns]
     if missing:
         fail(CalibrationError([("", "not a gridsim case log: missing column(s) "
                                     + ", ".join(missing))], str(cases)))
         return
-    log = cases_to_log(frame, format_, start=str(t0.date()))
+    log = cases_to_log(frame, format_, start=str(t0.date()), subtypes=subtypes)
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(tmp, index=False)

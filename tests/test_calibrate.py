@@ -103,7 +103,8 @@ def test_personal_data_is_never_copied(fmt, name):
     text = fit_report(cal) + scenario_text(cal, sc) + cal.log.frame.to_csv()
     for s in PERSONAL:
         assert s not in text
-    assert set(cal.log.frame.columns) == {"created", "closed", "open", "code", "category"}
+    assert set(cal.log.frame.columns) == {"created", "closed", "open", "code", "category",
+                                          "subtype"}
 
 
 def test_wrong_format_is_a_clear_error_naming_the_missing_columns(run_cli):
@@ -348,3 +349,40 @@ def test_lognormal_fit_with_open_requests_is_not_biased_towards_quick_closures()
     assert naive["mu"] < 3.85  # biased low
     assert fair["mu"] == pytest.approx(4.0, abs=0.03)
     assert fair["sigma"] == pytest.approx(1.0, abs=0.03)
+
+
+def test_subtype_rules_fit_subtype_shares_that_add_up_to_one():
+    cal, sc = calibrate(DATA / "nyc311_small.csv", "nyc311")
+    infra = cal.categories["infrastructure"]
+    # 1002 street light, 1005 pothole (street condition), 1012 sidewalk, 1016 sewer
+    assert infra.subtype_counts == {"manhole_cover": 0, "street_light": 1, "road_damage": 2,
+                                    "drain_blocked": 1}
+    assert infra.subtype_shares["road_damage"] == pytest.approx(2.5 / 6, abs=1e-6)
+    assert infra.subtype_shares["manhole_cover"] == pytest.approx(0.5 / 6, abs=1e-6)  # unseen: > 0
+    subs = sc.incidents.categories["infrastructure"].subtypes
+    assert sum(s.share for s in subs.values()) == pytest.approx(1.0, abs=1e-9)
+    assert subs["road_damage"].share == pytest.approx(2.5 / 6, abs=1e-6)
+    assert cal.categories["public_safety"].subtype_shares is None  # no request: base shares
+    assert "## Subtype shares" in fit_report(cal)
+
+
+def test_unknown_subtype_in_a_mapping_names_the_allowed_ones(tmp_path):
+    m = tmp_path / "map.yaml"
+    m.write_text("format: nyc311\nmapping:\n  'Sewer': infrastructure.sewer\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match="mapping.Sewer: unknown subtype 'sewer' of "
+                                               "infrastructure; allowed: manhole_cover"):
+        calibrate(DATA / "nyc311_small.csv", "nyc311", m)
+
+
+def test_subtype_shares_of_a_known_run_come_back_within_sampling_error(known_run, tmp_path):
+    sc, result = known_run
+    path = tmp_path / "known_sub.csv"
+    cases_to_log(result.cases, "open311", subtypes=True).to_csv(path, index=False)
+    cal, fitted = calibrate(path, "open311", base=sc, households=sc.city.households)
+    assert cal.log.unmapped == {}
+    for c, cat in sc.incidents.categories.items():
+        f = cal.categories[c]
+        n = sum(f.subtype_counts.values())
+        for s, sub in cat.subtypes.items():
+            se = math.sqrt(sub.share * (1 - sub.share) / n) if sub.share < 1 else 0.01
+            assert abs(f.subtype_shares[s] - sub.share) < 4 * se + 1 / n, (c, s)
