@@ -216,3 +216,29 @@ def test_results_download_holds_the_run():
     from sim.scenario import parse_yaml, validate_scenario
     assert validate_scenario(parse_yaml(z.read("scenario.yaml").decode())).hash() == sc.hash()
     assert len(pd.read_csv(z.open("cases.csv"))) == len(res.cases)
+
+
+def test_run_cache_returns_the_same_result_for_the_same_scenario_and_seed(monkeypatch):
+    import sim.run
+    from app_pages.runner import RunCache, cached_run
+
+    calls = []
+    real = sim.run.run_scenario
+
+    def counting(sc, seed=None, **kw):
+        calls.append((sc.hash(), seed))
+        return real(sc, seed, **kw)
+
+    monkeypatch.setattr(sim.run, "run_scenario", counting)
+    cache = RunCache(max_entries=2)
+    sc = scenario_with(Scenario(), {"run.days": 3, "run.warmup_days": 1})
+    seen = []
+    a = cached_run(cache, sc, 1, progress=lambda now, h: seen.append(now / h))
+    b = cached_run(cache, scenario_with(sc, {}), 1)          # an equal scenario: same hash
+    assert a is b and len(calls) == 1 and seen[-1] == 1.0
+    c = cached_run(cache, sc, 2)                             # another seed is another run
+    assert c is not a and len(calls) == 2
+    cached_run(cache, scenario_with(sc, {"staffing.workers_per_grid": 3}), 1)
+    assert len(cache) == 2                                   # least recently used evicted
+    cached_run(cache, sc, 1)
+    assert len(calls) == 4
