@@ -152,8 +152,11 @@ def app_cmd(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501)
     import subprocess
 
     entry = Path(__file__).resolve().parent.parent / "app.py"
+    # run from the repository root so that .streamlit/config.toml (upload limit, error details)
+    # applies wherever the command is typed
     raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(entry),
-                                      "--server.port", str(port), "--server.headless", "true"]))
+                                      "--server.port", str(port), "--server.headless", "true"],
+                                     cwd=entry.parent))
 
 
 from sim.experiment.cli import register as _register_experiment_commands  # noqa: E402
