@@ -105,11 +105,32 @@ def _run_sweep(exp, backend, store, retry_failed, replications, precision, comma
 
     with ResultsStore(s.store, read_only=True) as st:
         status = st.status()
+        prec = precision or exp.spec.precision
+        if prec is not None:
+            _precision_line(st.kpis(), prec, s.replications)
     bad = sum(1 for (p, r), v in status.items() if v == "failed" and r < s.replications.get(p, 0))
     if bad:
         c.err_console.print(f"{bad} runs are recorded as failed; `gridsim report {s.store}` "
                             "lists them; rerun with --retry-failed", highlight=False)
         raise typer.Exit(code=1)
+
+
+def _precision_line(kpis, prec, reps: dict[int, int]) -> None:
+    from sim.experiment.analysis import mean_ci
+
+    met, capped = 0, 0
+    for pid, n in reps.items():
+        y = kpis.loc[(kpis.point_id == pid) & (kpis.replication < n), prec.kpi]
+        _, m, _, hw = mean_ci(y)
+        target = prec.half_width * (abs(m) if prec.relative else 1.0)
+        if hw <= target:
+            met += 1
+        elif n >= prec.max_replications:
+            capped += 1
+    goal = f"{100 * prec.half_width:g}% of the mean" if prec.relative else f"{prec.half_width:g}"
+    _cli().console.print(f"precision: 95% CI half-width of {prec.kpi} ≤ {goal} at {met} of "
+                         f"{len(reps)} points; {capped} stopped at max_replications="
+                         f"{prec.max_replications}", highlight=False)
 
 
 def sweep_cmd(

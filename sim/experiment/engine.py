@@ -204,7 +204,8 @@ class LineReporter:
 
     def extend(self, more: int) -> None:
         self.total += more
-        print(f"precision: {more} more runs", file=self.stream, flush=True)
+        if more:
+            print(f"precision: {more} more runs", file=self.stream, flush=True)
 
     def advance(self, o: RunOutcome) -> None:
         self.done += 1

@@ -406,7 +406,11 @@ def _check_timeseries(r: ResolvedExperiment, source: str) -> None:
 
     small = r.base.model_copy(update={"run": r.base.run.model_copy(
         update={"days": 1.0, "warmup_days": 0.0})})
-    cols = [c for c in GridModel(small).datacollector.model_reporters if c != "t_h"]
+    model = GridModel(small)
+    cols = [c for c in model.datacollector.model_reporters if c != "t_h"]
+    import mesa
+
+    mesa.Agent._ids.pop(model, None)  # Mesa would keep this model alive (see sim/run.py)
     bad = [c for c in r.spec.timeseries if c not in cols]
     if bad:
         raise ScenarioError([("timeseries", f"unknown series {', '.join(map(repr, bad))}; "
