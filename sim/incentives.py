@@ -113,6 +113,8 @@ class Incentives:
         self.state: dict[int, WorkerState] = {}
         for ws in m.workers_by_grid:
             for w in ws:
+                if w.unique_id in self.state:  # a patrol beat's worker, met on another grid
+                    continue
                 u = float(traits.random())
                 self.state[w.unique_id] = WorkerState(w, self.beh.honesty_cost_yuan.ppf(u),
                                                       w.effort)

@@ -39,7 +39,8 @@ class Workforce:
         self.incentives = incentives
         self.cfg = m.scenario.workforce
         self.rng = m.streams["workforce"]
-        self.workers = [w for ws in m.workers_by_grid for w in ws]
+        # each worker once: with patrol beats (staffing.workers_total) grids share workers
+        self.workers = list({w.unique_id: w for ws in m.workers_by_grid for w in ws}.values())
         self.by_id = {w.unique_id: w for w in self.workers}
         patrol_h_month = open_hours_between(0.0, 30 * 24.0, m.scenario.patrol.hours)
         tr = self.cfg.training

@@ -84,3 +84,14 @@ def test_worker_capacity_counts_the_head_count():
         GridModel(SHORT).city.n_grids * SHORT.staffing.workers_per_grid)
     assert ctx.worker_capacity_h == pytest.approx(7 * per_worker)
     assert monthly_staff_cost(sc, m.city) < monthly_staff_cost(SHORT, m.city)
+
+
+def test_policy_modules_count_each_beat_worker_once():
+    """With beats, one worker appears under several grids; training, attrition and appraisal
+    must still see each worker once (training cost is per worker-hour)."""
+    sc = scenario_with(SHORT, {"staffing.workers_total": 7,
+                               "workforce.training.hours_per_month": 8})
+    m = GridModel(sc)
+    assert len(m.policies.workforce.workers) == 7
+    assert len({w.unique_id for w in m.policies.workforce.workers}) == 7
+    assert len(m.policies.incentives.state) == 7
