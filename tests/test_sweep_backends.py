@@ -59,3 +59,38 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path):
     r = gridsim("sweep", str(exp_file), "--store", str(whole), "--backend", "serial")
     assert r.returncode == 0, r.stderr
     assert_same_store(killed, whole)
+
+
+def test_a_worker_killed_mid_sweep_is_recorded_and_the_sweep_goes_on(tmp_path):
+    """A worker process dying (OOM killer, kill -9) fails only the runs in flight; the pool is
+    restarted, the sweep finishes, and --retry-failed completes the store."""
+    exp = _exp(replications=4)
+
+    class KillOneWorker:
+        killed = False
+
+        def start(self, total, label): ...
+
+        def extend(self, more): ...
+
+        def advance(self, o):
+            if not self.killed and o.pid:
+                self.killed = True
+                time.sleep(0.5)  # let the worker pick up its next run
+                os.kill(o.pid, signal.SIGKILL)
+
+        def stop(self): ...
+
+    path = tmp_path / "k.duckdb"
+    s = sweep(exp, ProcessBackend(workers=2), path, reporter=KillOneWorker())
+    assert s.ok + s.failed == 16 and s.failed >= 1
+    with ResultsStore(path, read_only=True) as st:
+        runs = st.runs()
+    assert len(runs) == 16
+    assert runs[runs.status == "failed"].error.str.contains("worker").all()
+    r = sweep(exp, ProcessBackend(workers=2), path, retry_failed=True)
+    assert r.executed == s.failed and r.failed == 0
+    serial = tmp_path / "serial.duckdb"
+    sweep(exp, SerialBackend(), serial)
+    with ResultsStore(path, read_only=True) as a, ResultsStore(serial, read_only=True) as b:
+        assert a.kpis().equals(b.kpis())

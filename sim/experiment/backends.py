@@ -104,15 +104,23 @@ class ProcessBackend:
         pending: dict[Future, RunTask] = {}
         window = 2 * self.workers
         exhausted = False
+        carry: RunTask | None = None  # a task whose submission found the pool broken
         while True:
             while not exhausted and len(pending) < window:
-                task = next(it, None)
+                task, carry = carry or next(it, None), None
                 if task is None:
                     exhausted = True
                     break
-                pending[self._pool.submit(execute_run, task)] = task
+                try:
+                    pending[self._pool.submit(execute_run, task)] = task
+                except BrokenProcessPool:
+                    carry = task
+                    break
             if not pending:
-                return
+                if carry is None:
+                    return
+                self._restart()
+                continue
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             broken = False
             for fut in done:
@@ -128,8 +136,12 @@ class ProcessBackend:
                     on_result(failed_outcome(task, "worker pool broke while the run was in "
                                                    "flight (another worker died)"))
                 pending.clear()
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._start()
+                self._restart()
+
+    def _restart(self) -> None:
+        assert self._pool is not None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
 
 
 class DaskBackend:

@@ -92,6 +92,7 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
         summary.planned = sum(1 for _ in plan(points, reps))
         summary.skipped = summary.planned - len(todo)
         reporter.start(len(todo), f"{exp.spec.name} ({backend.label})")
+        outcome = "finished"
         try:
             run(todo)
             while precision is not None:
@@ -104,16 +105,18 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
                 reporter.extend(len(todo))
                 run(todo)
         except KeyboardInterrupt:
-            summary.interrupted = True
+            summary.interrupted, outcome = True, "interrupted"
             abort = getattr(backend, "abort", None)
             if started and abort is not None:
                 abort()
+        except BaseException:
+            outcome = "error"
+            raise
         finally:
             reporter.stop()
             summary.elapsed_s = time.perf_counter() - t0
             summary.replications = reps
-            store.end_session(summary.ok, summary.failed,
-                              "interrupted" if summary.interrupted else "finished")
+            store.end_session(summary.ok, summary.failed, outcome)
     return summary
 
 
