@@ -45,12 +45,12 @@ def select(label: str, options: list, key: str, lang: str, format_func: Callable
 
 
 def multiselect(label: str, options: list, key: str, lang: str, format_func: Callable = str,
-                default: list | None = None) -> list:
+                default: list | None = None, placeholder: str | None = None) -> list:
     """A multiselect whose option labels follow the language switch (see :func:`select`)."""
     remembered = st.session_state.get(key)
     chosen = [o for o in remembered if o in options] if remembered is not None else default
     value = st.multiselect(label, options, default=chosen, key=f"{key}@{lang}",
-                           format_func=format_func)
+                           format_func=format_func, placeholder=placeholder)
     st.session_state[key] = value
     return value
 

@@ -81,9 +81,18 @@ def verdict(cmp: Comparison, lang: str) -> list[str]:
     return lines
 
 
-def means_frame(cmp: Comparison, lang: str) -> pd.DataFrame:
+def measured_kpis(cmp: Comparison) -> list[str]:
+    """KPIs with a value in at least one run (emergency KPIs vanish where there is none)."""
+    return [k for k in KPI_DEFINITIONS
+            if any(not math.isnan(x) for v in range(len(cmp.names)) for x in cmp.values(v, k))]
+
+
+def comparison_frame(cmp: Comparison, lang: str) -> pd.DataFrame:
+    """One row per KPI: each variant's mean [95% CI], then each variant minus the reference,
+    paired by seed [95% CI] with its Holm-adjusted p (``*`` when significant at 5%)."""
+    d, adj = cmp.diffs(), cmp.adjusted_p()
     rows = []
-    for key in KPI_DEFINITIONS:
+    for key in measured_kpis(cmp):
         row: dict[str, Any] = {tr("kpi", lang): kpi_view.label(key, lang)}
         for v, name in enumerate(cmp.names):
             ci = mean_ci(cmp.values(v, key))
@@ -91,15 +100,6 @@ def means_frame(cmp: Comparison, lang: str) -> pd.DataFrame:
             if not math.isnan(ci.lo):
                 cell += f"  [{kpi_view.fmt(key, ci.lo)}, {kpi_view.fmt(key, ci.hi)}]"
             row[name] = cell
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def paired_frame(cmp: Comparison, lang: str) -> pd.DataFrame:
-    d, adj = cmp.diffs(), cmp.adjusted_p()
-    rows = []
-    for key in KPI_DEFINITIONS:
-        row: dict[str, Any] = {tr("kpi", lang): kpi_view.label(key, lang)}
         for v in range(1, len(cmp.names)):
             x = d[(v, key)]
             cell = kpi_view.fmt_delta(key, x.mean) or "–"
@@ -108,7 +108,7 @@ def paired_frame(cmp: Comparison, lang: str) -> pd.DataFrame:
             p = adj.get((v, key))
             if p is not None:
                 cell += f"  p={p:.3g}" + (" *" if p < ALPHA else "")
-            row[f"{cmp.names[v]} − {cmp.names[0]}"] = cell
+            row[f"Δ {cmp.names[v]} − {cmp.names[0]}"] = cell
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -126,7 +126,8 @@ def _variant_editor(base: Scenario, v: int, lang: str, specs: dict) -> tuple[str
                          max_chars=40).strip() or default_name
     default = [DEFAULT_LEVER] if v == 1 and DEFAULT_LEVER in specs else []
     chosen = multiselect(tr("levers_changed", lang), list(specs), f"cmp_levers{v}:{h}", lang,
-                         format_func=lambda p: _lever_label(p, lang), default=default)
+                         format_func=lambda p: _lever_label(p, lang), default=default,
+                         placeholder=tr("choose", lang))
     edits: dict[str, Any] = {}
     for path in chosen:
         spec = specs[path]
@@ -213,14 +214,12 @@ def _table_height(rows: int) -> int:
 def _show(cmp: Comparison, lang: str) -> None:
     st.subheader(tr("verdict", lang))
     st.markdown("\n".join(verdict(cmp, lang)))
-    st.subheader(tr("means", lang))
-    means = means_frame(cmp, lang)
-    st.dataframe(means, hide_index=True, width="stretch", height=_table_height(len(means)))
-    st.subheader(tr("paired", lang))
-    paired = paired_frame(cmp, lang)
-    st.dataframe(paired, hide_index=True, width="stretch", height=_table_height(len(paired)))
-    key = select(tr("kpi", lang), list(KPI_DEFINITIONS), "cmp_chart_kpi", lang,
-                 index=list(KPI_DEFINITIONS).index("on_time_rate"),
+    st.subheader(tr("cmp_table", lang))
+    table = comparison_frame(cmp, lang)
+    st.dataframe(table, hide_index=True, width="stretch", height=_table_height(len(table)))
+    keys = measured_kpis(cmp)
+    key = select(tr("kpi", lang), keys, "cmp_chart_kpi", lang,
+                 index=keys.index("on_time_rate") if "on_time_rate" in keys else 0,
                  format_func=lambda k: kpi_view.label(k, lang))
     rows = [{"variant": name, "seed": str(seed), "value": cmp.kpis[v][i].get(key, math.nan)}
             for v, name in enumerate(cmp.names) for i, seed in enumerate(cmp.seeds)]

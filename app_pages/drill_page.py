@@ -38,8 +38,15 @@ def _l(pair: tuple[str, str], lang: str) -> str:
 
 def drill_scenarios() -> dict[str, Scenario]:
     """Ready scenarios with emergencies enabled and scripted (fire_drill, flood_drill, …)."""
+    files = tuple((p.name, p.stat().st_mtime) for p in sorted(SCENARIO_DIR.glob("*.yaml")))
+    return _drill_scenarios(files)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _drill_scenarios(files: tuple[tuple[str, float], ...]) -> dict[str, Scenario]:
+    """Loaded once per set of files and modification times (the key)."""
     out: dict[str, Scenario] = {}
-    for p in sorted(SCENARIO_DIR.glob("*.yaml")):
+    for p in (SCENARIO_DIR / name for name, _ in files):
         try:
             sc = load_scenario(p)
         except ScenarioError:

@@ -88,9 +88,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "levers_changed": ("Levers to change", "要修改的杠杆"),
     "compare_run": ("Run the comparison", "运行比较"),
     "compare_progress": ("Run {i} of {n}: {name}, seed {seed}", "第 {i}/{n} 次运行：{name}，种子 {seed}"),
-    "means": ("Means over the replications (95% CI)", "各次重复的均值（95% 置信区间）"),
-    "paired": ("Differences from the reference, paired by seed (95% CI)",
-               "相对参照方案的差异（按种子配对，95% 置信区间）"),
+    "cmp_table": ("Means over the seeds [95% CI], and differences from the reference paired by "
+                  "seed [95% CI], Holm-adjusted p (* significant at 5%)",
+                  "各种子的均值 [95% 置信区间]，以及按种子配对的相对参照方案差异 [95% 置信区间]、"
+                  "Holm 校正 p 值（* 表示 5% 水平显著）"),
+    "choose": ("Choose levers", "选择杠杆"),
     "verdict": ("Verdict", "结论"),
     "no_sig": ("No difference from the reference is significant at the 5% level (Holm-adjusted "
                "over {m} comparisons).", "与参照方案相比，没有差异在 5% 水平上显著（Holm 校正，共 {m} 项比较）。"),

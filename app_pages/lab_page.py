@@ -108,8 +108,9 @@ def _results(sc: Scenario, res: RunResult, base: RunResult | None, lang: str) ->
 def _kpi_table(res: RunResult, base: RunResult | None, lang: str) -> pd.DataFrame:
     rows = []
     for key in KPI_DEFINITIONS:
-        if key not in res.kpis:
-            continue
+        v = res.kpis.get(key, float("nan"))
+        if v != v and (base is None or base.kpis.get(key, v) != base.kpis.get(key, v)):
+            continue  # undefined here (e.g. emergency KPIs of a run without emergencies)
         row = {tr("kpi", lang): kpi_view.label(key, lang),
                tr("value", lang): kpi_view.fmt(key, res.kpis[key])}
         if base is not None:
