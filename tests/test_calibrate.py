@@ -296,6 +296,12 @@ def test_match_cases_rescales_rates_so_the_scenario_files_the_logs_volume(known_
             fitted.incidents.categories[c].rate_per_1000_households_per_day * m.factor[c],
             rel=1e-4)
     assert "Cases filed by the calibrated scenario" in fit_report(cal)
+    # the checking runs also compare the time to close: the log came from a run of the same
+    # departments, so the simulated mean is the log's within sampling error
+    assert "Time to close: the log against the calibrated scenario" in fit_report(cal)
+    env = m.loc["environment_sanitation"]
+    log_mean = cal.categories["environment_sanitation"].ttc_obs["mean"]
+    assert env.sim_ttc_lo - 0.25 * log_mean <= log_mean <= env.sim_ttc_hi + 0.25 * log_mean
 
 
 def test_without_handed_down_cases_matching_changes_little(known_run, tmp_path):
