@@ -143,7 +143,7 @@ def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, unit_of_hazard: str,
     cells = alt.Chart(g).mark_rect(strokeWidth=3).encode(
         x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"],
         color=alt.Color("hazard:Q", title=hazard_title,
-                        legend=alt.Legend(format=".0f", orient="bottom"),
+                        legend=alt.Legend(format=",.3~g", orient="bottom"),
                         scale=alt.Scale(scheme="orangered",
                                         domain=[0, max(1.0, float(grids.hazard.max()))])),
         stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value("#dddddd")),
@@ -256,7 +256,8 @@ def _live(current: dict, lang: str) -> None:
     state = drill.state()
     st.markdown(f"**{tr('dr_clock', lang)}: {state['clock']}** "
                 f"(t = {drill.now_h:.2f} h) — {current['name']}, "
-                + ", ".join(f"{k} = {v}" for k, v in current["rules"].items())
+                + ", ".join(f"{field_label(k, lang)}: {option_label(v, lang)}"
+                            for k, v in current["rules"].items())
                 + f", {tr('seed', lang)} {current['seed']}"
                 + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
     _kpi_cards(drill.kpis(), lang)

@@ -45,12 +45,18 @@ def _apt_install() -> str | None:
         return "chromium is not installed and this system has no apt-get"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES]
-    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    for attempt in range(4):  # stale package lists, or another apt holding the dpkg lock
+        if done.returncode == 0:
+            return None
+        if "lock" in done.stderr.lower():
+            time.sleep(15)
+        else:
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            return "apt-get could not install chromium: " + done.stderr.strip()[-300:]
-    return None
+    if done.returncode == 0:
+        return None
+    return "apt-get could not install chromium: " + done.stderr.strip()[-300:]
 
 
 @pytest.fixture(scope="module")
