@@ -263,7 +263,11 @@ def _explore(data: StoreData, lang: str) -> None:
             st.altair_chart(_frontier_chart(df, data, lang), width="stretch")
             st.caption(tr("sw_frontier_note", lang))
             st.dataframe(df[df.on_frontier][["point_id", *data.factors, COST, ON_TIME]],
-                         hide_index=True, width="stretch")
+                         hide_index=True, width="stretch", column_config={
+                             COST: st.column_config.NumberColumn(kpi_view.label(COST, lang),
+                                                                 format="%.0f"),
+                             ON_TIME: st.column_config.NumberColumn(kpi_view.label(ON_TIME, lang),
+                                                                    format="percent")})
     st.subheader(tr("sw_failed", lang))
     if failed.empty:
         st.success(tr("sw_no_failed", lang))
