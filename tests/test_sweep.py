@@ -203,3 +203,27 @@ def test_sigterm_stops_the_sweep_cleanly_and_it_resumes(tmp_path):
     assert 2 <= n < 40 and status == [("interrupted",)]
     r = gridsim("sweep", str(f), "--store", str(store), "--backend", "serial")
     assert r.returncode == 0 and f"{n} already in the store" in r.stdout.replace("\n", " ")
+
+
+def test_rich_progress_shows_runs_failed_rate_and_eta(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from sim.experiment.engine import RichReporter
+
+    buf = io.StringIO()
+    rep = RichReporter(console=Console(file=buf, force_terminal=True, width=160))
+    sweep(_exp(replications=1), SerialBackend(), tmp_path / "p.duckdb", reporter=rep)
+    out = buf.getvalue()
+    assert "4/4" in out and "0 failed" in out and "runs/s" in out and "ETA" in out
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    import numpy as np
+
+    from sim.experiment.report import pareto_front
+
+    cost = np.array([1.0, 2.0, 3.0, 2.5, 4.0, np.nan])
+    on_time = np.array([0.80, 0.90, 0.85, 0.95, 0.95, 0.99])
+    assert pareto_front(cost, on_time).tolist() == [0, 1, 3]

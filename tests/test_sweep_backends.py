@@ -94,3 +94,22 @@ def test_a_worker_killed_mid_sweep_is_recorded_and_the_sweep_goes_on(tmp_path):
     sweep(exp, SerialBackend(), serial)
     with ResultsStore(path, read_only=True) as a, ResultsStore(serial, read_only=True) as b:
         assert a.kpis().equals(b.kpis())
+
+
+def test_cli_sweep_on_a_running_dask_scheduler(tmp_path):
+    """--scheduler tcp://host:port: the same results as a serial sweep."""
+    from distributed import LocalCluster
+
+    f = tmp_path / "d.yaml"
+    f.write_text(yaml.safe_dump(tiny_experiment(name="remote", replications=2)))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        r = gridsim("sweep", str(f), "--scheduler", cluster.scheduler_address,
+                    "--store", str(tmp_path / "dask.duckdb"))
+    assert r.returncode == 0, r.stderr
+    r = gridsim("sweep", str(f), "--backend", "serial", "--store", str(tmp_path / "serial.duckdb"))
+    assert r.returncode == 0, r.stderr
+    assert_same_store(tmp_path / "dask.duckdb", tmp_path / "serial.duckdb")
+    with ResultsStore(tmp_path / "dask.duckdb", read_only=True) as st:
+        backend = st.con.execute("SELECT backend FROM sessions").fetchone()[0]
+    assert backend.startswith("dask tcp://")
