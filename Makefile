@@ -29,6 +29,7 @@ app: $(STAMP)
 ## performance figures (see benchmarks/README.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 ## regenerate docs/kpis.md and docs/scenario-fields.md from the code (see docs/README.md)
 docs: $(STAMP)
