@@ -38,6 +38,7 @@ def test_mean_ci_is_the_student_t_interval():
     assert mean_ci([1.0, float("nan"), None, 3.0])[:2] == (2, 2.0)
 
 
+@pytest.mark.slow
 def test_confidence_intervals_cover_the_erlang_c_wait_at_the_nominal_rate(tmp_path):
     """50 independent 95% CIs (5 replications each) of the M/M/2 mean wait for a crew."""
     lam, mu, c = 1.0, 1.0, 2

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from sim.experiment.backends import DaskBackend, ProcessBackend, SerialBackend
@@ -16,6 +17,8 @@ from sim.experiment.store import ResultsStore
 
 from tests.conftest import ROOT, gridsim
 from tests.test_sweep import _exp, assert_same_store, tiny_experiment
+
+pytestmark = pytest.mark.slow  # worker processes and Dask clusters start in every test
 
 
 def test_identical_results_on_serial_processes_and_dask(tmp_path):
