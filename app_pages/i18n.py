@@ -59,6 +59,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "ts_backlog": ("Open cases (backlog)", "未结案件（积压）"),
     "ts_discoveries": ("Reports per interval (discoveries)", "每时段上报数（发现）"),
     "ts_closures": ("Closures per interval", "每时段结案数"),
+    "per_day": ("Per day", "按天汇总"),
+    "ts_note": ("Open cases at the end of each interval; reports and closures during it. The "
+                "dashed line ends the warm-up.", "未结案件为各时段末的数量；上报与结案为时段内的数量。"
+                "虚线为预热期结束。"),
     "map": ("Map of the basic grids", "基础网格地图"),
     "map_note": ("Each cell is a basic grid, laid out so that neighbouring grids touch; "
                  "outlined cells are hotspots. Per-grid KPIs use the run's formulas on that "

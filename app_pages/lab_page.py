@@ -8,6 +8,7 @@ import zipfile
 from typing import TYPE_CHECKING
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -96,7 +97,9 @@ def _results(sc: Scenario, res: RunResult, base: RunResult | None, lang: str) ->
     t_ts, t_map, t_util, t_dl = st.tabs([tr("timeseries", lang), tr("map", lang),
                                          tr("utilisation", lang), tr("downloads", lang)])
     with t_ts:
-        st.altair_chart(_timeseries_chart(res, lang), width="stretch")
+        per_day = st.toggle(tr("per_day", lang), value=True, key="lab_per_day")
+        st.altair_chart(_timeseries_chart(res, lang, per_day), width="stretch")
+        st.caption(tr("ts_note", lang))
     with t_map:
         _grid_map(res, lang)
     with t_util:
@@ -121,22 +124,25 @@ def _kpi_table(res: RunResult, base: RunResult | None, lang: str) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def timeseries_frame(res: RunResult, lang: str) -> pd.DataFrame:
-    """Backlog, reports and closures per collection interval, in days, long format."""
-    ts = res.timeseries
-    day = ts["t_h"] / 24.0
+def timeseries_frame(res: RunResult, lang: str, per_day: bool = False) -> pd.DataFrame:
+    """Backlog (open cases at the sample time), reports and closures since the previous sample,
+    per collection interval or per day, in long format with time in days."""
+    ts = res.timeseries[["t_h", "n_backlog", "cum_reported", "cum_closed"]]
+    if per_day:  # the last sample of each day: day d covers (24(d-1), 24d]
+        ts = ts.assign(_d=np.ceil(ts["t_h"] / 24.0 - 1e-9)).groupby("_d").last().reset_index()
+        ts = ts.assign(t_h=ts["_d"] * 24.0)
     data = {tr("ts_backlog", lang): ts["n_backlog"],
             tr("ts_discoveries", lang): ts["cum_reported"].diff().fillna(ts["cum_reported"]),
             tr("ts_closures", lang): ts["cum_closed"].diff().fillna(ts["cum_closed"])}
-    frame = pd.DataFrame({tr("day", lang): day, **data})
+    frame = pd.DataFrame({tr("day", lang): ts["t_h"].to_numpy() / 24.0, **data})
     return frame.melt(id_vars=[tr("day", lang)], var_name=tr("series", lang),
                       value_name=tr("count", lang))
 
 
-def _timeseries_chart(res: RunResult, lang: str) -> alt.Chart:
-    df = timeseries_frame(res, lang)
+def _timeseries_chart(res: RunResult, lang: str, per_day: bool) -> alt.Chart:
+    df = timeseries_frame(res, lang, per_day)
     day, series, count = tr("day", lang), tr("series", lang), tr("count", lang)
-    lines = alt.Chart(df).mark_line().encode(
+    lines = alt.Chart(df).mark_line(point=per_day).encode(
         x=alt.X(f"{day}:Q"), y=alt.Y(f"{count}:Q"), color=alt.Color(f"{series}:N"),
         tooltip=[day, series, count])
     warm = alt.Chart(pd.DataFrame({"w": [res.context.warmup_h / 24]})).mark_rule(

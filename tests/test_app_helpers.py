@@ -242,3 +242,22 @@ def test_run_cache_returns_the_same_result_for_the_same_scenario_and_seed(monkey
     assert len(cache) == 2                                   # least recently used evicted
     cached_run(cache, sc, 1)
     assert len(calls) == 4
+
+
+def test_timeseries_per_day_adds_up_the_intervals():
+    from app_pages.lab_page import timeseries_frame
+    from sim.run import run_scenario
+
+    res = run_scenario(scenario_with(Scenario(), {"run.days": 4, "run.warmup_days": 1}), 2)
+    fine = timeseries_frame(res, "en")
+    daily = timeseries_frame(res, "en", per_day=True)
+    for series in ("Reports per interval (discoveries)", "Closures per interval"):
+        f = fine[fine.Series == series]
+        d = daily[daily.Series == series]
+        assert d.Count.sum() == f.Count.sum() == res.timeseries[
+            "cum_reported" if "Reports" in series else "cum_closed"].iloc[-1]
+    backlog = daily[daily.Series == "Open cases (backlog)"].set_index("Day").Count
+    ts = res.timeseries.set_index("t_h")
+    for day, v in backlog.items():
+        if day * 24 in ts.index:
+            assert v == ts.loc[day * 24, "n_backlog"]
