@@ -41,6 +41,7 @@ class ReportData:
     morris: pd.DataFrame
     runs: pd.DataFrame
     sessions: pd.DataFrame
+    series: pd.DataFrame  # kept time series: mean over ok replications per point and time
 
     @property
     def factors(self) -> list[str]:
@@ -76,8 +77,11 @@ def build_report(store: ResultsStore, keys: list[str] | None = None,
     mor = morris_indices(kp, np.asarray(points.attrs["x"]), exp.factor_names, keys, d.levels,
                          seed) if d.type == "morris" and complete else pd.DataFrame()
     sessions = store.con.execute("SELECT * FROM sessions ORDER BY session_id").df()
+    series = store.con.execute(
+        "SELECT t.point_id, t.series, t.t_h, avg(t.value) AS mean FROM timeseries t JOIN runs r "
+        "USING (point_id, replication) WHERE r.status = 'ok' GROUP BY ALL ORDER BY ALL").df()
     return ReportData(exp, store.path, points, kp, keys, summary, diffs, sob, mor,
-                      store.runs(), sessions)
+                      store.runs(), sessions, series)
 
 
 def wide_summary(data: ReportData) -> pd.DataFrame:
@@ -264,6 +268,14 @@ def _figures(data: ReportData) -> list[tuple[str, object]]:
                           xaxis_title="B − A", yaxis_title="points B − A",
                           height=max(300, 28 * len(dk) + 120))
         figs.append(("Paired differences 配对差异", fig))
+    for name, g in data.series.groupby("series", sort=False):
+        fig = go.Figure()
+        for pid, gp in list(g.groupby("point_id"))[:12]:
+            fig.add_trace(go.Scatter(x=gp.t_h / 24, y=gp["mean"], mode="lines",
+                                     name=f"{pid}: {_point_label(data, int(pid))}"))
+        fig.update_layout(title=f"{name} — mean over replications (first 12 points)",
+                          xaxis_title="day", yaxis_title=name, height=420)
+        figs.append((f"Time series: {name}", fig))
     if len(data.sobol):
         fig = make_subplots(rows=1, cols=1)
         for idx, color in (("S1", "#1f77b4"), ("ST", "#ff7f0e")):
