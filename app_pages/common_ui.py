@@ -87,12 +87,23 @@ def scenario_from_upload(data: bytes, filename: str, lang: str) -> Scenario:
     return validate_scenario({} if parsed is None else parsed, filename)
 
 
-def scenario_picker(lang: str, prefix: str) -> Scenario | None:
-    """Pick a ready scenario or upload one; show every problem; None when there is none."""
-    names = ready_scenarios()
-    options = names + [UPLOAD]
-    choice = select(tr("source", lang), options, f"{prefix}_source", lang,
-                    format_func=lambda n: tr("source_upload", lang) if n == UPLOAD else n)
+def scenario_picker(lang: str, prefix: str,
+                    extra: dict[str, tuple[str, Scenario]] | None = None) -> Scenario | None:
+    """Pick a ready scenario or upload one; show every problem; None when there is none.
+
+    ``extra`` adds options ahead of the ready ones: key → (label, scenario).
+    """
+    extra = extra or {}
+    options = list(extra) + ready_scenarios() + [UPLOAD]
+
+    def label(n: str) -> str:
+        return tr("source_upload", lang) if n == UPLOAD else extra[n][0] if n in extra else n
+
+    choice = select(tr("source", lang), options, f"{prefix}_source", lang, format_func=label)
+    if choice in extra:
+        loaded = extra[choice][1]
+        st.caption(loaded.description)
+        return loaded
     if choice == BASELINE:
         loaded = Scenario()
         st.caption(loaded.description)

@@ -23,6 +23,7 @@ from sim.scenario import Scenario, ScenarioError, scenario_with
 LETTERS = "ABCD"
 ALPHA = 0.05
 DEFAULT_LEVER = "staffing.workers_per_grid"
+LAB = "__lab__"
 
 
 @dataclass
@@ -145,8 +146,10 @@ def render(lang: str) -> None:
     st.header(tr("page_compare", lang))
     st.caption(tr("cmp_intro", lang))
     c1, c2, c3 = st.columns(3)
+    lab = st.session_state.get("lab_result")
+    extra = {LAB: (tr("from_lab", lang, name=lab["scenario"].name), lab["scenario"])} if lab else {}
     with c1:
-        base = scenario_picker(lang, "cmp")
+        base = scenario_picker(lang, "cmp", extra)
     if base is None:
         return
     n_var = c2.slider(tr("n_variants", lang), 2, 4, 2, key="cmp_n")

@@ -84,6 +84,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "cmp_intro": ("Run two to four policy variants at the same seeds (common random numbers) and "
                   "see which differences are larger than chance.",
                   "在相同随机种子（共同随机数）下运行 2–4 个政策方案，判断哪些差异超出随机波动。"),
+    "from_lab": ("The scenario lab's last run ({name}, with its changes)",
+                 "情景实验室最近一次运行（{name}，含修改）"),
     "n_variants": ("Variants", "方案数"),
     "replications": ("Replications (seeds)", "重复次数（种子数）"),
     "variant": ("Variant", "方案"),

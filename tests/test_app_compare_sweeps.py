@@ -137,3 +137,20 @@ def test_model_page_lists_every_kpi_definition():
         assert shown in docs
         assert shown.read_text(encoding="utf-8").strip()[:40] in " ".join(
             m.value for m in at.markdown)
+
+
+def test_compare_can_start_from_the_labs_edited_scenario():
+    at = open_app()
+    at.selectbox(key="lab_group@en").set_value("platform").run()
+    w = [n for n in at.number_input if n.key.endswith(":platform.operators")][0]
+    w.set_value(5).run()
+    at.button(key="lab_run").click().run()
+    at.sidebar.radio(key="page").set_value("compare").run()
+    assert at.selectbox(key="cmp_source@en").value == "__lab__"
+    # variant A is the lab's scenario: its operators lever starts from the lab's value
+    at.multiselect(key=[m.key for m in at.multiselect if m.key.startswith("cmp_levers0")][0]
+                   ).set_value(["platform.operators"]).run()
+    assert_ok(at)
+    ops = [n for n in at.number_input if n.key.startswith("cmp_val0") and
+           n.key.endswith("platform.operators")][0]
+    assert ops.value == 5
