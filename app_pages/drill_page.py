@@ -317,8 +317,8 @@ def _interventions(drill: Any, lang: str) -> None:
                                    key="dr_inj_grid"))
         if c3.button(tr("dr_inject_go", lang), key="dr_inject", disabled=drill.finished
                      and drill.now_h >= drill.horizon_h):
-            try:
-                drill.inject(kind, grid)
+            try:  # a flood is city-wide: it has no grid of origin
+                drill.inject(kind, None if kinds[kind].hazard.model == "flood" else grid)
                 st.toast(tr("dr_injected", lang))
             except ValueError as err:
                 st.error(str(err))

@@ -79,3 +79,23 @@ def test_drill_second_emergency_and_unit_out_of_service_mid_drill():
     assert {e["grid"] for e in drill.state()["emergencies"]} == {0, 5}
     assert any(ev["action"] == "out_of_service" and ev["actor"] == unit for ev in drill.events)
     assert unit not in at.selectbox(key="dr_unit@en").options
+
+
+def test_flood_drill_runs_and_maps_the_water():
+    at = open_app("drill")
+    at.selectbox(key="dr_scenario@en").set_value("flood_drill").run()
+    at.button(key="dr_start").click().run()
+    at.button(key="dr_step").click().run()
+    at.button(key="dr_to_end").click().run()
+    assert_ok(at)
+    drill = at.session_state["drill"]["drill"]
+    assert drill.finished
+    shown = metrics(at)
+    want = drill.kpis()
+    assert shown[KPI_DEFINITIONS["em_containment_min"][0]][0] == kpi_view.fmt(
+        "em_containment_min", want["em_containment_min"])
+    kinds = drill.scenario.emergency.kinds
+    flood = next(k for k, v in kinds.items() if v.hazard.model == "flood")
+    at.selectbox(key="dr_inj_kind@en").set_value(flood).run()
+    at.button(key="dr_inject").click().run()
+    assert_ok(at)
