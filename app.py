@@ -32,9 +32,11 @@ page = st.sidebar.radio(tr("page", lang), list(PAGES), key="page",
 
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> threading.Thread:
-    """Import the simulation engine (Mesa and friends, over a second) in the background once
-    per server, so the first page shows at once and the first Run does not wait for it."""
-    t = threading.Thread(target=importlib.import_module, args=("sim.run",), daemon=True)
+    """Import the simulation engine (Mesa and friends, over a second) and the charting library
+    in the background once per server, so the first page shows at once and the first Run does
+    not wait for them."""
+    t = threading.Thread(target=lambda: [importlib.import_module(m) for m in ("sim.run", "altair")],
+                         daemon=True)
     t.start()
     return t
 

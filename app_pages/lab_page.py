@@ -7,7 +7,6 @@ import json
 import zipfile
 from typing import TYPE_CHECKING
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -16,11 +15,12 @@ from app_pages import kpi_view, limits
 from app_pages.common_ui import (lever_editor, progress_reporter, refuse_if_too_large,
                                  run_with_progress, scenario_picker, select, show_problems)
 from app_pages.i18n import field_label, tr
-from app_pages.maps import cell_layer
 from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
 from sim.scenario import Scenario, ScenarioError, scenario_with
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # altair and sim.run load when the first results are drawn
+    import altair as alt
+
     from sim.run import RunResult
 
 #: Largest seed a browser number widget can hold exactly (JavaScript's safe integer).
@@ -140,6 +140,8 @@ def timeseries_frame(res: RunResult, lang: str, per_day: bool = False) -> pd.Dat
 
 
 def _timeseries_chart(res: RunResult, lang: str, per_day: bool) -> alt.Chart:
+    import altair as alt
+
     df = timeseries_frame(res, lang, per_day)
     day, series, count = tr("day", lang), tr("series", lang), tr("count", lang)
     lines = alt.Chart(df).mark_line(point=per_day).encode(
@@ -173,6 +175,10 @@ def _option_label(key: str, lang: str) -> str:
 
 def grid_map_chart(frame: pd.DataFrame, key: str, label: str) -> alt.Chart:
     """The basic grids as cells at their coordinates, coloured by ``key``; hotspots outlined."""
+    import altair as alt
+
+    from app_pages.maps import cell_layer
+
     df, enc = cell_layer(frame.assign(_value=frame[key]))
     scheme = "redyellowgreen" if kpi_view.direction(key) == "up" else (
         "yelloworangered" if kpi_view.direction(key) == "down" else "viridis")
@@ -211,6 +217,8 @@ def utilisation_frame(sc: Scenario, res: RunResult, lang: str) -> pd.DataFrame:
 def _utilisation(sc: Scenario, res: RunResult, lang: str) -> None:
     df = utilisation_frame(sc, res, lang)
     dep, u = tr("department", lang), tr("utilisation_share", lang)
+    import altair as alt
+
     chart = alt.Chart(df).mark_bar().encode(
         x=alt.X(f"{u}:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         y=alt.Y(f"{dep}:N", sort="-x", axis=alt.Axis(labelLimit=240)),
