@@ -128,6 +128,11 @@ def map_frames(drill: Any, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     levels = {e["grid"]: e["level"] for e in state["emergencies"] if e["grid"] is not None
               and e["grid"] >= 0 and not e["contained"]}
     grids["level"] = grids.grid.map(levels).astype(object).fillna("")
+    stations: dict[int, list[str]] = {}
+    for s in (drill.stations() if hasattr(drill, "stations") else []):
+        name = s["label_zh"] if lang == "zh" else s["label_en"]
+        stations.setdefault(s["grid"], []).append(f"{name} {s['station']}")
+    grids["stations"] = grids.grid.map(lambda g: ", ".join(stations.get(g, [])))
     units = pd.DataFrame(state["units"])
     if not units.empty:
         units["status_label"] = [_l(_STATUS_LABELS.get(s, (s, s)), lang) for s in units.status]
@@ -147,7 +152,8 @@ def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, unit_of_hazard: str,
                         scale=alt.Scale(scheme="orangered",
                                         domain=[0, max(1.0, float(grids.hazard.max()))])),
         stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value("#dddddd")),
-        tooltip=["grid", "zone", alt.Tooltip("hazard:Q", format=".1f"), "level"])
+        tooltip=["grid", "zone", alt.Tooltip("hazard:Q", format=".1f"), "level",
+                 alt.Tooltip("stations:N", title=tr("dr_stations", lang))])
     labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="white").encode(
         x="x_km:Q", y="y_km:Q", text="level:N")
     layers = [cells, labels]

@@ -171,6 +171,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "dr_kpis": ("Drill indicators", "演练指标"),
     "dr_hazard": ("Hazard", "险情"),
     "dr_status": ("Unit status", "单位状态"),
+    "dr_stations": ("Stations", "驻地"),
     "dr_minutes": ("Minutes since the emergency began", "自突发事件发生起的分钟数"),
     "dr_phase": ("Phase", "阶段"),
     "dr_changed": ("The settings changed since this drill started; press Start / replay to "
