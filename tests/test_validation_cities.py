@@ -20,10 +20,22 @@ from sim.validation import (VALIDATIONS, Target, format_row, mean_ci, replicatio
 REDUCED = {"dongcheng_2009": (10, 5), "dongcheng_before": (40, 3), "shanghai_12345_2016": (10, 4)}
 
 
+@pytest.fixture(scope="module")
+def reduced_results():
+    """Each validation at its reduced size, computed once for the tests of this module."""
+    cache: dict = {}
+
+    def get(name):
+        if name not in cache:
+            days, reps = REDUCED[name]
+            cache[name] = validate_city(VALIDATIONS[name], reps=reps, days=days)
+        return cache[name]
+    return get
+
+
 @pytest.mark.parametrize("name", list(VALIDATIONS))
-def test_published_vs_simulated(name):
-    days, reps = REDUCED[name]
-    df = validate_city(VALIDATIONS[name], reps=reps, days=days)
+def test_published_vs_simulated(name, reduced_results):
+    df = reduced_results(name)
     print()
     for _, row in df.iterrows():
         print(format_row(row))
@@ -34,10 +46,10 @@ def test_published_vs_simulated(name):
             f"{'agrees' if row['expected'] else 'does not agree'} — update the docs or the model")
 
 
-def test_before_and_after_differ_the_way_the_reform_says():
+def test_before_and_after_differ_the_way_the_reform_says(reduced_results):
     """The reform cut the time to close by an order of magnitude (a week → hours)."""
-    after = validate_city(VALIDATIONS["dongcheng_2009"], reps=3, days=10)
-    before = validate_city(VALIDATIONS["dongcheng_before"], reps=3, days=40)
+    after = reduced_results("dongcheng_2009")
+    before = reduced_results("dongcheng_before")
     ttc_after = after.set_index("metric").loc["mean_time_to_close_h"]
     ttc_before = before.set_index("metric").loc["mean_time_to_close_h"]
     assert ttc_before["ci_lo"] > 10 * ttc_after["ci_hi"]
