@@ -3,13 +3,11 @@ and which direction counts as better (for the colour of a change and the compari
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-from sim.metrics import KPI_DEFINITIONS
+from sim.metrics import KPI_DEFINITIONS, format_kpi, format_kpi_delta
 
 Direction = Literal["up", "down", "none"]
-_LEVELS = ("IV", "III", "II", "I")  # response levels, lowest first (glossary: I is the highest)
 
 #: Better when higher / lower; KPIs not listed (counts of what happened, loads) are neutral.
 _HIGHER_BETTER = frozenset({"discovery_rate", "filing_rate", "on_spot_share", "closure_rate",
@@ -49,48 +47,9 @@ def unit(key: str) -> str:
     return KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
 
 
-def _nan(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def fmt(key: str, v: float | None) -> str:
-    """A KPI value as shown in the app (shares in %, counts whole, yuan with ¥, hours 2 dp)."""
-    if _nan(v):
-        return "–"
-    u = unit(key)
-    if u == "share":
-        return f"{100 * v:.1f}%"
-    if u == "count":
-        return f"{v:,.0f}"
-    if u == "yuan":
-        return f"¥{v:,.0f}"
-    if u == "h":
-        return f"{v:,.2f} h"
-    if u == "min":
-        return f"{v:,.1f} min"
-    if u == "level":  # response level rank 1..4 = IV..I (I is the highest); 0 = none declared
-        return _LEVELS[int(v) - 1] if 1 <= v <= len(_LEVELS) else "–"
-    return f"{v:,.3g}"
-
-
-def fmt_delta(key: str, d: float | None) -> str | None:
-    """A change of a KPI (percentage points for shares); None when there is nothing to show."""
-    if _nan(d):
-        return None
-    u = unit(key)
-    if u == "share":
-        return f"{100 * d:+.1f} pp"
-    if u == "count":
-        return f"{d:+,.0f}"
-    if u == "yuan":
-        return f"{d:+,.0f} ¥"
-    if u == "h":
-        return f"{d:+,.2f} h"
-    if u == "min":
-        return f"{d:+,.1f} min"
-    if u == "level":
-        return f"{d:+.0f}"
-    return f"{d:+,.3g}"
+#: Values and changes are formatted where the CLI and reports format them: one definition.
+fmt = format_kpi
+fmt_delta = format_kpi_delta
 
 
 def delta_color(key: str) -> str:

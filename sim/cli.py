@@ -8,7 +8,6 @@ without a traceback and without writing anything.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -50,31 +49,24 @@ def resolve_scenario(path: Optional[Path], sets: Optional[list[str]],
     return load_scenario(path, overrides)
 
 
-def fmt_value(v: float, unit: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if unit == "share":
-        return f"{100 * v:.1f}%"
-    if unit == "count":
-        return f"{v:,.0f}"
-    if unit == "yuan":
-        return f"¥{v:,.0f}"
-    if unit == "level":  # response level rank: 1 = IV … 4 = I (sim.emergency)
-        return ("none", "IV", "III", "II", "I")[int(v)] if 0 <= v <= 4 else f"{v:g}"
-    return f"{v:,.2f}"
-
-
 def kpi_table(kpis: dict[str, float], title: str) -> Table:
-    from sim.metrics import KPI_DEFINITIONS
+    from sim.metrics import KPI_DEFINITIONS, format_kpi
 
     t = Table(title=title, title_justify="left")
     t.add_column("KPI")
     t.add_column("指标")
     t.add_column("value", justify="right")
-    t.add_column("unit")
-    for key, (en, zh, unit, _) in KPI_DEFINITIONS.items():
-        if key in kpis:
-            t.add_row(en, zh, fmt_value(kpis[key], unit), "" if unit in ("count", "share") else unit)
+    skipped = 0
+    for key, (en, zh, _, _) in KPI_DEFINITIONS.items():
+        if key not in kpis:
+            continue
+        v = kpis[key]
+        if v is None or v != v:  # not applicable here (e.g. emergency KPIs without emergencies)
+            skipped += 1
+            continue
+        t.add_row(en, zh, format_kpi(key, v))
+    if skipped:
+        t.caption = f"{skipped} KPIs not applicable to this run are not shown (see --json)"
     return t
 
 

@@ -148,6 +148,53 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+_LEVELS = ("IV", "III", "II", "I")  # response-level ranks 1…4 (I is the highest)
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def format_kpi(key: str, v: float | None) -> str:
+    """A KPI value for people (CLI, app, reports): shares in %, counts whole, yuan with ¥."""
+    if _missing(v):
+        return "–"
+    u = KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
+    if u == "share":
+        return f"{100 * v:.1f}%"
+    if u == "count":
+        return f"{v:,.0f}"
+    if u == "yuan":
+        return f"¥{v:,.0f}"
+    if u == "h":
+        return f"{v:,.2f} h"
+    if u == "min":
+        return f"{v:,.1f} min"
+    if u == "level":
+        return _LEVELS[int(v) - 1] if 1 <= v <= len(_LEVELS) else "–"
+    return f"{v:,.3g}"
+
+
+def format_kpi_delta(key: str, d: float | None) -> str | None:
+    """A change of a KPI (percentage points for shares); None when there is nothing to show."""
+    if _missing(d):
+        return None
+    u = KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
+    if u == "share":
+        return f"{100 * d:+.1f} pp"
+    if u == "count":
+        return f"{d:+,.0f}"
+    if u == "yuan":
+        return f"{d:+,.0f} ¥"
+    if u == "h":
+        return f"{d:+,.2f} h"
+    if u == "min":
+        return f"{d:+,.1f} min"
+    if u == "level":
+        return f"{d:+.0f}"
+    return f"{d:+,.3g}"
+
+
 @dataclass
 class RunContext:
     """What the KPIs need besides the case log."""
