@@ -42,3 +42,21 @@ def gridsim_inproc(*args: str) -> _Result:
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         raise r.exception
     return _Result(r.exit_code, r.stdout, r.stderr)
+
+
+TINY_SWEEP = (
+    "name: tiny\n"  # no base: the embedded baseline
+    "overrides: {city.households: 2000, run.days: 3, run.warmup_days: 1}\n"
+    "factors:\n  staffing.workers_per_grid: [1, 2, 3]\n  platform.misroute_prob: [0.0, 0.2]\n"
+    "design: {type: full_factorial}\nreplications: 2\nseed: 5\n"
+    "kpis: [incidents_total, on_time_rate, mean_time_to_close_h, monthly_staff_cost]\n")
+
+
+def write_tiny_sweep_store(folder: Path) -> Path:
+    """A tiny results store (6 design points × 2 replications) written by `gridsim sweep`."""
+    exp = folder / "tiny.yaml"
+    exp.write_text(TINY_SWEEP, encoding="utf-8")
+    path = folder / "tiny.duckdb"
+    done = gridsim("sweep", str(exp), "--store", str(path), "--backend", "serial")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return path

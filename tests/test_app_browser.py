@@ -23,6 +23,7 @@ from app_pages import kpi_view
 from sim.metrics import KPI_DEFINITIONS
 from sim.run import run_scenario
 from sim.scenario import Scenario
+from tests.conftest import write_tiny_sweep_store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -165,20 +166,7 @@ def _goto(driver, label: str, header: str) -> None:
 @pytest.fixture(scope="module")
 def sweep_store(tmp_path_factory) -> Path:
     """A tiny results store written by `gridsim sweep` for the explorer page."""
-    d = tmp_path_factory.mktemp("sweep")
-    exp = d / "tiny.yaml"
-    exp.write_text(
-        "name: tiny\n"  # no base: the embedded baseline
-        "overrides: {city.households: 2000, run.days: 3, run.warmup_days: 1}\n"
-        "factors:\n  staffing.workers_per_grid: [1, 2, 3]\n  platform.misroute_prob: [0.0, 0.2]\n"
-        "design: {type: full_factorial}\nreplications: 2\nseed: 5\n"
-        "kpis: [incidents_total, on_time_rate, mean_time_to_close_h, monthly_staff_cost]\n",
-        encoding="utf-8")
-    path = d / "tiny.duckdb"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(exp), "--store",
-                           str(path), "--backend", "serial"], capture_output=True, text=True,
-                          cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-2000:]
+    path = write_tiny_sweep_store(tmp_path_factory.mktemp("sweep"))
     return path
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -16,6 +14,7 @@ from app_pages.compare_page import replication_seeds
 from sim.metrics import KPI_DEFINITIONS
 from sim.run import run_scenario
 from sim.scenario import Scenario, scenario_with
+from tests.conftest import write_tiny_sweep_store
 from tests.apptest_util import ROOT, assert_ok, open_app
 
 
@@ -63,20 +62,7 @@ def test_compare_refuses_too_many_runs():
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     """A tiny sweep written by `gridsim sweep`, with one run marked as failed."""
-    d = tmp_path_factory.mktemp("sweep")
-    exp = d / "tiny.yaml"
-    exp.write_text(
-        "name: tiny\n"  # no base: the embedded baseline
-        "overrides: {city.households: 2000, run.days: 3, run.warmup_days: 1}\n"
-        "factors:\n  staffing.workers_per_grid: [1, 2, 3]\n  platform.misroute_prob: [0.0, 0.2]\n"
-        "design: {type: full_factorial}\nreplications: 2\nseed: 5\n"
-        "kpis: [incidents_total, on_time_rate, mean_time_to_close_h, monthly_staff_cost]\n",
-        encoding="utf-8")
-    path = d / "tiny.duckdb"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(exp), "--store",
-                           str(path), "--backend", "serial"], capture_output=True, text=True,
-                          cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-2000:]
+    path = write_tiny_sweep_store(tmp_path_factory.mktemp("sweep"))
     con = duckdb.connect(str(path))
     con.execute("UPDATE runs SET status='failed', error='RuntimeError: crew table empty' "
                 "WHERE point_id=1 AND replication=1")
