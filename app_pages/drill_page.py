@@ -183,12 +183,6 @@ def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
 def render(lang: str) -> None:
     st.header(tr("page_drill", lang))
     st.caption(tr("dr_intro", lang))
-    try:
-        import sim.emergency  # noqa: F401
-        from sim.emergency import Drill  # noqa: F401
-    except ImportError:
-        st.warning(tr("dr_unavailable", lang))
-        return
     scenarios = drill_scenarios()
     if not scenarios:
         st.warning(tr("dr_unavailable", lang))

@@ -124,8 +124,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "sw_none": ("No results store found. Run a sweep first, e.g. `gridsim sweep "
                 "experiments/<name>.yaml`, or type the path of a store.",
                 "未找到结果库。请先运行批量实验（例如 `gridsim sweep experiments/<name>.yaml`），或输入结果库路径。"),
-    "sw_unavailable": ("The sweep tools (sim.experiment) are not installed in this version.",
-                       "当前版本未包含批量实验工具（sim.experiment）。"),
     "sw_cannot_open": ("Cannot open the results store: {err}", "无法打开结果库：{err}"),
     "sw_filter": ("Filter design points", "筛选设计点"),
     "sw_points": ("{n} runs of {p} design points shown ({f} failed)",
@@ -148,8 +146,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "dr_intro": ("Train on a fire or flood: play the drill, switch the joint-response rule and "
                  "replay it at the same seed, or disturb it mid-way.",
                  "火灾或洪涝演练：播放演练，切换联动处置规则并在相同种子下重演，或在中途加入扰动。"),
-    "dr_unavailable": ("The emergency module (sim.emergency) is not in this version yet.",
-                       "当前版本尚未包含应急模块（sim.emergency）。"),
+    "dr_unavailable": ("No drill scenario found: scenarios/ has no file with emergencies enabled.",
+                       "未找到演练情景：scenarios/ 中没有启用应急模块的情景文件。"),
     "dr_kind": ("Drill", "演练类型"),
     "dr_fire": ("Fire", "火灾"),
     "dr_flood": ("Flood", "洪涝"),

@@ -194,11 +194,6 @@ def _frontier_chart(df: pd.DataFrame, data: StoreData, lang: str) -> alt.Chart:
 def render(lang: str) -> None:
     st.header(tr("page_sweeps", lang))
     st.caption(tr("sw_intro", lang))
-    try:
-        import sim.experiment.store  # noqa: F401
-    except ImportError:
-        st.warning(tr("sw_unavailable", lang))
-        return
     stores = find_stores()
     c1, c2 = st.columns(2)
     options = [str(p) for p in stores]

@@ -413,8 +413,6 @@ class GridModel(mesa.Model):
 
     def run_context(self) -> RunContext:
         sc, city = self.scenario, self.city
-        st = sc.staffing
-        n = city.n_grids
         w0, w1 = self.warmup_h, self.horizon_h
         duty = open_hours_between(w0, w1, sc.patrol.hours)
         crew_cap = {code: d.n_crews * open_hours_between(w0, w1, d.cfg.shift)
