@@ -16,7 +16,7 @@ from sim.experiment.engine import sweep
 from sim.experiment.store import ResultsStore
 
 from tests.conftest import ROOT, gridsim
-from tests.test_sweep import _exp, assert_same_store, tiny_experiment
+from tests.test_sweep import TINY, _exp, assert_same_store, tiny_experiment
 
 pytestmark = pytest.mark.slow  # worker processes and Dask clusters start in every test
 
@@ -67,7 +67,8 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path):
 def test_a_worker_killed_mid_sweep_is_recorded_and_the_sweep_goes_on(tmp_path):
     """A worker process dying (OOM killer, kill -9) fails only the runs in flight; the pool is
     restarted, the sweep finishes, and --retry-failed completes the store."""
-    exp = _exp(replications=4)
+    exp = _exp(replications=4, overrides={**TINY, "run.days": 30})  # runs long enough to
+    # be still in flight when the first result comes back
 
     class KillOneWorker:
         killed = False
@@ -79,8 +80,7 @@ def test_a_worker_killed_mid_sweep_is_recorded_and_the_sweep_goes_on(tmp_path):
         def advance(self, o):
             if not self.killed and o.pid:
                 self.killed = True
-                time.sleep(0.5)  # let the worker pick up its next run
-                os.kill(o.pid, signal.SIGKILL)
+                os.kill(o.pid, signal.SIGKILL)  # it has already taken its next run
 
         def stop(self): ...
 
