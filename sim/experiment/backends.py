@@ -68,14 +68,18 @@ class ProcessBackend:
         self.workers = workers or default_workers()
         self.label = f"processes×{self.workers}"
         self._pool: ProcessPoolExecutor | None = None
+        self.startup_s = 0.0
 
     def _start(self) -> ProcessPoolExecutor:
         import multiprocessing as mp
+        import time
 
+        t0 = time.perf_counter()
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
                                    initializer=watch_parent, initargs=(os.getpid(),))
         for f in [pool.submit(warm_up, i) for i in range(self.workers)]:
             f.result()
+        self.startup_s = time.perf_counter() - t0  # spawn + import the model in every worker
         return pool
 
     def __enter__(self) -> "ProcessBackend":
