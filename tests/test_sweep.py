@@ -80,13 +80,23 @@ def test_resume_skips_finished_runs_and_more_replications_extend(tmp_path):
     assert_same_store(path, fresh)
 
 
-def test_store_refuses_a_different_experiment(tmp_path):
+def test_store_refuses_a_different_experiment_and_foreign_databases(tmp_path):
+    import duckdb
+
     from sim.scenario import ScenarioError
 
     path = tmp_path / "s.duckdb"
     sweep(_exp(replications=1), SerialBackend(), path)
     with pytest.raises(ScenarioError, match="holds experiment"):
         sweep(_exp(seed=12, replications=1), SerialBackend(), path)
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE mine(a INTEGER)")
+    with pytest.raises(ScenarioError, match="not a gridsim results store"):
+        sweep(_exp(replications=1), SerialBackend(), other)
+    with duckdb.connect(str(other)) as con:
+        assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [
+            ("mine",)], "nothing added to somebody else's database"
 
 
 def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
@@ -104,6 +114,9 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
     s = sweep(_exp(), SerialBackend(), path)
     assert (s.ok, s.failed) == (10, 2)  # points 2 and 3 have 3 workers, replication 1 fails
+    r = gridsim("report", str(path))
+    assert r.returncode == 0 and "Failed runs (2" in r.stdout
+    assert "RuntimeError: boom: injected failure" in r.stdout
     with ResultsStore(path, read_only=True) as st:
         runs = st.runs()
     bad = runs[runs.status == "failed"]

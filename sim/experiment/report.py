@@ -177,6 +177,16 @@ def print_report(data: ReportData, console, max_points: int = 40) -> None:
     if len(ws) > max_points:
         console.print(f"… {len(ws) - max_points} more points (export with --csv/--parquet or "
                       "see the HTML report)")
+    failed = data.runs[data.runs.status == "failed"] if len(data.runs) else data.runs
+    if len(failed):
+        f = Table(title=f"Failed runs ({len(failed)}; rerun with gridsim sweep … --retry-failed)",
+                  title_justify="left")
+        for c in ("point", "replication", "seed", "error (last line)"):
+            f.add_column(c, justify="left" if c.startswith("error") else "right")
+        for r in failed.head(10).itertuples():
+            last = (r.error or "").strip().splitlines()[-1:] or [""]
+            f.add_row(str(r.point_id), str(r.replication), str(r.seed), last[0][:120])
+        console.print(f)
     if len(data.differences):
         d = Table(title="Paired differences B − A (common random numbers)", title_justify="left")
         for c in ("A", "B", "KPI", "n", "B − A", "95% CI", "p (paired t)", "unpaired ±"):

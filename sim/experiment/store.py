@@ -84,6 +84,14 @@ class ResultsStore:
         except duckdb.Error as err:
             raise ScenarioError([("results store", f"cannot open: {err}")], str(path)) from None
         if not read_only:
+            foreign = self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name <> 'meta'"
+            ).fetchone()[0] and not self._has_table("meta")
+            if foreign:  # somebody else's database: never add our tables to it
+                self.close()
+                raise ScenarioError([("results store", "is a DuckDB file but not a gridsim "
+                                                       "results store; choose another --store")],
+                                    str(path))
             self.con.execute(SCHEMA)
         elif not self._has_table("meta"):
             raise ScenarioError([("results store", "not a gridsim results store (no meta table)")],
