@@ -230,7 +230,9 @@ def _figures(data: ReportData) -> list[tuple[str, object]]:
             continue
         if factorial and len(factors) >= 2:
             f1, f2 = factors[0], factors[1]
-            grid = sk.groupby([f2, f1])["mean"].mean().unstack(f1)
+            grid = sk.groupby([f2, f1])["mean"].mean().unstack(f1).reindex(  # design order
+                index=list(dict.fromkeys(data.points[f2])),
+                columns=list(dict.fromkeys(data.points[f1])))
             fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[_val(v) for v in grid.columns],
                                        y=[_val(v) for v in grid.index], colorscale="Viridis",
                                        colorbar={"title": KPI_DEFINITIONS[k][0]},
