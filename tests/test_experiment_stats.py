@@ -152,3 +152,16 @@ def test_precision_mode_reaches_the_half_width_target_and_resumes_identically(tm
     sweep(exp, SerialBackend(), b_path, replications=4)  # as if killed after some extra runs
     b = sweep(exp, SerialBackend(), b_path, precision=prec)
     assert b.replications == a.replications
+
+
+def test_sobol_second_order_indices_of_a_one_factor_model_vanish_between_idle_factors(tmp_path):
+    data = _one_factor_matters({"type": "sobol", "samples": 8, "second_order": True})
+    data["name"] = "one_sobol_s2"
+    exp, kp, pts = _run(tmp_path, data)
+    assert len(pts) == 8 * (2 * 3 + 2)
+    idx = sobol_indices(kp, exp.factor_names, len(pts), ["monthly_staff_cost"], True, 1)
+    s2 = idx.attrs["S2"]
+    assert len(s2) == 3  # one row per pair of the three factors
+    idle = s2[(s2.factor != "staffing.pay.grid_worker") & (s2.factor_2 != "staffing.pay.grid_worker")]
+    assert len(idle) == 1 and idle.S2.abs().max() < 1e-9
+

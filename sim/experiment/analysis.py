@@ -106,10 +106,14 @@ def _problem(names: list[str]) -> dict:
 
 def sobol_indices(kpis: pd.DataFrame, names: list[str], n_points: int, keys: list[str],
                   second_order: bool, seed: int) -> pd.DataFrame:
-    """First-order (S1) and total (ST) Sobol indices with 95% bootstrap half-widths."""
+    """First-order (S1) and total (ST) Sobol indices with 95% bootstrap half-widths.
+
+    With ``second_order`` the table's ``attrs["S2"]`` holds the second-order indices (one row
+    per pair of factors: kpi, factor, factor_2, S2, S2_conf).
+    """
     from SALib.analyze import sobol
 
-    rows = []
+    rows, pairs = [], []
     for k in keys:
         y = point_means(kpis, n_points, k)
         if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
@@ -118,7 +122,14 @@ def sobol_indices(kpis: pd.DataFrame, names: list[str], n_points: int, keys: lis
         for j, n in enumerate(names):
             rows.append({"kpi": k, "factor": n, "S1": res["S1"][j], "S1_conf": res["S1_conf"][j],
                          "ST": res["ST"][j], "ST_conf": res["ST_conf"][j]})
-    return pd.DataFrame(rows, columns=["kpi", "factor", "S1", "S1_conf", "ST", "ST_conf"])
+        if second_order:
+            for i in range(len(names)):
+                for j in range(i + 1, len(names)):
+                    pairs.append({"kpi": k, "factor": names[i], "factor_2": names[j],
+                                  "S2": res["S2"][i, j], "S2_conf": res["S2_conf"][i, j]})
+    out = pd.DataFrame(rows, columns=["kpi", "factor", "S1", "S1_conf", "ST", "ST_conf"])
+    out.attrs["S2"] = pd.DataFrame(pairs, columns=["kpi", "factor", "factor_2", "S2", "S2_conf"])
+    return out
 
 
 def morris_indices(kpis: pd.DataFrame, x: np.ndarray, names: list[str], keys: list[str],

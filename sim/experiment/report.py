@@ -103,6 +103,9 @@ def export_tables(data: ReportData, out_dir: str | Path, fmt: str) -> list[Path]
               "differences": data.differences}
     if len(data.sobol):
         tables["sobol"] = data.sobol
+        s2 = data.sobol.attrs.get("S2")
+        if s2 is not None and len(s2):
+            tables["sobol_second_order"] = s2
     if len(data.morris):
         tables["morris"] = data.morris
     written = []
