@@ -441,7 +441,8 @@ class RunConfig(_Model):
     @model_validator(mode="after")
     def _warmup(self) -> "RunConfig":
         if self.warmup_days >= self.days:
-            raise ValueError("warmup_days must be shorter than days")
+            raise ValueError(f"warmup_days ({self.warmup_days:g}) must be shorter than days "
+                             f"({self.days:g})")
         return self
 
 

@@ -33,7 +33,8 @@ BAD = {
                         "city.zones: zone shares must add up to 1"),
     "bad_dist.yaml": ("platform:\n  screening_time: {dist: gamma, mean: 1}\n",
                       "platform.screening_time"),
-    "warmup.yaml": ("run: {days: 2, warmup_days: 3}\n", "run: warmup_days must be shorter than days"),
+    "warmup.yaml": ("run: {days: 2, warmup_days: 3}\n",
+                    "run: warmup_days (3) must be shorter than days (2)"),
 }
 
 
