@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -30,11 +31,15 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
                   "(repeatable; values are YAML).")]
 
 
+def print_error(line: str) -> None:
+    """One problem on one line: never wrapped, and its text never read as Rich markup."""
+    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
 def fail(err: Exception) -> None:
     """Print a user error and exit 2 (no traceback)."""
     for line in str(err).splitlines() or [str(err)]:
-        err_console.print(f"[bold red]error:[/] {line}", highlight=False, markup=True,
-                          soft_wrap=True)
+        print_error(line)
     raise typer.Exit(code=2)
 
 
@@ -123,7 +128,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files to
         except ScenarioError as e:
             bad = True
             for line in str(e).splitlines():
-                err_console.print(f"[bold red]error:[/] {line}", highlight=False)
+                print_error(line)
     if bad:
         raise typer.Exit(code=2)
 

@@ -33,6 +33,8 @@ BAD = {
                         "city.zones: zone shares must add up to 1"),
     "bad_dist.yaml": ("platform:\n  screening_time: {dist: gamma, mean: 1}\n",
                       "platform.screening_time"),
+    "markup_like.yaml": ('city: {households: "[red]x[/red]"}\n',
+                         "(got '[red]x[/red]')"),
     "warmup.yaml": ("run: {days: 2, warmup_days: 3}\n",
                     "run: warmup_days (3) must be shorter than days (2)"),
 }
@@ -47,6 +49,7 @@ def test_bad_file_is_refused_clearly(tmp_path, name):
         r = gridsim_inproc(*cmd)
         assert r.returncode == 2, r.stdout + r.stderr
         assert expected in r.stderr, r.stderr
+        assert r.stderr.count("error:") == r.stderr.count("\n"), "one problem per line, unwrapped"
         assert str(f) in r.stderr
         assert "Traceback" not in r.stderr + r.stdout
     assert not (tmp_path / "out").exists(), "nothing is written on error"

@@ -96,7 +96,8 @@ def _run_sweep(exp, backend, store, retry_failed, replications, precision, comma
                     f"{s.skipped} already in the store, {s.ok} ok, {s.failed} failed this time "
                     f"in {s.elapsed_s:.1f} s ({rate:.2f} runs/s) → {s.store}", highlight=False)
     for p, r, msg in s.failures[:5]:
-        c.err_console.print(f"[red]failed[/] point {p} replication {r}: {msg}", highlight=False)
+        c.err_console.print(f"[red]failed[/] point {p} replication {r}: {c.escape(msg)}",
+                            highlight=False, soft_wrap=True)
     if s.interrupted:
         c.err_console.print("interrupted: finished runs are saved; run the same command again "
                             "to resume", highlight=False)
