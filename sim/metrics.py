@@ -155,44 +155,36 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
+#: unit -> (value format, change format); other units show three significant figures.
+_FORMATS: dict[str, tuple[str, str]] = {
+    "share": ("{:.1%}", "{:+.1%}"), "count": ("{:,.0f}", "{:+,.0f}"),
+    "yuan": ("¥{:,.0f}", "{:+,.0f} ¥"), "h": ("{:,.2f} h", "{:+,.2f} h"),
+    "min": ("{:,.1f} min", "{:+,.1f} min"), "level": ("", "{:+.0f}"),
+}
+
+
+def _unit(key: str) -> str:
+    return KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
+
+
 def format_kpi(key: str, v: float | None) -> str:
     """A KPI value for people (CLI, app, reports): shares in %, counts whole, yuan with ¥."""
     if _missing(v):
         return "–"
-    u = KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
-    if u == "share":
-        return f"{100 * v:.1f}%"
-    if u == "count":
-        return f"{v:,.0f}"
-    if u == "yuan":
-        return f"¥{v:,.0f}"
-    if u == "h":
-        return f"{v:,.2f} h"
-    if u == "min":
-        return f"{v:,.1f} min"
+    u = _unit(key)
     if u == "level":
         return _LEVELS[int(v) - 1] if 1 <= v <= len(_LEVELS) else "–"
-    return f"{v:,.3g}"
+    return _FORMATS.get(u, ("{:,.3g}", ""))[0].format(v)
 
 
 def format_kpi_delta(key: str, d: float | None) -> str | None:
     """A change of a KPI (percentage points for shares); None when there is nothing to show."""
     if _missing(d):
         return None
-    u = KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
+    u = _unit(key)
     if u == "share":
         return f"{100 * d:+.1f} pp"
-    if u == "count":
-        return f"{d:+,.0f}"
-    if u == "yuan":
-        return f"{d:+,.0f} ¥"
-    if u == "h":
-        return f"{d:+,.2f} h"
-    if u == "min":
-        return f"{d:+,.1f} min"
-    if u == "level":
-        return f"{d:+.0f}"
-    return f"{d:+,.3g}"
+    return _FORMATS.get(u, ("", "{:+,.3g}"))[1].format(d)
 
 
 @dataclass
