@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from sim.experiment.analysis import mean_ci as summary
+from sim.experiment.analysis import t_half_width
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -40,15 +43,7 @@ class PairedDiff:
 
 def mean_ci(x: np.ndarray | list[float], level: float = 0.95) -> Interval:
     """Mean and Student-t interval of ``x`` (NaNs dropped; no interval below two values)."""
-    a = np.asarray(x, dtype=float)
-    a = a[~np.isnan(a)]
-    n = len(a)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0)
-    m = float(a.mean())
-    if n < 2:
-        return Interval(m, math.nan, math.nan, n)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * a.std(ddof=1) / math.sqrt(n))
+    n, m, _, half = summary(x, level)
     return Interval(m, m - half, m + half, n)
 
 
@@ -70,7 +65,7 @@ def paired_diff(reference: np.ndarray | list[float], variant: np.ndarray | list[
     if sd == 0:
         return PairedDiff(m, m, m, 1.0 if m == 0 else 0.0, n)
     se = sd / math.sqrt(n)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * se)
+    half = t_half_width(sd, n, level)
     p = float(2 * stats.t.sf(abs(m) / se, n - 1))
     return PairedDiff(m, m - half, m + half, p, n)
 

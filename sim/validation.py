@@ -142,17 +142,9 @@ def replication_seeds(master: int, reps: int) -> list[int]:
 
 def mean_ci(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval of independent replications (NaNs dropped)."""
-    import numpy as np
-    from scipy import stats
+    from sim.experiment.analysis import mean_ci as summary
 
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    if len(x) == 0:
-        return (math.nan,) * 3
-    m = float(x.mean())
-    if len(x) == 1:
-        return m, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    _, m, _, half = summary(values, level)
     return m, m - half, m + half
 
 
