@@ -12,8 +12,15 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view, limits
-from app_pages.common_ui import (lever_widget, multiselect, progress_reporter, run_with_progress,
-                                 scenario_picker, select, show_problems)
+from app_pages.common_ui import (
+    lever_widget,
+    multiselect,
+    progress_reporter,
+    run_with_progress,
+    scenario_picker,
+    select,
+    show_problems,
+)
 from app_pages.i18n import field_label, section_label, tr
 from app_pages.schema_widgets import all_specs, changed
 from app_pages.stats import PairedDiff, holm, mean_ci, paired_diff

@@ -59,13 +59,13 @@ def _drill_scenarios(files: tuple[tuple[str, float], ...]) -> dict[str, Scenario
 
 def rule_options(field: str) -> tuple[str, ...]:
     """The allowed values of ``emergency.rules.<field>``, read from the schema."""
-    from sim.emergency_config import JointResponseRules
+    from sim.scenario.emergency import JointResponseRules
 
     return typing.get_args(JointResponseRules.model_fields[field].annotation)
 
 
 def rule_help(field: str) -> str:
-    from sim.emergency_config import JointResponseRules
+    from sim.scenario.emergency import JointResponseRules
 
     return JointResponseRules.model_fields[field].description or ""
 

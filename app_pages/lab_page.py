@@ -12,8 +12,15 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view, limits
-from app_pages.common_ui import (lever_editor, progress_reporter, refuse_if_too_large,
-                                 run_with_progress, scenario_picker, select, show_problems)
+from app_pages.common_ui import (
+    lever_editor,
+    progress_reporter,
+    refuse_if_too_large,
+    run_with_progress,
+    scenario_picker,
+    select,
+    show_problems,
+)
 from app_pages.i18n import field_label, tr
 from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
 from sim.scenario import Scenario, ScenarioError, scenario_with

@@ -29,7 +29,7 @@ class Problem:
 
 
 def grid_count(city: CityConfig) -> int:
-    """Number of basic grids ``sim.city.build_city`` will cut (same rounding), without building."""
+    """Number of basic grids ``sim.world.city.build_city`` will cut (same rounding), without building."""
     n = 0
     for z in city.zones.values():
         size = city.households_per_grid / z.difficulty

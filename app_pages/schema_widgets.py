@@ -144,7 +144,7 @@ def walk(model: BaseModel, prefix: str, keep: typing.Callable[[str], bool] | Non
 
 def _is_distribution(value: BaseModel) -> bool:
     """Distributions are edited in YAML, not with a single widget."""
-    from sim.distributions import _Dist
+    from sim.scenario.distributions import _Dist
 
     return isinstance(value, _Dist)
 

@@ -4,7 +4,7 @@
 
 Writes a log of ``--rows`` requests spread over a year (complaint types from the default
 mapping, plus unmapped and malformed rows, and personal-data columns that must not be read),
-then times ``sim.calibrate.calibrate``. Reference: NYC 311 receives about 6,700 requests a day
+then times ``sim.data.calibrate.calibrate``. Reference: NYC 311 receives about 6,700 requests a day
 (facts.md), i.e. about 2.4 million rows a year.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.calibrate import calibrate
+from sim.data.calibrate import calibrate
 
 TYPES = ["Street Light Condition", "Dirty Conditions", "Noise - Residential", "Illegal Parking",
          "HEAT/HOT WATER", "Sewer", "Taxi Complaint", "Unicorn Sighting"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.emergency import station_coverage
 from sim.emergency.stations import station_grids
-from sim.model import GridModel
+from sim.engine.model import GridModel
 from sim.run import run_scenario
 from sim.scenario import Scenario, scenario_with
 

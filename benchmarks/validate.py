@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/validate.py [--reps 20] [--markdown] [--sensitivity]
 
-Runs every scenario of ``sim.validation.VALIDATIONS`` at its own length (no reduction) with
+Runs every scenario of ``sim.data.validation.VALIDATIONS`` at its own length (no reduction) with
 independent replications and prints one line per published figure — the same table as
 ``gridsim validation``, and the one docs/validation.md shows. The tests run the same code at a
 reduced length (tests/test_validation_cities.py).
@@ -15,8 +15,15 @@ import time
 
 import pandas as pd
 
-from sim.validation import (SENSITIVITY, VALIDATIONS, format_row, markdown_table, sensitivity,
-                            sensitivity_markdown, validate_city)
+from sim.data.validation import (
+    SENSITIVITY,
+    VALIDATIONS,
+    format_row,
+    markdown_table,
+    sensitivity,
+    sensitivity_markdown,
+    validate_city,
+)
 
 
 def main() -> None:

@@ -1,8 +1,7 @@
 """gridsim: simulate and policy-test urban grid governance (城市网格化管理)."""
 
-__version__ = "0.1.0"
-
-from sim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.version import __version__
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "__version__", "run_scenario"]
 

@@ -1,6 +1,6 @@
 """KPI definitions — the one place each KPI is defined. ``docs/kpis.md`` is written from this.
 
-The case log has one row per incident (``sim.records.CASE_COLUMNS``). The measurement window is
+The case log has one row per incident (``sim.engine.records.CASE_COLUMNS``). The measurement window is
 ``[warmup_h, end_h)``: an incident belongs to the window if it *occurred* in it (discovery KPIs);
 a case belongs to it if it was *reported* in it (all case KPIs). Cases still open at the end stay
 in every denominator they belong to — they are never dropped — and ``cases_open_end`` counts them.

@@ -14,9 +14,8 @@ from app_pages.compare_page import replication_seeds
 from sim.metrics import KPI_DEFINITIONS
 from sim.run import run_scenario
 from sim.scenario import Scenario, scenario_with
-from tests.conftest import write_tiny_sweep_store
 from tests.apptest_util import ROOT, assert_ok, open_app
-
+from tests.conftest import write_tiny_sweep_store
 
 SHORT = b"name: short\nrun: {days: 6, warmup_days: 1}\n"   # the baseline, over 6 days
 

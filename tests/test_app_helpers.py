@@ -12,9 +12,9 @@ from scipy import stats
 from app_pages import i18n, kpi_view, limits
 from app_pages.schema_widgets import all_specs, groups, specs_for_group
 from app_pages.stats import holm, mean_ci, paired_diff
-from sim.city import build_city
 from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
+from sim.world.city import build_city
 
 ROOT = Path(__file__).resolve().parent.parent
 

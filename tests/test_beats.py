@@ -1,14 +1,14 @@
-"""Patrol beats: a city-wide head count of grid workers (staffing.workers_total, sim/beats.py)."""
+"""Patrol beats: a city-wide head count of grid workers (staffing.workers_total, sim/world/beats.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.beats import patrol_beats
-from sim.model import GridModel, monthly_staff_cost
+from sim.engine.model import GridModel, monthly_staff_cost
 from sim.run import run_scenario
 from sim.scenario import Scenario, ScenarioError, scenario_with
+from sim.world.beats import patrol_beats
 
 SHORT = scenario_with(Scenario(), {"run.days": 6, "run.warmup_days": 1})
 

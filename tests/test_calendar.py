@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.calendar import advance, clock_label, due_time, next_open, open_hours_between
 from sim.scenario import ALWAYS, CalendarConfig, Deadline, Window
+from sim.world.calendar import advance, clock_label, due_time, next_open, open_hours_between
 
 WORK = Window(start_h=8.5, end_h=17.5, days=(0, 1, 2, 3, 4))  # Mon–Fri 08:30–17:30
 CAL = CalendarConfig(working_hours=WORK)

@@ -1,4 +1,4 @@
-"""Calibration from service-request logs (sim/calibrate.py, ``gridsim calibrate``)."""
+"""Calibration from service-request logs (sim/data/calibrate.py, ``gridsim calibrate``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.calibrate import (CalibrationError, calibrate, cases_to_log, fit_lognormal, fit_report,
-                           scenario_text)
-from sim.incidents import normalised
-from sim.model import GridModel
+from sim.data.calibrate import calibrate, fit_lognormal, fit_report, scenario_text
+from sim.data.servicelog import CalibrationError, cases_to_log
+from sim.engine.arrivals import normalised
+from sim.engine.model import GridModel
 from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario, scenario_with
 
@@ -276,7 +276,7 @@ def test_match_cases_rescales_rates_so_the_scenario_files_the_logs_volume(known_
     """Cases handed down from higher levels come on top of the category rates: a base with
     many of them files more cases than the log, and matching lowers the rates until it does
     not."""
-    from sim.calibrate import match_case_rates
+    from sim.data.calibrate import match_case_rates
 
     sc, result = known_run
     path = tmp_path / "known.csv"
@@ -307,7 +307,7 @@ def test_match_cases_rescales_rates_so_the_scenario_files_the_logs_volume(known_
 def test_without_handed_down_cases_matching_changes_little(known_run, tmp_path):
     """Every incident of the known run is found within minutes: the fitted rates already make
     the scenario file the log's volume, so the factors stay near 1."""
-    from sim.calibrate import match_case_rates
+    from sim.data.calibrate import match_case_rates
 
     sc, result = known_run
     path = tmp_path / "known.csv"

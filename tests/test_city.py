@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.city import build_city
 from sim.scenario import CityConfig, Scenario, load_scenario
+from sim.world.city import build_city
 from tests.conftest import SCENARIOS
 
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.docgen import (FALLBACK_DESCRIPTIONS, FACT_NOTES, field_rows, kpis_markdown,
-                        scenario_fields_markdown, stale_docs, write_docs)
+from sim.cli.docs import (
+    FACT_NOTES,
+    FALLBACK_DESCRIPTIONS,
+    field_rows,
+    kpis_markdown,
+    scenario_fields_markdown,
+    stale_docs,
+    write_docs,
+)
 from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import Scenario
 

@@ -14,10 +14,10 @@ from sim.emergency import Drill, narrate, read_trace, station_coverage
 from sim.emergency.hazards import _grow
 from sim.emergency.stations import station_grids
 from sim.emergency.trace import narrative
-from sim.emergency_config import LEVELS
+from sim.engine.model import GridModel
 from sim.metrics import KPI_DEFINITIONS
-from sim.model import GridModel
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
+from sim.scenario.emergency import LEVELS
 from tests.conftest import SCENARIOS, gridsim
 
 FIRE = SCENARIOS / "fire_drill.yaml"
@@ -100,7 +100,7 @@ def test_growth_solution_is_exact():
 
 def test_hazards_match_their_closed_forms():
     from sim.emergency.hazards import FloodState, GrowthState
-    from sim.emergency_config import FloodHazard, GrowthHazard
+    from sim.scenario.emergency import FloodHazard, GrowthHazard
 
     city = GridModel(scenario_with(Scenario(), {"run.days": 1, "run.warmup_days": 0}), 1).city
     # unchecked growth with ample fuel is exponential: S(t) = S0·e^{rt}, B(t) = S(t)

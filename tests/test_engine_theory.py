@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from sim.data.theory import erlang_c, erlang_c_wait, mmc_scenario
 from sim.run import run_scenario
-from sim.theory import erlang_c, erlang_c_wait, mmc_scenario
 
 
 def test_erlang_c_formula_known_values():

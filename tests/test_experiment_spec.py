@@ -10,7 +10,6 @@ import pytest
 from sim.experiment.design import design_points, plan, run_seed
 from sim.experiment.spec import load_experiment, validate_experiment
 from sim.scenario import ScenarioError
-
 from tests.conftest import ROOT, gridsim
 
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))

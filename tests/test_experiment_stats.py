@@ -8,16 +8,21 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.experiment.analysis import (mean_ci, morris_indices, paired_differences,
-                                     precision_targets, sobol_indices, summarize)
+from sim.data.theory import erlang_c_wait, mmc_scenario
+from sim.experiment.analysis import (
+    mean_ci,
+    morris_indices,
+    paired_differences,
+    precision_targets,
+    sobol_indices,
+    summarize,
+)
 from sim.experiment.backends import SerialBackend
 from sim.experiment.design import design_points, design_seed
 from sim.experiment.engine import sweep
 from sim.experiment.spec import Precision, validate_experiment
 from sim.experiment.store import ResultsStore
 from sim.scenario import Scenario, scenario_with
-from sim.theory import erlang_c_wait, mmc_scenario
-
 from tests.conftest import ROOT
 
 

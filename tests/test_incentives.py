@@ -2,7 +2,7 @@
 
 Each effect is measured against the same scenario with the lever off, at the same 8 seeds, and
 tested with a one-sided paired t-test at 1% (tests/policy_helpers.py). The model's workers choose
-effort and gaming by expected utility (sim/incentives.py); none of these outcomes is coded in.
+effort and gaming by expected utility (sim/policies/incentives.py); none of these outcomes is coded in.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.distributions import Fixed
-from sim.model import GridModel
+from sim.engine.model import GridModel
 from sim.run import run_scenario
 from sim.scenario import Scenario, scenario_with
+from sim.scenario.distributions import Fixed
 from tests.policy_helpers import assert_greater, kpi, paired, ready, with_
 
 PPR = "appraisal.worker_scheme.pay_per_report_yuan"
@@ -193,11 +193,11 @@ class _NoPolicies:
 def test_default_sections_leave_the_core_model_untouched(monkeypatch):
     """With every new section at its default, the case log is identical to a run with the
     policy hooks removed: the baseline's numbers do not depend on sim.policies."""
-    import sim.model
+    import sim.engine.model
 
     sc = with_(Scenario(), run__days=12, run__warmup_days=1)
     a = run_scenario(sc, seed=7).cases
-    monkeypatch.setattr(sim.model, "Policies", _NoPolicies)
+    monkeypatch.setattr(sim.engine.model, "Policies", _NoPolicies)
     b = run_scenario(sc, seed=7).cases
     pd.testing.assert_frame_equal(a, b)
 

@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
+from sim.data.theory import mmc_scenario
 from sim.run import run_scenario
 from sim.scenario import Scenario, scenario_with
-from sim.theory import mmc_scenario
 
 SHORT = scenario_with(Scenario(), {"run.days": 10, "run.warmup_days": 1})
 

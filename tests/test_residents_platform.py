@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 
+from sim.engine.model import GridModel
 from sim.metrics import KPI_DEFINITIONS
-from sim.model import GridModel
 from sim.run import run_scenario
 from sim.scenario import Scenario
 from tests.policy_helpers import assert_greater, kpi, paired, ready, with_

@@ -14,7 +14,6 @@ import yaml
 from sim.experiment.backends import DaskBackend, ProcessBackend, SerialBackend
 from sim.experiment.engine import sweep
 from sim.experiment.store import ResultsStore
-
 from tests.conftest import ROOT, gridsim
 from tests.test_sweep import TINY, _exp, assert_same_store, tiny_experiment
 

@@ -13,8 +13,14 @@ import math
 import numpy as np
 import pytest
 
-from sim.validation import (VALIDATIONS, Target, format_row, mean_ci, replication_seeds,
-                            validate_city)
+from sim.data.validation import (
+    VALIDATIONS,
+    Target,
+    format_row,
+    mean_ci,
+    replication_seeds,
+    validate_city,
+)
 
 # reduced length (days) and replications per validation: enough for honest intervals, quick in CI
 REDUCED = {"dongcheng_2009": (10, 5), "dongcheng_before": (40, 3), "shanghai_12345_2016": (10, 4)}
@@ -105,7 +111,7 @@ def test_validation_command_prints_the_table_and_rejects_bad_input():
 def test_sensitivity_varies_one_assumption_at_a_time_on_the_same_incidents():
     """Looser deadlines can only raise on-time closure, with the same incidents (CRN); the
     work-order share, which deadlines do not touch, stays exactly the same."""
-    from sim.validation import SENSITIVITY, sensitivity
+    from sim.data.validation import SENSITIVITY, sensitivity
 
     df = sensitivity("shanghai_12345_2016", reps=2, days=6)
     variants = ["as published (scenario file)"] + [v for v, _ in SENSITIVITY["shanghai_12345_2016"]]

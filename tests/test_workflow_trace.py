@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim import incidents as I
-from sim.model import GridModel
+from sim.engine import case as I
+from sim.engine.model import GridModel
 from sim.scenario import Scenario, scenario_with
 
 

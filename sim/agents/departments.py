@@ -5,10 +5,11 @@ from __future__ import annotations
 import mesa
 import simpy
 
+from sim.agents.base import GridAgent
 from sim.scenario import Department as DepartmentConfig
 
 
-class Department(mesa.Agent):
+class Department(GridAgent):
     """职能部门 with ``crews_per_street`` crews based at each street's depot."""
 
     def __init__(self, model: mesa.Model, code: str, cfg: DepartmentConfig, n_streets: int,
@@ -22,7 +23,7 @@ class Department(mesa.Agent):
         self.crews = [pool(env, capacity=cfg.crews_per_street)
                       for _ in range(n_streets)] if cfg.crews_per_street else []
         self.cases_handled = 0
-        # answers to appraisal (sim.incentives): handling time × time_factor; fix success
+        # answers to appraisal (sim.policies.incentives): handling time × time_factor; fix success
         self.time_factor = 1.0
         self.fix_success_prob = cfg.fix_success_prob
         self.returns = 0

@@ -4,7 +4,7 @@ A ``ResidentGroup`` holds only grid aggregates: households, a base reporting pro
 by grid, facts: up to 3×), awareness (raised by campaigns, fading back to 1), satisfaction
 (0–100, an exponentially weighted score of how the grid's cases are handled), trust (0–1, moved
 by public disclosure and by feedback on complaints) and counts. The dynamics are in
-``sim.residents_behaviour``; the formulas are in ``docs/incentives.md``.
+``sim.policies.residents``; the formulas are in ``docs/incentives.md``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import math
 
 import mesa
 
+from sim.agents.base import GridAgent
 
-class ResidentGroup(mesa.Agent):
+
+class ResidentGroup(GridAgent):
     """居民: reporting propensity, awareness, satisfaction, trust of one basic grid."""
 
     def __init__(self, model: mesa.Model, grid: int, households: float, propensity: float):

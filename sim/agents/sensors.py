@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import mesa
 
+from sim.agents.base import GridAgent
 
-class SensorStation(mesa.Agent):
+
+class SensorStation(GridAgent):
     def __init__(self, model: mesa.Model, grid: int, sensor: bool, video: bool):
         super().__init__(model)
         self.grid = grid

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import mesa
 
+from sim.agents.base import GridAgent
 
-class GridWorker(mesa.Agent):
+
+class GridWorker(GridAgent):
     """网格员: patrols the grid, reports, fixes minor problems on the spot, verifies fixes."""
 
     def __init__(self, model: mesa.Model, grid: int, skill: float, effort: float):
@@ -14,8 +16,8 @@ class GridWorker(mesa.Agent):
         self.skill = skill
         self.initial_skill = skill  # skill when hired (training effects are measured from it)
         self.effort = effort
-        self.training_share = 0.0  # share of patrol time spent in training (sim.workforce)
-        self.present = True  # False while the post is vacant after a quit (sim.workforce)
+        self.training_share = 0.0  # share of patrol time spent in training (sim.policies.workforce)
+        self.present = True  # False while the post is vacant after a quit (sim.policies.workforce)
         self.reports = 0
         self.on_spot_fixes = 0
         self.verifications = 0
@@ -28,7 +30,7 @@ class GridWorker(mesa.Agent):
         return self.skill * self.effort * (1.0 - self.training_share)
 
 
-class GridManager(mesa.Agent):
+class GridManager(GridAgent):
     """网格管理员: coordinates complex problems before they go to departments."""
 
     def __init__(self, model: mesa.Model, grid: int):
@@ -37,7 +39,7 @@ class GridManager(mesa.Agent):
         self.cases_coordinated = 0
 
 
-class GridAssistant(mesa.Agent):
+class GridAssistant(GridAgent):
     """网格协管员: helps workers; adds a fraction of a worker's patrol coverage."""
 
     def __init__(self, model: mesa.Model, grid: int):
@@ -45,7 +47,7 @@ class GridAssistant(mesa.Agent):
         self.grid = grid
 
 
-class LevelTeam(mesa.Agent):
+class LevelTeam(GridAgent):
     """上级网格管理团队 of one community, street or district; receives escalated cases."""
 
     def __init__(self, model: mesa.Model, level: str, unit: int, size: int):

@@ -4,7 +4,7 @@ escalation IV → I, mutual aid, and the trainer's :class:`Drill`.
 Modules: ``stations`` (where units are based, who is free), ``hazards`` (fire / gas / crowd growth,
 rain-driven waterlogging), ``manager`` (the emergencies of one model run: dispatch, escalation,
 the event trace), ``drill`` (step-by-step API and narrative), ``cli`` (``gridsim drill``).
-The scenario section is ``sim.emergency_config.EmergencyConfig``; KPIs are in ``sim.metrics``.
+The scenario section is ``sim.scenario.emergency.EmergencyConfig``; KPIs are in ``sim.metrics``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["Drill", "EmergencyManager", "narrate", "read_trace", "station_coverage"]
 
 
-def __getattr__(name: str) -> Any:  # lazy: sim.scenario imports sim.emergency_config only
+def __getattr__(name: str) -> Any:  # lazy: sim.scenario imports sim.scenario.emergency only
     if name == "Drill":
         from sim.emergency.drill import Drill
         return Drill

@@ -26,10 +26,10 @@ from typing import Any
 from sim.emergency.hazards import FloodState
 from sim.emergency.manager import EmergencyManager
 from sim.emergency.trace import clock, narrative, write_trace
-from sim.emergency_config import LEVELS
+from sim.engine.model import GridModel
 from sim.metrics import emergency_kpis
-from sim.model import GridModel
 from sim.scenario import Scenario, ScenarioError
+from sim.scenario.emergency import LEVELS
 
 
 class Drill:

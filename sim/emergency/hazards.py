@@ -1,4 +1,4 @@
-"""Hazards that evolve while they wait (formulas in ``sim.emergency_config``).
+"""Hazards that evolve while they wait (formulas in ``sim.scenario.emergency``).
 
 :class:`GrowthState` — fire, gas leak, public-order incident: per affected grid
 ``dS/dt = (r·(1 − B/K) − λ·B/K)·S − c`` (B = what has grown there so far, K its capacity,
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.emergency_config import FloodHazard, GrowthHazard
+from sim.scenario.emergency import FloodHazard, GrowthHazard
 
 if TYPE_CHECKING:
-    from sim.city import City
+    from sim.world.city import City
 
 
 def _grow(s: float, a: float, c: float, dt: float) -> tuple[float, float]:

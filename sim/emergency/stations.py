@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from sim.emergency_config import Responder
+from sim.scenario.emergency import Responder
 
 if TYPE_CHECKING:
-    from sim.city import City
+    from sim.world.city import City
 
 EMERGENCY_PRIORITY = -100  # ahead of every routine case (routine priorities are 0 … -6)
 OUT_OF_SERVICE_PRIORITY = -1000

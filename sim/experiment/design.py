@@ -16,11 +16,12 @@ from __future__ import annotations
 import itertools
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from sim.experiment.spec import ResolvedExperiment
+if TYPE_CHECKING:
+    from sim.experiment.spec import ResolvedExperiment
 
 _RUNS = zlib.crc32(b"runs")
 _DESIGN = zlib.crc32(b"design")

@@ -23,8 +23,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.metrics import KPI_DEFINITIONS
-from sim.scenario import (Scenario, ScenarioError, _format_validation, read_mapping, set_paths,
-                          validate_scenario)
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    _format_validation,
+    read_mapping,
+    set_paths,
+    validate_scenario,
+)
 
 DesignType = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
 
@@ -402,15 +408,12 @@ def _example_leaf(path: str, value: Any) -> str:
 def _check_timeseries(r: ResolvedExperiment, source: str) -> None:
     if not r.spec.timeseries:
         return
-    from sim.model import GridModel
+    from sim.engine.model import GridModel
 
     small = r.base.model_copy(update={"run": r.base.run.model_copy(
         update={"days": 1.0, "warmup_days": 0.0})})
     model = GridModel(small)
     cols = [c for c in model.datacollector.model_reporters if c != "t_h"]
-    import mesa
-
-    mesa.Agent._ids.pop(model, None)  # Mesa would keep this model alive (see sim/run.py)
     bad = [c for c in r.spec.timeseries if c not in cols]
     if bad:
         raise ScenarioError([("timeseries", f"unknown series {', '.join(map(repr, bad))}; "

@@ -28,11 +28,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-import sim
 from sim.experiment.design import DesignPoint
 from sim.experiment.spec import ResolvedExperiment, validate_experiment
 from sim.experiment.worker import RunOutcome, git_revision
 from sim.scenario import ScenarioError
+from sim.version import __version__
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -147,7 +147,7 @@ class ResultsStore:
                         "factors": json.dumps(exp.factor_names),
                         "replications": str(exp.spec.replications),
                         "base_scenario_hash": exp.base.hash(),
-                        "created_utc": _utc(), "gridsim_version": sim.__version__})
+                        "created_utc": _utc(), "gridsim_version": __version__})
         rows = [(p.point_id, exp.scenario(p.values).hash(), json.dumps(p.values),
                  json.dumps(p.x)) for p in points]
         if rows:
@@ -166,7 +166,7 @@ class ResultsStore:
                                ).fetchone()[0]
         self.con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, "
                          "'running')", [sid, command, backend, workers, platform.node(),
-                                        git_revision(), sim.__version__, _utc()])
+                                        git_revision(), __version__, _utc()])
         self.session_id = int(sid)
         return self.session_id
 

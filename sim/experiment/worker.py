@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-import sim
 from sim.scenario import Scenario
+from sim.version import __version__
 
 _ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -79,7 +79,7 @@ def execute_run(task: RunTask) -> RunOutcome:
     started, t0 = _utc(), time.perf_counter()
     out = RunOutcome(task.point_id, task.replication, task.seed, task.scenario.hash(), "ok",
                      started_utc=started, host=platform.node(), pid=os.getpid(),
-                     gridsim_version=sim.__version__, git_revision=git_revision())
+                     gridsim_version=__version__, git_revision=git_revision())
     try:
         result = run_scenario(task.scenario, task.seed, keep_cases=False)
         out.kpis = {k: _num(result.kpis[k]) for k in task.kpis}

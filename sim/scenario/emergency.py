@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.distributions import Distribution, Exponential, Fixed, LogNormal
+from sim.scenario.distributions import Distribution, Exponential, Fixed, LogNormal
 
 LEVELS: tuple[str, ...] = ("IV", "III", "II", "I")  # lowest first; I is the highest
 LEVEL_LABELS_ZH = {"IV": "Ⅳ级", "III": "Ⅲ级", "II": "Ⅱ级", "I": "Ⅰ级"}

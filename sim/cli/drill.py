@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-
-import numpy as np
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
 SetOpt = Annotated[Optional[list[str]], typer.Option(
@@ -34,7 +33,7 @@ def drill_command(
     """Run an emergency drill: narrative of the joint response, then its KPIs."""
     from rich.table import Table
 
-    from sim.cli import console, fail, kpi_table, resolve_scenario
+    from sim.cli.common import console, fail, kpi_table, resolve_scenario
     from sim.emergency.trace import narrative, read_trace
     from sim.scenario import ScenarioError
 

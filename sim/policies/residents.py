@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.policy_tally import Tally
-from sim.workflow import Incident
+from sim.engine.case import Incident
+from sim.policies.tally import Tally
 
 if TYPE_CHECKING:
-    from sim.incentives import Incentives
-    from sim.model import GridModel
+    from sim.engine.model import GridModel
+    from sim.policies.incentives import Incentives
 
 RESIDENT_CHANNELS = ("hotline", "app", "wechat")
 CAMPAIGN_KINDS = ("talks", "leaflets", "volunteers")

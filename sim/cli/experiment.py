@@ -15,7 +15,7 @@ BACKENDS = ("serial", "processes", "dask")
 
 
 def _cli():  # the main CLI module's helpers (imported late: sim.cli imports this module)
-    import sim.cli as c
+    import sim.cli.common as c
 
     return c
 

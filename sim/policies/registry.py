@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from sim.incentives import Incentives
-from sim.joint_meeting import JointMeeting
-from sim.policy_tally import Tally
-from sim.residents_behaviour import ResidentsBehaviour
-from sim.smart_platform import SmartPlatform
-from sim.workflow import Incident
-from sim.workforce import Workforce
+from sim.engine.case import Incident
+from sim.policies.incentives import Incentives
+from sim.policies.joint_meeting import JointMeeting
+from sim.policies.residents import ResidentsBehaviour
+from sim.policies.smart_platform import SmartPlatform
+from sim.policies.tally import Tally
+from sim.policies.workforce import Workforce
 
 if TYPE_CHECKING:
-    from sim.incidents import SubtypeInfo
-    from sim.model import GridModel
+    from sim.engine.case import SubtypeInfo
+    from sim.engine.model import GridModel
 
 LEARNING_WEEK_H = 7 * 24.0
 

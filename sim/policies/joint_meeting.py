@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Generator
 
-from sim.calendar import next_open
-from sim.policy_tally import Tally
-from sim.workflow import Incident, _crew_visit
+from sim.engine.case import Incident
+from sim.policies.tally import Tally
+from sim.world.calendar import next_open
 
 if TYPE_CHECKING:
-    from sim.model import GridModel
+    from sim.engine.model import GridModel
 
 
 class JointMeeting:
@@ -70,8 +70,8 @@ class JointMeeting:
         work = dept.cfg.handling_time.ppf(rng.random()) * cfg.handling_time_factor \
             * dept.time_factor
         wait = inc.crew_wait_h  # the case's first wait for a crew stays the one recorded
-        yield from _crew_visit(m, inc, dept, crews, -(sub.urgency + 1),
-                               m.travel_h(sub.department, g), work)
+        yield from m.crew_visit(inc, dept, crews, -(sub.urgency + 1),
+                                 m.travel_h(sub.department, g), work)
         inc.crew_wait_h = wait
         dept.cases_handled += 1
         inc.state = "feedback"

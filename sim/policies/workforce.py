@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.calendar import open_hours_between
-from sim.policy_tally import Tally
-from sim.workflow import Incident
+from sim.engine.case import Incident
+from sim.policies.tally import Tally
+from sim.world.calendar import open_hours_between
 
 if TYPE_CHECKING:
-    from sim.incentives import Incentives
-    from sim.model import GridModel
+    from sim.engine.model import GridModel
+    from sim.policies.incentives import Incentives
 
 
 class Workforce:

@@ -6,7 +6,7 @@ Only the columns listed in :data:`FORMATS` are ever kept: addresses, coordinates
 (description, descriptor, status_notes, resolution text) and media links are discarded as each
 line is read, so they cannot reach any output. Rows that cannot be used are counted by reason,
 never fatal; a file that is not in the stated format is a :class:`CalibrationError` naming the
-missing columns. Fitting is in :mod:`sim.calibrate`.
+missing columns. Fitting is in :mod:`sim.data.calibrate`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sim.scenario import Scenario, ScenarioError, read_mapping
 if TYPE_CHECKING:
     import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent
 
 
 class CalibrationError(ScenarioError):

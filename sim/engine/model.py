@@ -2,7 +2,7 @@
 
 Actors are Mesa agents (staff, departments, resident groups, sensor stations); their behaviour
 runs as SimPy processes: the hourly incident arrivals, the channels that notice incidents, the
-case workflow (``sim.workflow``), invalid reports, and the time-series collector.
+case workflow (``sim.engine.workflow``), invalid reports, and the time-series collector.
 
 Discovery is computed per incident when it occurs, from hazards: patrols notice an incident at
 rate ``patrol_rate[grid] · visibility`` per patrol hour (only inside patrol hours), residents at
@@ -22,19 +22,40 @@ import mesa
 import numpy as np
 import simpy
 
-from sim import incidents as I
-from sim.agents import (Department, GridAssistant, GridManager, GridWorker, LevelTeam,
-                        ResidentGroup, SensorStation)
-from sim.beats import patrol_beats
-from sim.calendar import advance, due_time, open_hours_between
-from sim.city import build_city
-from sim.incidents import ArrivalGenerator, SubtypeInfo, taxonomy
+from sim.agents import (
+    Department,
+    GridAssistant,
+    GridManager,
+    GridWorker,
+    LevelTeam,
+    ResidentGroup,
+    SensorStation,
+)
+from sim.engine import case as I
+from sim.engine.arrivals import ArrivalGenerator, normalised
+from sim.engine.case import Incident, SubtypeInfo, taxonomy
+from sim.engine.records import CaseLog
+from sim.engine.seeding import Streams
+from sim.engine.workflow import _crew_visit, case_process
 from sim.metrics import RunContext
-from sim.policies import Policies
-from sim.records import CaseLog
+from sim.policies.registry import Policies
 from sim.scenario import Scenario
-from sim.seeding import Streams
-from sim.workflow import Incident, case_process
+from sim.world.beats import patrol_beats
+from sim.world.calendar import advance, due_time, open_hours_between
+from sim.world.city import build_city
+
+
+class CountingEnvironment(simpy.Environment):
+    """SimPy's environment, counting the events it schedules (the engine's unit of work)."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self.events_scheduled = 0
+
+    def schedule(self, event: simpy.Event, priority: int = simpy.events.NORMAL,
+                 delay: float = 0) -> None:
+        self.events_scheduled += 1
+        super().schedule(event, priority, delay)
 
 MONTH_DAYS = 30.0
 RESIDENT_CHANNELS = ("hotline", "app", "wechat")
@@ -47,7 +68,7 @@ class GridModel(mesa.Model):
         self.streams = Streams(self.seed)
         super().__init__(rng=self.streams.int_seed("mesa"))
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         self.horizon_h = scenario.run.days * 24.0
         self.warmup_h = scenario.run.warmup_days * 24.0
         self.city = build_city(scenario.city, self.streams["city"])
@@ -82,7 +103,7 @@ class GridModel(mesa.Model):
             code: Department(self, code, cfg, city.n_streets, env)
             for code, cfg in sc.departments.items()}
         rng = self.streams["staff"]
-        self.beats = patrol_beats(st, n)  # by default one beat per grid (sim/beats.py)
+        self.beats = patrol_beats(st, n)  # by default one beat per grid (sim/world/beats.py)
         nb, width = self.beats.n_beats, int(self.beats.workers.max())
         first_grid = np.searchsorted(self.beats.beat_of_grid, np.arange(nb))
         skills = np.empty((nb, width))
@@ -316,8 +337,8 @@ class GridModel(mesa.Model):
         if rate_h <= 0:
             return
         rng = self.streams["invalid_reports"]
-        hourly = I.normalised(sc.incidents.hourly_profile)
-        weekly = I.normalised(sc.incidents.weekly_profile)
+        hourly = normalised(sc.incidents.hourly_profile)
+        weekly = normalised(sc.incidents.weekly_profile)
         for hour in range(math.ceil(self.horizon_h)):
             n = int(rng.poisson(rate_h * hourly[hour % 24] * weekly[(hour // 24) % 7]))
             for t, us in zip(np.sort(hour + rng.random(n)).tolist(), rng.random(n).tolist()):
@@ -367,7 +388,7 @@ class GridModel(mesa.Model):
         """Add one incident at time ``t`` (>= now) in ``grid`` of ``subtype`` ("category.sub").
 
         Its random draws come from the ``injected`` stream unless given by column
-        (``sim.incidents.U_*``). Returns the incident id.
+        (``sim.engine.case.U_*``). Returns the incident id.
         """
         codes = [s.code for s in self.subtypes]
         if subtype not in codes:
@@ -395,10 +416,15 @@ class GridModel(mesa.Model):
         if t > self.env.now:
             self.env.run(until=t)
 
+    def crew_visit(self, inc: Incident, dept: Department, crews: simpy.Resource, priority: int,
+                   travel_h: float, work_h: float):
+        """A department crew's visit to a case (the workflow's handling step), for plug-ins."""
+        return _crew_visit(self, inc, dept, crews, priority, travel_h, work_h)
+
     @property
     def events_scheduled(self) -> int:
-        """Events scheduled so far (SimPy's insertion counter): the engine's unit of work."""
-        return int(repr(self.env._eid)[len("count("):-1])
+        """Events scheduled so far: the engine's unit of work."""
+        return self.env.events_scheduled
 
     def finish(self) -> RunContext:
         """Record every incident still open (nothing is dropped) and return the KPI context."""

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim import incidents as I
-from sim.policy_tally import Tally
-from sim.workflow import Incident
+from sim.engine import case as I
+from sim.engine.case import Incident
+from sim.policies.tally import Tally
 
 if TYPE_CHECKING:
-    from sim.incidents import SubtypeInfo
-    from sim.model import GridModel
+    from sim.engine.case import SubtypeInfo
+    from sim.engine.model import GridModel
 
 
 class SmartPlatform:

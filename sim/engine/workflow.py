@@ -11,7 +11,7 @@ level at each missed deadline; a case the department cannot solve — or that fa
 reworks — is parked (挂账) for the joint meeting.
 
 Every random choice and duration of a case's first pass comes from the uniforms the incident drew
-at birth (``sim.incidents.U_*``), so policies compared at one seed see the same cases.
+at birth (``sim.engine.case.U_*``), so policies compared at one seed see the same cases.
 """
 
 from __future__ import annotations
@@ -20,47 +20,13 @@ from typing import TYPE_CHECKING, Generator
 
 import simpy
 
-from sim import incidents as I
-from sim.calendar import next_open
+from sim.engine import case as I
+from sim.engine.case import Incident
+from sim.world.calendar import next_open
 
 if TYPE_CHECKING:
     from sim.agents import Department
-    from sim.model import GridModel
-
-
-class Incident:
-    """A problem in the city and, once reported, its case. Lives until it is recorded."""
-
-    __slots__ = ("id", "grid", "sub", "t_occur", "u", "channel", "t_report", "channel_times",
-                 "worker", "on_spot", "complex", "t_filed", "t_dispatch", "t_due", "crew_wait_h",
-                 "t_handled", "t_closed", "returns", "reworks", "escalation", "false_closure",
-                 "state", "department", "extra")
-
-    def __init__(self, iid: int, grid: int, sub: int, t_occur: float, u: list[float]):
-        self.id = iid
-        self.grid = grid
-        self.sub = sub
-        self.t_occur = t_occur
-        self.u = u
-        self.channel = ""
-        self.t_report = float("nan")
-        self.channel_times: tuple[float, ...] = ()
-        self.worker = -1
-        self.on_spot = False
-        self.complex = False
-        self.t_filed = float("nan")
-        self.t_dispatch = float("nan")
-        self.t_due = float("nan")
-        self.crew_wait_h = float("nan")
-        self.t_handled = float("nan")
-        self.t_closed = float("nan")
-        self.returns = 0
-        self.reworks = 0
-        self.escalation = 0
-        self.false_closure = False
-        self.state = "undiscovered"
-        self.department = ""
-        self.extra: dict | None = None
+    from sim.engine.model import GridModel
 
 
 def case_process(m: "GridModel", inc: Incident) -> Generator:
@@ -146,7 +112,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
 
         inc.state = "verification"
         if m.policies.staged_verification(inc, u_verify, u_fix < dept.fix_success_prob):
-            break  # staged: closed without a site visit (sim.incentives)
+            break  # staged: closed without a site visit (sim.policies.incentives)
         pool = m.worker_pools[g]
         req = pool.request()
         yield req

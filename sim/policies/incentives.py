@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim import incidents as I
-from sim.calendar import next_open
-from sim.policy_tally import Tally
-from sim.workflow import Incident
+from sim.engine import case as I
+from sim.engine.case import Incident
+from sim.policies.tally import Tally
+from sim.world.calendar import next_open
 
 if TYPE_CHECKING:
-    from sim.model import GridModel
+    from sim.engine.model import GridModel
 
 MONTH_H = 30 * 24.0
 PRIOR_OVERDUE = 0.05  # assumed overdue share before anything has been observed

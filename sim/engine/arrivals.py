@@ -16,55 +16,11 @@ takes to notice, to fix, whether the fix holds…), so common random numbers hol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from sim.city import City
-from sim.scenario import Deadline, Scenario
-
-# Columns of the per-incident uniform draws.
-(U_PATROL, U_RESIDENT, U_RES_CHANNEL, U_SENSOR, U_SENSOR_DELAY, U_VIDEO, U_VIDEO_DELAY,
- U_WORKER, U_ONSPOT, U_COMPLEX, U_UNSOLVABLE, U_MISROUTE, U_HANDLE, U_FIX, U_VERIFY,
- U_WRONG_DEPT, U_SCREEN, U_DISPATCH, U_COORD, U_FEEDBACK, U_VERIFY_TIME, U_RETURN_DELAY,
- U_ONSPOT_TIME, U_REPORT_TIME, U_AUTO) = range(25)
-N_UNIFORMS = 25
-
-
-@dataclass(frozen=True)
-class SubtypeInfo:
-    code: str  # "category.subtype"
-    category: str
-    subtype: str
-    label_en: str
-    label_zh: str
-    department: str
-    deadline: Deadline
-    minor: bool
-    complex_prob: float
-    unsolvable_prob: float
-    urgency: int
-    patrol_visibility: float
-    resident_salience: float
-    sensor_detectable: bool
-    video_detectable: bool
-    rate_per_1000_households_per_day: float  # this subtype's share of the category rate
-
-
-def taxonomy(scenario: Scenario) -> list[SubtypeInfo]:
-    rows = []
-    for cname, cat in scenario.incidents.categories.items():
-        for sname, sub in cat.subtypes.items():
-            rows.append(SubtypeInfo(
-                code=f"{cname}.{sname}", category=cname, subtype=sname, label_en=sub.label_en,
-                label_zh=sub.label_zh, department=sub.department or cat.department,
-                deadline=sub.deadline, minor=sub.minor, complex_prob=sub.complex_prob,
-                unsolvable_prob=sub.unsolvable_prob, urgency=sub.urgency,
-                patrol_visibility=cat.patrol_visibility, resident_salience=cat.resident_salience,
-                sensor_detectable=cat.sensor_detectable, video_detectable=cat.video_detectable,
-                rate_per_1000_households_per_day=cat.rate_per_1000_households_per_day * sub.share,
-            ))
-    return rows
+from sim.engine.case import N_UNIFORMS, SubtypeInfo
+from sim.scenario import Scenario
+from sim.world.city import City
 
 
 def normalised(profile: tuple[float, ...]) -> np.ndarray:

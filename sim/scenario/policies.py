@@ -2,9 +2,9 @@
 
 Every section defaults to "off" — flat pay, no campaigns, no training, no joint meeting, plain
 rotas, no AI video — so that ``Scenario()`` (the baseline) behaves exactly as the core model.
-The mechanisms that read these fields live in ``sim.incentives`` (appraisal and gaming),
-``sim.agents.residents`` (awareness, satisfaction, trust, complaints), ``sim.workforce``
-(training, recruitment, attrition), ``sim.joint_meeting`` and ``sim.smart_platform``; the
+The mechanisms that read these fields live in ``sim.policies.incentives`` (appraisal and gaming),
+``sim.agents.residents`` (awareness, satisfaction, trust, complaints), ``sim.policies.workforce``
+(training, recruitment, attrition), ``sim.policies.joint_meeting`` and ``sim.policies.smart_platform``; the
 formulas are in ``docs/incentives.md``.
 """
 
@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.distributions import Distribution, Exponential, LogNormal
+from sim.scenario.distributions import Distribution, Exponential, LogNormal
 
 
 class _Model(BaseModel):

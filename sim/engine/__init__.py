@@ -1,0 +1,2 @@
+"""The discrete-event engine: GridModel on the SimPy clock, arrivals, the case workflow,
+records, seeding."""

@@ -1,0 +1,70 @@
+"""Shared building blocks of the schema: the strict frozen base model, time windows, the
+working calendar and deadlines, channel and zone names.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Channel = Literal["patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down"]
+CHANNELS: tuple[str, ...] = ("patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down")
+ZoneType = Literal["residential", "commercial", "mixed", "industrial", "village"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------- calendar
+class Window(_Model):
+    """A daily time window, e.g. working hours 08:30–17:30 on Monday–Friday (0 = Monday)."""
+
+    start_h: float = Field(ge=0, lt=24)
+    end_h: float = Field(gt=0, le=24)
+    days: tuple[int, ...] = Field(default=(0, 1, 2, 3, 4, 5, 6), min_length=1, max_length=7)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Window":
+        if self.end_h <= self.start_h:
+            raise ValueError("end_h must be later than start_h (windows do not cross midnight)")
+        if any(d < 0 or d > 6 for d in self.days) or len(set(self.days)) != len(self.days):
+            raise ValueError("days must be distinct weekday numbers 0 (Monday) … 6 (Sunday)")
+        return self
+
+    @property
+    def hours_per_day(self) -> float:
+        return self.end_h - self.start_h
+
+    @cached_property
+    def always(self) -> bool:
+        """Open around the clock, every day."""
+        return self.start_h <= 0 and self.end_h >= 24 and len(self.days) == 7
+
+    @cached_property
+    def week_table(self) -> tuple[float, tuple[float, ...]]:
+        """(open hours per week, open hours before each weekday 0…7): the calendar's lookup."""
+        cum = [0.0]
+        for d in range(7):
+            cum.append(cum[-1] + (self.hours_per_day if d in self.days else 0.0))
+        return cum[-1], tuple(cum)
+
+
+ALWAYS = Window(start_h=0, end_h=24)
+
+
+class CalendarConfig(_Model):
+    """Working time (工作时/工作日) used by deadlines in working hours or working days."""
+
+    working_hours: Window = Window(start_h=8.5, end_h=17.5, days=(0, 1, 2, 3, 4))
+
+
+class Deadline(_Model):
+    """Time allowed for a case (处置时限), counted from dispatch."""
+
+    value: float = Field(gt=0)
+    unit: Literal["working_hours", "working_days", "hours", "days"] = "working_hours"
+
+

@@ -1,0 +1,77 @@
+"""The root of the schema: :class:`Scenario`, whose defaults are the baseline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import Field, model_validator
+
+from sim.scenario.base import CalendarConfig, _Model
+from sim.scenario.city import CityConfig
+from sim.scenario.departments import Department, _default_departments
+from sim.scenario.emergency import EmergencyConfig
+from sim.scenario.errors import ScenarioRefError
+from sim.scenario.incidents import IncidentConfig
+from sim.scenario.platform import ChannelConfig, PlatformConfig
+from sim.scenario.policies import (
+    AppraisalConfig,
+    JointMeetingConfig,
+    ResidentsConfig,
+    SmartPlatformConfig,
+    WorkforceConfig,
+)
+from sim.scenario.run import RunConfig
+from sim.scenario.staffing import PatrolConfig, Staffing
+from sim.scenario.yamlio import dump_yaml
+
+
+class Scenario(_Model):
+    """A whole scenario. ``Scenario()`` is the baseline; see ``scenarios/*.yaml``."""
+
+    name: str = "baseline"
+    description: str = "One sub-district of about forty basic grids, staffed at common levels."
+    city: CityConfig = CityConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    staffing: Staffing = Staffing()
+    patrol: PatrolConfig = PatrolConfig()
+    incidents: IncidentConfig = IncidentConfig()
+    channels: ChannelConfig = ChannelConfig()
+    departments: dict[str, Department] = Field(default_factory=_default_departments, min_length=1)
+    platform: PlatformConfig = PlatformConfig()
+    residents: ResidentsConfig = ResidentsConfig()
+    appraisal: AppraisalConfig = AppraisalConfig()
+    workforce: WorkforceConfig = WorkforceConfig()
+    joint_meeting: JointMeetingConfig = JointMeetingConfig()
+    smart_platform: SmartPlatformConfig = SmartPlatformConfig()
+    emergency: EmergencyConfig = EmergencyConfig()
+    run: RunConfig = RunConfig()
+
+    @model_validator(mode="after")
+    def _references(self) -> "Scenario":
+        for cname, cat in self.incidents.categories.items():
+            for sname, sub in cat.subtypes.items():
+                dep = sub.department or cat.department
+                where = (f"incidents.categories.{cname}.subtypes.{sname}.department"
+                         if sub.department else f"incidents.categories.{cname}.department")
+                if dep not in self.departments:
+                    raise ScenarioRefError(where, f"unknown department {dep!r}; allowed: "
+                                           + ", ".join(sorted(self.departments)))
+                if self.departments[dep].crews_per_street < 1:
+                    raise ScenarioRefError(
+                        f"departments.{dep}.crews_per_street",
+                        f"department {dep!r} handles {cname}.{sname} and needs at least 1 crew")
+        for path, msg in self.emergency.reference_problems(self.departments):
+            raise ScenarioRefError(path, msg)
+        return self
+
+    def hash(self) -> str:
+        """Stable content hash of the scenario (provenance)."""
+        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.model_dump(mode="json", by_alias=True))
+
+
