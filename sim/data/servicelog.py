@@ -1,28 +1,37 @@
-"""Service-request logs: the Open311 GeoReport v2 and NYC 311 formats (facts.md), reading them
-without personal data, mapping their service codes / complaint types to gridsim categories, and
-writing a gridsim case log in those formats.
+"""Service-request logs: reading any city's export without personal data, mapping its request
+types to gridsim categories, and writing a gridsim case log in the NYC 311 or Open311 form.
 
-Only the columns listed in :data:`FORMATS` are ever kept: addresses, coordinates, free text
-(description, descriptor, status_notes, resolution text) and media links are discarded as each
-line is read, so they cannot reach any output. Rows that cannot be used are counted by reason,
-never fatal; a file that is not in the stated format is a :class:`CalibrationError` naming the
-missing columns. Fitting is in :mod:`sim.data.calibrate`.
+Formats and columns are in :mod:`sim.data.logformats`, timestamps in :mod:`sim.data.logtimes`.
+The container is CSV, a JSON list of request objects (or an object wrapping one), or JSON Lines;
+gzip is read transparently whatever the file is called. Only the columns of the eight fields are
+ever read: addresses, coordinates, free text and media links are discarded as each line is read,
+so they cannot reach any output. Rows that cannot be used are counted by reason, never fatal; a
+file that is not what it claims is a :class:`CalibrationError` naming what is missing and what
+it looks like instead (a headerless file, JSON given as CSV, another format).
 """
 
 from __future__ import annotations
 
+import csv
 import fnmatch
+import gzip
+import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
+from sim.data.logformats import (DEFAULT_STATUS, FIELDS, FORMATS, STATUS_CLASSES, FormatSpec,
+                                 StatusVocabulary, header_key, resolve_columns)
+from sim.data.logtimes import US_FORMAT, TimeInfo, parse_times
 from sim.scenario import Scenario, ScenarioError, read_mapping
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DATA_DIR = Path(__file__).resolve().parent
+_DATE_LIKE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{4}/\d{2}/\d{2})")
 
 
 class CalibrationError(ScenarioError):
@@ -35,55 +44,19 @@ class CalibrationError(ScenarioError):
                                for path, msg in problems),)
 
 
-@dataclass(frozen=True)
-class FormatSpec:
-    """The columns gridsim reads from one log format (nothing else is ever loaded)."""
-
-    id: str
-    created: str
-    closed: str | None
-    status: str | None
-    match_columns: tuple[str, ...]
-    required: tuple[str, ...]
-
-    @property
-    def wanted(self) -> tuple[str, ...]:
-        cols = [self.id, self.created, self.closed, self.status, *self.match_columns]
-        return tuple(dict.fromkeys(c for c in cols if c))
-
-
-FORMATS: dict[str, FormatSpec] = {
-    # GeoReport v2 service_request: required service_request_id, status, service_code,
-    # requested_datetime; updated_datetime of a closed request is its closing time.
-    "open311": FormatSpec(id="service_request_id", created="requested_datetime",
-                          closed="updated_datetime", status="status",
-                          match_columns=("service_code", "service_name"),
-                          required=("service_request_id", "status", "service_code",
-                                    "requested_datetime")),
-    # NYC 311 Service Requests (Open Data export or API names, normalised).
-    "nyc311": FormatSpec(id="unique_key", created="created_date", closed="closed_date",
-                         status="status", match_columns=("complaint_type",),
-                         required=("unique_key", "created_date", "complaint_type")),
-}
-
-_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
-_US_FORMAT = "%m/%d/%Y %I:%M:%S %p"
-
-
-def normalise_column(name: str) -> str:
-    """``"Unique Key"`` → ``unique_key`` (NYC export headers and API names agree after this)."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 # ----------------------------------------------------------------------------------- mapping
 @dataclass(frozen=True)
 class Mapping:
     """Ordered (pattern → target or None) rules matched against one column. A target is a
-    category (``infrastructure``) or a subtype of one (``infrastructure.street_light``)."""
+    category (``infrastructure``) or a subtype of one (``infrastructure.street_light``).
+    ``match`` is a field (``type``, ``agency``) or a header of the log; ``columns`` names
+    headers of fields; ``status`` extends the status vocabulary."""
 
     match: str
     rules: tuple[tuple[str, str | None], ...]
     source: str
+    columns: tuple[tuple[str, str], ...] = ()
+    status: StatusVocabulary = StatusVocabulary()
 
     def category(self, value: str) -> tuple[bool, str | None]:
         """(matched, category); a matched rule with a null category drops the value on purpose."""
@@ -100,7 +73,7 @@ class Mapping:
 
 
 def default_mapping_path(fmt: str) -> Path:
-    return DATA_DIR / f"mapping_{fmt}.yaml"
+    return DATA_DIR / f"mapping_{'nyc311' if fmt == 'nyc311' else 'open311'}.yaml"
 
 
 def load_mapping(path: str | Path, fmt: str, scenario: Scenario) -> Mapping:
@@ -108,16 +81,33 @@ def load_mapping(path: str | Path, fmt: str, scenario: Scenario) -> Mapping:
     data = read_mapping(path)
     src = str(path)
     problems: list[tuple[str, str]] = []
-    spec = FORMATS[fmt]
-    unknown = set(data) - {"format", "match", "mapping"}
+    unknown = set(data) - {"format", "match", "mapping", "columns", "status"}
     if unknown:
-        problems.append((sorted(unknown)[0], "unknown field; allowed: format, match, mapping"))
-    if data.get("format", fmt) != fmt:
-        problems.append(("format", f"this mapping is for {data['format']!r}, the log is {fmt!r}"))
-    match = data.get("match", spec.match_columns[0])
-    if match not in spec.match_columns:
-        problems.append(("match", f"must be one of: {', '.join(spec.match_columns)} "
-                                  f"(got {match!r})"))
+        problems.append((sorted(unknown)[0], "unknown field; allowed: format, match, columns, "
+                                             "status, mapping"))
+    declared = data.get("format", fmt)
+    declared = [declared] if isinstance(declared, str) else list(declared or [fmt])
+    if fmt not in declared:
+        problems.append(("format", f"this mapping is for {', '.join(map(str, declared))}, "
+                                   f"the log is {fmt!r}"))
+    match = str(data.get("match", "type"))
+    columns = data.get("columns") or {}
+    if not isinstance(columns, dict):
+        problems.append(("columns", "must map fields to the log's headers, e.g. "
+                                    "created: CreatedDate"))
+        columns = {}
+    for key in columns:
+        if key not in FIELDS:
+            problems.append((f"columns.{key}", "unknown field; allowed: " + ", ".join(FIELDS)))
+    status = data.get("status") or {}
+    if not isinstance(status, dict):
+        problems.append(("status", "must map status values to one of: "
+                                   + ", ".join(STATUS_CLASSES)))
+        status = {}
+    for key, cls in status.items():
+        if cls not in STATUS_CLASSES:
+            problems.append((f"status.{key}", f"unknown status class {cls!r}; allowed: "
+                             + ", ".join(STATUS_CLASSES)))
     rules = data.get("mapping")
     if not isinstance(rules, dict) or not rules:
         problems.append(("mapping", "must be a non-empty mapping of pattern: category"))
@@ -135,102 +125,184 @@ def load_mapping(path: str | Path, fmt: str, scenario: Scenario) -> Mapping:
                              + ", ".join(cats[cat].subtypes)))
     if problems:
         raise CalibrationError(problems, src)
-    return Mapping(match=match, rules=tuple((str(k), v) for k, v in rules.items()), source=src)
+    vocab = StatusVocabulary(tuple((str(k), str(v)) for k, v in status.items()) + DEFAULT_STATUS)
+    return Mapping(match=match, rules=tuple((str(k), v) for k, v in rules.items()), source=src,
+                   columns=tuple((str(k), str(v)) for k, v in columns.items()), status=vocab)
 
 
 # ---------------------------------------------------------------------------------- reading
 @dataclass
 class LogData:
-    """The usable requests (no personal data) and the count of every row left out, by reason."""
+    """The readable requests (no personal data) and the count of every row left out, by reason.
 
-    frame: "pd.DataFrame"  # columns: created, closed (NaT if open or unknown), open, code, category
+    ``frame`` has one row per request with a readable creation time and type: ``created``,
+    ``closed`` (NaT unless a usable closing time), ``status`` (closed, cancelled, duplicate,
+    referred, open), ``code`` (the matched value), ``category`` and ``subtype`` (None when the
+    type is unmapped or dropped).
+    """
+
+    frame: "pd.DataFrame"
     rows_read: int
     malformed: dict[str, int] = field(default_factory=dict)
     unmapped: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     has_closed: bool = True
+    has_status: bool = True
+    container: str = "csv"
+    columns: dict[str, str] = field(default_factory=dict)   # field → header used
+    match: str = ""
+    times: TimeInfo | None = None
+    duplicate_keys: dict[str, int] = field(default_factory=dict)
+    status_unknown: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    gzip: bool = False
+
+    @property
+    def mapped(self) -> "pd.DataFrame":
+        return self.frame[self.frame.category.notna()]
 
 
-def parse_times(values: "pd.Series") -> "pd.Series":
-    """Local wall-clock times from ISO 8601 (offset dropped) or NYC's ``MM/DD/YYYY hh:mm:ss AM``."""
-    import pandas as pd
+class _Dup(list):
+    """All values of a key repeated within one JSON object."""
 
-    s = values.fillna("").astype(str).str.strip()
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    us = s.str.contains("/", regex=False)  # NYC exports; everything else is tried as ISO 8601
-    if us.any():
-        out[us] = pd.to_datetime(s[us], format=_US_FORMAT, errors="coerce")
-    iso = ~us & (s != "")
-    if iso.any():
-        out[iso] = pd.to_datetime(s[iso].str.replace(_TZ, "", regex=True), format="ISO8601",
-                                  errors="coerce")
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            prev = out[k]
+            out[k] = _Dup([*prev, v]) if isinstance(prev, _Dup) else _Dup([prev, v])
+        else:
+            out[k] = v
     return out
 
 
-def _check_columns(present: set[str], spec: FormatSpec, fmt: str, mapping: Mapping,
-                   src: str) -> None:
-    missing = [c for c in spec.required if c not in present]
-    if mapping.match not in present and mapping.match not in missing:
-        missing.append(mapping.match)
-    if missing:
-        other = next((f for f, sp in FORMATS.items()
-                      if f != fmt and all(c in present for c in sp.required)), None)
-        hint = f"; it looks like a {other} log (--format {other})" if other else ""
-        raise CalibrationError([("", f"not a {fmt} log: missing column(s) "
-                                     f"{', '.join(missing)}{hint}")], src)
+def _open_text(p: Path) -> tuple[io.TextIOBase, bool]:
+    with open(p, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(p, "rt", encoding="utf-8-sig", errors="replace", newline=""), True
+    return open(p, encoding="utf-8-sig", errors="replace", newline=""), False
 
 
-def read_log(path: str | Path, fmt: str, mapping: Mapping, chunk_rows: int = 200_000) -> LogData:
-    """Read a log (CSV, or JSON: a list of request objects), keep only the needed columns, map
-    them, and count what cannot be used.
+def _sniff(p: Path, src: str) -> tuple[str, bool]:
+    """(container, gzipped) from the content, not the name."""
+    fh, gz = _open_text(p)
+    try:
+        head = fh.read(65536)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise CalibrationError([("", f"not a readable gzip file: {err}")], src) from None
+    finally:
+        fh.close()
+    text = head.lstrip()
+    if not text:
+        raise CalibrationError([("", "the file is empty (no header line)")], src)
+    if text[0] == "[":
+        return "json", gz
+    if text[0] == "{":
+        first = text.split("\n", 1)[0].strip()
+        try:
+            json.loads(first)
+            rest = text.split("\n", 1)[1].lstrip() if "\n" in text else ""
+            return ("jsonl" if not rest or rest[0] == "{" else "json"), gz
+        except json.JSONDecodeError:
+            return "json", gz
+    suffixes = [x.lower() for x in p.suffixes if x.lower() != ".gz"]
+    if suffixes and suffixes[-1] in (".json", ".jsonl", ".ndjson"):
+        return ("json" if suffixes[-1] == ".json" else "jsonl"), gz  # its error says why
+    return "csv", gz
 
-    CSV lines are split by the csv module; only the fields of :data:`FORMATS` are kept, the
-    others are discarded at once. A line whose number of fields differs from the header's is
-    counted as malformed and skipped (its columns may be shifted). JSON is what a GeoReport v2
-    ``requests.json`` or the NYC Open Data API returns; only the needed keys of each object are
-    copied, and an item that is not an object is counted as malformed.
+
+def read_log(path: str | Path, fmt: str, mapping: Mapping, *, columns: dict[str, str] | None = None,
+             tz: str | None = None, chunk_rows: int = 200_000) -> LogData:
+    """Read a log, keep only the eight fields, map the types and count what cannot be used.
+
+    CSV lines are split by the csv module; a line whose number of fields differs from the
+    header's is counted as malformed and skipped (its columns may be shifted). ``columns``
+    (``--column``) overrides the mapping's ``columns:``; a value that is a number is a 1-based
+    column position and means the file has no header line. ``tz`` converts timestamps with an
+    offset to that zone (default: UTC ones to the format's zone, see :mod:`sim.data.logtimes`).
     """
     import pandas as pd
 
+    if fmt not in FORMATS:
+        raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
+                                           + ", ".join(FORMATS))], "--format")
     spec = FORMATS[fmt]
     src = str(path)
     p = Path(path)
     if not p.is_file():
         raise CalibrationError([("", "file not found")], src)
-    malformed: dict[str, int] = {}
-    unmapped: dict[str, int] = {}
-    dropped: dict[str, int] = {}
+    explicit = dict(mapping.columns)
+    explicit.update(columns or {})
+    container, gz = _sniff(p, src)
+    if spec.container and spec.container != container and not (
+            spec.container in ("json", "jsonl") and container in ("json", "jsonl")):
+        raise CalibrationError([("", f"this looks like {container.upper()}, not "
+                                     f"{spec.container.upper()}: use --format {container}")], src)
+    if spec.container in ("json", "jsonl"):
+        container = container  # the two JSON forms are told apart by content
+    info = TimeInfo(tz=tz or spec.default_tz,
+                    tz_from="--tz" if tz else f"default for {fmt} logs; pass --tz to change",
+                    converted_offsets=bool(tz))
+    log = LogData(frame=pd.DataFrame(), rows_read=0, container=container, times=info, gzip=gz)
     frames: list[pd.DataFrame] = []
-    state = {"rows": 0, "names": [], "buf": []}
+    reader = _read_csv if container == "csv" else _read_json
+    for chunk in reader(p, spec, fmt, mapping, explicit, src, log, chunk_rows):
+        frames.append(_clean_chunk(chunk, mapping, log))
+    log.frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {"created": pd.Series(dtype="datetime64[ns]"), "closed": pd.Series(dtype="datetime64[ns]"),
+         "status": [], "code": [], "category": [], "subtype": []})
+    for key, n in sorted(log.duplicate_keys.items()):
+        log.notes.append(f"key {key!r} appears more than once in {n:,} object(s): kept the value "
+                         "that reads as a time (or the first non-empty one)")
+    return log
 
-    def start(names: list[str]) -> None:
-        state["names"] = names
-        state["buf"] = [[] for _ in names]
 
-    def flush() -> None:
-        buf = state["buf"]
-        if buf and buf[0]:
-            chunk = pd.DataFrame(dict(zip(state["names"], buf)))
-            frames.append(_clean_chunk(chunk, spec, mapping, malformed, unmapped, dropped))
-            for col in buf:
-                col.clear()
-
-    if p.suffix.lower() == ".json":
-        _read_json(p, spec, fmt, mapping, src, state, start, flush, malformed, chunk_rows)
+def _resolve(names: list[str], spec: FormatSpec, fmt: str, mapping: Mapping,
+             explicit: dict[str, str], src: str, first_row: list[str] | None
+             ) -> dict[str, int]:
+    index, problems = resolve_columns(names, spec, explicit)
+    if problems:
+        raise CalibrationError(problems, src)
+    if mapping.match in FIELDS:
+        match_idx = index.get(mapping.match)
+        match_name = mapping.match
     else:
-        _read_csv(p, spec, fmt, mapping, src, state, start, flush, malformed, chunk_rows)
-    flush()
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["created", "closed", "open", "code", "category", "subtype"])
-    return LogData(frame=frame, rows_read=state["rows"], malformed=malformed, unmapped=unmapped,
-                   dropped=dropped, has_closed=spec.closed in state["names"])
+        keys = [header_key(n) for n in names]
+        k = header_key(mapping.match)
+        match_idx = keys.index(k) if k in keys else None
+        match_name = mapping.match
+    missing = [f for f in spec.required if f not in index]
+    if match_idx is None and match_name not in missing:
+        missing.append(match_name)
+    if missing:
+        wanted = ", ".join(f"{m} ({'/'.join(spec.headers.get(m, (m,))[:3])})"
+                           if m in spec.headers else m for m in missing)
+        msg = f"not a {fmt} log: missing column(s) {wanted}"
+        looks = [c for c in names if _DATE_LIKE.match(c) or re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", c)]
+        if first_row is not None and looks:
+            msg += (f"; line 1 looks like data, not a header (it holds {looks[0]!r}): the file "
+                    "seems to have no header line — add one, or give column numbers "
+                    "(--column created=2 --column type=4 …)")
+        else:
+            other = next((f for f, sp in FORMATS.items() if f not in (fmt, "csv", "json", "jsonl")
+                          and all(resolve_columns(names, sp, {})[0].get(r) is not None
+                                  for r in sp.required)), None)
+            if other:
+                msg += f"; it looks like a {other} log (--format {other})"
+            msg += ("; name your columns with --column FIELD=HEADER (fields: "
+                    + ", ".join(FIELDS) + "); the log's columns: " + ", ".join(names[:20])
+                    + (" …" if len(names) > 20 else ""))
+        raise CalibrationError([("", msg)], src)
+    index["match"] = match_idx  # type: ignore[assignment]
+    return index
 
 
-def _read_csv(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, src: str, state: dict,
-              start: Any, flush: Any, malformed: dict[str, int], chunk_rows: int) -> None:
-    import csv
-
-    with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
+def _read_csv(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, explicit: dict[str, str],
+              src: str, log: LogData, chunk_rows: int) -> Iterator[dict[str, list[str]]]:
+    fh, _ = _open_text(p)
+    with fh:
         reader = csv.reader(fh)
         try:
             header = next(reader, None)
@@ -238,65 +310,126 @@ def _read_csv(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, src: str, s
             raise CalibrationError([("", f"not a readable CSV file: {err}")], src) from None
         if not header:
             raise CalibrationError([("", "the file is empty (no header line)")], src)
-        present = {normalise_column(c): i for i, c in enumerate(header)}
-        _check_columns(set(present), spec, fmt, mapping, src)
-        names = [c for c in spec.wanted if c in present]
-        start(names)
-        idx = [present[c] for c in names]
-        width = len(header)
-        buf = state["buf"]
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                state["rows"] += 1
-                _count(malformed, "unreadable CSV line", 1)
+        positional = bool(explicit) and all(v.strip().isdigit() for v in explicit.values())
+        pending: list[list[str]] = []
+        if positional:
+            width = len(header)
+            names = [str(i + 1) for i in range(width)]
+            pending = [header]
+            bad = [f for f, v in explicit.items() if not 1 <= int(v) <= width]
+            if bad:
+                raise CalibrationError([(f"column {bad[0]}", f"column number {explicit[bad[0]]} "
+                                         f"is outside 1…{width}")], src)
+        else:
+            names = [h.strip() for h in header]
+            width = len(header)
+        idx = _resolve(names, spec, fmt, mapping, explicit, src, header)
+        log.columns = {f: names[i] for f, i in idx.items() if f != "match" and i is not None}
+        log.match = names[idx["match"]]
+        log.has_closed, log.has_status = "closed" in idx, "status" in idx
+        keep = {f: i for f, i in idx.items() if f not in ("lat", "lon")}
+        buf: dict[str, list[str]] = {f: [] for f in keep}
+
+        def rows() -> Iterator[list[str]]:
+            yield from pending
+            while True:
+                try:
+                    yield next(reader)
+                except StopIteration:
+                    return
+                except csv.Error:
+                    yield None  # type: ignore[misc]
+
+        for row in rows():
+            if row is None:
+                log.rows_read += 1
+                _count(log.malformed, "unreadable CSV line", 1)
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
-            state["rows"] += 1
+            log.rows_read += 1
             if len(row) != width:
-                _count(malformed, "wrong number of fields", 1)
+                _count(log.malformed, "wrong number of fields", 1)
                 continue
-            for col, i in zip(buf, idx):
-                col.append(row[i])
-            if len(buf[0]) >= chunk_rows:
-                flush()
+            for f, i in keep.items():
+                buf[f].append(row[i])
+            if len(buf["match"]) >= chunk_rows:
+                yield buf
+                buf = {f: [] for f in keep}
+        if buf["match"]:
+            yield buf
 
 
-def _read_json(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, src: str, state: dict,
-               start: Any, flush: Any, malformed: dict[str, int], chunk_rows: int) -> None:
-    import json
-
-    try:
-        data = json.loads(p.read_text(encoding="utf-8-sig", errors="replace"))
-    except json.JSONDecodeError as err:
-        raise CalibrationError([("", f"not a readable JSON file: {err}")], src) from None
-    if isinstance(data, dict):  # some servers wrap the list
-        data = next((v for v in data.values() if isinstance(v, list)), None)
-    if not isinstance(data, list):
-        raise CalibrationError([("", "a JSON log must be a list of request objects")], src)
-    present: set[str] = set()
-    for item in data:
+def _read_json(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, explicit: dict[str, str],
+               src: str, log: LogData, chunk_rows: int) -> Iterator[dict[str, list[str]]]:
+    fh, _ = _open_text(p)
+    with fh:
+        text = fh.read()
+    items: list[Any] = []
+    if log.container == "jsonl":
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line, object_pairs_hook=_pairs))
+            except json.JSONDecodeError:
+                items.append(None)
+    else:
+        try:
+            data = json.loads(text, object_pairs_hook=_pairs)
+        except json.JSONDecodeError as err:
+            raise CalibrationError([("", f"not a readable JSON file: {err}")], src) from None
+        if isinstance(data, dict):  # some servers wrap the list
+            data = next((v for v in data.values() if isinstance(v, list)), None)
+        if not isinstance(data, list):
+            raise CalibrationError([("", "a JSON log must be a list of request objects")], src)
+        items = data
+    names: list[str] = []
+    seen: set[str] = set()
+    for item in items:
         if isinstance(item, dict):
-            present |= {normalise_column(str(k)) for k in item}
-    _check_columns(present, spec, fmt, mapping, src)
-    names = [c for c in spec.wanted if c in present]
-    start(names)
-    buf = state["buf"]
-    for item in data:
-        state["rows"] += 1
+            for k in item:
+                if k not in seen:
+                    seen.add(k)
+                    names.append(str(k))
+    if not names:
+        raise CalibrationError([("", "no request object in the file")], src)
+    idx = _resolve(names, spec, fmt, mapping, explicit, src, None)
+    log.columns = {f: names[i] for f, i in idx.items() if f != "match" and i is not None}
+    log.match = names[idx["match"]]
+    log.has_closed, log.has_status = "closed" in idx, "status" in idx
+    keep = {f: names[i] for f, i in idx.items() if f not in ("lat", "lon")}
+    timey = {"created", "closed"}
+    buf: dict[str, list[str]] = {f: [] for f in keep}
+    for item in items:
+        log.rows_read += 1
         if not isinstance(item, dict):
-            _count(malformed, "not a request object", 1)
+            _count(log.malformed, "not a request object" if log.container == "json"
+                   else "unreadable JSON line", 1)
             continue
-        rec = {normalise_column(str(k)): v for k, v in item.items()}
-        for col, name in zip(buf, names):
-            v = rec.get(name)
-            col.append("" if v is None else str(v))
-        if len(buf[0]) >= chunk_rows:
-            flush()
+        for f, key in keep.items():
+            v = item.get(key)
+            if isinstance(v, _Dup):
+                log.duplicate_keys[key] = log.duplicate_keys.get(key, 0) + 1
+                v = _pick(v, f in timey)
+            buf[f].append("" if v is None or isinstance(v, (dict, list)) else str(v))
+        if len(buf["match"]) >= chunk_rows:
+            yield buf
+            buf = {f: [] for f in keep}
+    if buf["match"]:
+        yield buf
+
+
+def _pick(values: list[Any], timey: bool) -> Any:
+    """Of a repeated key's values: the one that reads as a time (for time fields), else the
+    first non-empty one."""
+    texts = [v for v in values if v not in (None, "") and not isinstance(v, (dict, list, bool))]
+    if timey:
+        for v in texts:
+            if isinstance(v, str) and _DATE_LIKE.match(v):
+                return v
+        return None
+    return texts[0] if texts else None
 
 
 def _count(d: dict[str, int], key: str, n: int) -> None:
@@ -304,59 +437,84 @@ def _count(d: dict[str, int], key: str, n: int) -> None:
         d[key] = d.get(key, 0) + int(n)
 
 
-def _clean_chunk(chunk: "pd.DataFrame", spec: FormatSpec, mapping: Mapping,
-                 malformed: dict[str, int], unmapped: dict[str, int],
-                 dropped: dict[str, int]) -> "pd.DataFrame":
+def _clean_chunk(chunk: dict[str, list[str]], mapping: Mapping, log: LogData) -> "pd.DataFrame":
+    import numpy as np
     import pandas as pd
 
-    ids = chunk[spec.id].str.strip()
-    code = chunk[mapping.match].str.strip()
-    created = parse_times(chunk[spec.created])
-    bad = pd.Series(False, index=chunk.index)
-    for reason, mask in ((f"missing {spec.id}", ids == ""),
-                         (f"missing {mapping.match}", code == ""),
-                         (f"missing or unreadable {spec.created}", created.isna())):
+    cols = log.columns
+    n = len(chunk["match"])
+    code = pd.Series(chunk["match"], dtype=object).str.strip()
+    created = parse_times(pd.Series(chunk["created"], dtype=object), log.times)
+    bad = pd.Series(False, index=code.index)
+    checks = []
+    if "id" in chunk:
+        checks.append((f"missing {cols['id']}", pd.Series(chunk["id"]).str.strip() == ""))
+    checks += [(f"missing {log.match}", code == ""),
+               (f"missing or unreadable {cols['created']}", created.isna())]
+    for reason, mask in checks:
         mask = mask & ~bad
-        _count(malformed, reason, mask.sum())
+        _count(log.malformed, reason, mask.sum())
         bad |= mask
-    closed = pd.Series(pd.NaT, index=chunk.index, dtype="datetime64[ns]")
-    is_open = pd.Series(True, index=chunk.index)
-    if spec.closed and spec.closed in chunk:
-        raw = chunk[spec.closed].str.strip()
-        parsed = parse_times(raw)
-        is_closed = raw != ""
-        if spec.status and spec.status in chunk:
-            is_closed &= chunk[spec.status].str.strip().str.lower() == "closed"
-        unreadable = is_closed & parsed.isna() & ~bad
-        _count(malformed, f"unreadable {spec.closed} (kept for rates, not for time to close)",
+    closed = pd.Series(pd.NaT, index=code.index, dtype="datetime64[ns]")
+    has_time = pd.Series(False, index=code.index)
+    if "closed" in chunk:
+        raw = pd.Series(chunk["closed"], dtype=object).fillna("").str.strip()
+        closed = parse_times(raw, log.times)
+        has_time = raw != ""
+    if "status" in chunk:
+        sraw = pd.Series(chunk["status"], dtype=object).fillna("").str.strip()
+        memo: dict[str, str | None] = {}
+        cls = []
+        for v in sraw.tolist():
+            if v not in memo:
+                memo[v] = mapping.status.classify(v) if v else None
+            cls.append(memo[v])
+        status = pd.Series(cls, index=code.index, dtype=object)
+        unknown = status.isna() & (sraw != "") & ~bad
+        for v, k in sraw[unknown].value_counts().items():
+            log.status_unknown[v] = log.status_unknown.get(v, 0) + int(k)
+        status = status.where(status.notna(), np.where(has_time, "closed", "open"))
+    else:
+        status = pd.Series(np.where(has_time, "closed", "open"), index=code.index, dtype=object)
+    if "closed" in chunk:
+        name = cols["closed"]
+        is_closed = status == "closed"
+        unreadable = is_closed & has_time & closed.isna() & ~bad
+        _count(log.malformed, f"unreadable {name} (kept for rates, not for time to close)",
                unreadable.sum())
-        backwards = is_closed & (parsed < created) & ~bad
-        _count(malformed, f"{spec.closed} before {spec.created} (kept for rates only)",
+        no_time = is_closed & ~has_time & ~bad
+        _count(log.malformed, f"closed without a {name} (kept for rates, not for time to "
+                              "close)", no_time.sum())
+        backwards = has_time & (closed < created) & ~bad & status.isin(["closed", "referred"])
+        _count(log.malformed, f"{name} before {cols['created']} (kept for rates only)",
                backwards.sum())
-        closed = parsed.where(is_closed & ~backwards)
-        is_open = ~is_closed
-    keep = chunk.index[~bad]
+        usable = status.isin(["closed", "referred"]) & ~backwards
+        closed = closed.where(usable)
+    keep = ~bad.to_numpy()
     cats: list[str | None] = []
-    memo: dict[str, tuple[bool, str | None]] = {}
+    memo2: dict[str, tuple[bool, str | None]] = {}
     for v in code[keep].tolist():
-        hit = memo.get(v)
+        hit = memo2.get(v)
         if hit is None:
-            hit = memo[v] = mapping.category(v)
+            hit = memo2[v] = mapping.category(v)
         matched, cat = hit
         if not matched:
-            unmapped[v] = unmapped.get(v, 0) + 1
+            log.unmapped[v] = log.unmapped.get(v, 0) + 1
         elif cat is None:
-            dropped[v] = dropped.get(v, 0) + 1
+            log.dropped[v] = log.dropped.get(v, 0) + 1
         cats.append(cat)
-    cat_col = [c.split(".")[0] if c else None for c in cats]
-    sub_col = [c.split(".", 1)[1] if c and "." in c else None for c in cats]
-    out = pd.DataFrame({"created": created[keep].values, "closed": closed[keep].values,
-                        "open": is_open[keep].values, "code": code[keep].values,
-                        "category": cat_col, "subtype": sub_col})
-    return out[out.category.notna()]
+    del n
+    return pd.DataFrame({
+        "created": created[keep].to_numpy(), "closed": closed[keep].to_numpy(),
+        "status": status[keep].to_numpy(), "code": code[keep].to_numpy(),
+        "category": [c.split(".")[0] if c else None for c in cats],
+        "subtype": [c.split(".", 1)[1] if c and "." in c else None for c in cats]})
 
 
 # ------------------------------------------------------------------------------- generator
+EXPORT_FORMATS = ("open311", "nyc311")
+
+
 def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
                  codes: dict[str, str] | None = None, subtypes: bool = False) -> "pd.DataFrame":
     """Turn a gridsim case log into an Open311- or NYC-311-style request log.
@@ -369,8 +527,8 @@ def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
     """
     import pandas as pd
 
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(EXPORT_FORMATS)}")
     c = cases[cases.t_report_h.notna()].sort_values("t_report_h")
     t0 = pd.Timestamp(start)
     created = t0 + pd.to_timedelta(c.t_report_h.to_numpy(), unit="h")
@@ -389,7 +547,7 @@ def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
             "updated_datetime": [iso(pd.DatetimeIndex([t]))[0] if k else ""
                                  for t, k in zip(closed, is_closed)],
         })
-    us = lambda ts: ts.strftime(_US_FORMAT)  # noqa: E731
+    us = lambda ts: ts.strftime(US_FORMAT)  # noqa: E731
     return pd.DataFrame({
         "Unique Key": c.incident_id.astype(str).to_numpy(),
         "Created Date": us(created),
