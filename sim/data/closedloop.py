@@ -173,6 +173,7 @@ def check_calibration(cal: "Calibration", scenario: Scenario, reps: int = 3,
             m, lo, hi = mean_ci(vals[~np.isnan(vals)]) if (~np.isnan(vals)).sum() >= 2 else (
                 float(np.nanmean(vals)) if (~np.isnan(vals)).any() else float("nan"),
                 float("nan"), float("nan"))
+            lo = max(lo, 0.0) if lo == lo else lo  # counts and durations are never negative
             t, tlo, thi = target[cat][k]
             row.update({f"log_{k}": t, f"log_{k}_lo": tlo, f"log_{k}_hi": thi,
                         f"sim_{k}": m, f"sim_{k}_lo": lo, f"sim_{k}_hi": hi,
