@@ -158,3 +158,21 @@ def test_round_trip_rates_profiles_and_quantiles(slow_log):
     busy = np.asarray(base.incidents.hourly_profile) > np.mean(base.incidents.hourly_profile)
     base_h = np.asarray(base.incidents.hourly_profile) / np.mean(base.incidents.hourly_profile)
     np.testing.assert_allclose(np.asarray(cal.hourly)[busy], base_h[busy], rtol=0.25)
+
+
+def test_cli_check_and_fit_write_their_sections(tmp_path):
+    from tests.conftest import gridsim_inproc
+
+    out = tmp_path / "city.yaml"
+    r = gridsim_inproc("calibrate", str(DATA / "own_columns.csv"), "--format", "csv",
+                       "--out", str(out), "--check", "--check-reps", "2", "--fit",
+                       "--fit-trials", "2", "--fit-reps", "1", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    report = out.with_suffix(".fit.md").read_text(encoding="utf-8")
+    assert "## Department handling times fitted to the log (--fit)" in report
+    assert "## The calibrated city against the log (--check)" in report
+    assert "handling_time" in out.read_text(encoding="utf-8")
+    bad = gridsim_inproc("calibrate", str(DATA / "own_columns.csv"), "--format", "csv",
+                         "--fit", "--fit-trials", "1", "--out", str(tmp_path / "x.yaml"))
+    assert bad.returncode == 2 and "fit-trials: needs at least 2 trials" in bad.stderr
+    assert not (tmp_path / "x.yaml").exists()
