@@ -198,7 +198,7 @@ TEXT: dict[str, tuple[str, str]] = {
 #: Chinese labels of scenario fields, by field name (English labels come from the schema).
 FIELD_ZH: dict[str, str] = {
     "households": "户数", "persons_per_household": "户均人口", "households_per_grid": "每格目标户数",
-    "grids_per_community": "每社区网格数", "communities_per_street": "每街道社区数",
+    "households_per_community": "每社区户数", "cell_m2": "单元网格面积(平方米)", "communities_per_street": "每街道社区数",
     "streets_per_district": "每区县街道数", "hotspot_share": "热点网格比例",
     "hotspot_multiplier": "热点事件倍数", "resident_propensity_spread": "居民上报倾向差异",
     "workers_per_grid": "每格网格员数", "managers_per_grid": "每格网格管理员数",

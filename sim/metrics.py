@@ -22,6 +22,20 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                        "incidents of W reported by the end / incidents of W"),
     "mean_discovery_latency_h": ("Mean discovery latency", "平均发现时长", "h",
                                  "mean of (first report − occurrence) over discovered incidents of W"),
+    "missed_share": ("Problems missed", "漏发现率", "share",
+                     "incidents of W that ended without being reported (vanished unreported, or "
+                     "still unreported at the end) / incidents of W (the complement of "
+                     "discovery_rate)"),
+    "problem_hours_per_1000_households": (
+        "Problem-hours per 1,000 households", "每千户问题存续时长", "h",
+        "Σ over incidents of the hours of W the problem existed (from occurrence to its fix, "
+        "its disappearance or the end of the run) / (households / 1,000)"),
+    "mean_time_from_occurrence_to_close_h": (
+        "Mean time from occurrence to close", "从发生到结案平均时长", "h",
+        "mean of (closure − occurrence) over closed cases of W"),
+    "unreported_harm_yuan": ("Harm from unreported problems", "未上报问题造成损失", "yuan",
+                             "Σ harm of incidents of W that worsened before anyone reported "
+                             "them (subtype harm_yuan)"),
     "reports_total": ("Reports", "上报总数", "count",
                       "first reports + duplicate reports + invalid reports received in W"),
     "duplicate_rate": ("Duplicate rate", "重复上报率", "share",
@@ -202,6 +216,7 @@ class RunContext:
     policy: dict[str, float] = field(default_factory=dict)  # sim.policies.Policies.context()
     indicator_weights: dict[str, float] = field(default_factory=dict)
     emergencies: pd.DataFrame | None = None  # sim.emergency.manager.EmergencyManager.table()
+    households: float = 0.0  # the city's households (per-household KPIs)
 
 
 def _share(num: float, den: float) -> float:
@@ -282,8 +297,35 @@ def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
                                    sum(ctx.crew_capacity_h.values()))
     k["monthly_staff_cost"] = float(ctx.monthly_staff_cost)
     k.update(policy_kpis(cases, ctx, k))
+    k.update(problem_kpis(cases, ctx.warmup_h, ctx.end_h, ctx.households))
     k.update(emergency_kpis(ctx.emergencies, ctx.warmup_h, ctx.end_h))
     return {key: k[key] for key in KPI_DEFINITIONS}
+
+
+def problem_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
+                 households: float) -> dict[str, float]:
+    """KPIs of problems from occurrence on, reported or not (see KPI_DEFINITIONS)."""
+    def col(name: str) -> np.ndarray:
+        if name in cases:
+            return cases[name].to_numpy(dtype=float)
+        return np.full(len(cases), float("nan") if name == "t_gone_h" else 0.0)
+
+    t_occ, t_rep, t_closed = col("t_occur_h"), col("t_report_h"), col("t_closed_h")
+    t_gone, harm = col("t_gone_h"), col("harm_yuan")
+    real = ~np.isnan(t_occ)  # padded reports are no problem in the city
+    occurred = real & (t_occ >= warmup_h) & (t_occ < end_h)
+    missed = occurred & np.isnan(t_rep)
+    start = np.maximum(t_occ[real], warmup_h)
+    end = np.minimum(np.where(np.isnan(t_gone[real]), end_h, t_gone[real]), end_h)
+    hours = float(np.clip(end - start, 0.0, None).sum())
+    c = real & (t_rep >= warmup_h) & (t_rep < end_h) & ~np.isnan(t_closed)
+    return {
+        "missed_share": _share(int(missed.sum()), int(occurred.sum())),
+        "problem_hours_per_1000_households": hours / (households / 1000.0) if households
+        else float("nan"),
+        "mean_time_from_occurrence_to_close_h": _mean_arr(t_closed[c] - t_occ[c]),
+        "unreported_harm_yuan": float(harm[occurred].sum()),
+    }
 
 
 def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,

@@ -53,8 +53,9 @@ def test_beat_patrol_hazard_is_coverage_over_effective_beat_area():
     city, beats = m.city, m.beats
     eff = city.area_km2 * city.difficulty
     beat_area = np.bincount(beats.beat_of_grid, weights=eff)
+    plan = 1.0 - sc.patrol.other_duties_h_per_day / sc.patrol.hours.hours_per_day
     expected = sc.patrol.coverage_km2_per_h * sc.staffing.skill_mean * sc.staffing.effort \
-        / beat_area[beats.beat_of_grid]
+        * plan / beat_area[beats.beat_of_grid]
     np.testing.assert_allclose(m.patrol_rate, expected, rtol=1e-12)
     # the grids of one beat share the same workers and the same verification pool
     g0, g1 = np.flatnonzero(beats.beat_of_grid == 0)[:2]

@@ -15,7 +15,9 @@ def test_baseline_city_structure():
     city = build_city(Scenario().city, np.random.default_rng(0))
     assert 35 <= city.n_grids <= 50
     assert city.households.sum() == pytest.approx(16000)
-    assert city.n_communities == int(np.ceil(city.n_grids / 8))
+    cfg = Scenario().city
+    assert city.n_communities == round(cfg.households / cfg.households_per_community)  # fixed
+    assert city.n_streets == int(np.ceil(city.n_communities / cfg.communities_per_street))
     g = city.graph
     grids = [n for n, d in g.nodes(data=True) if d["level"] == "basic_grid"]
     assert len(grids) == city.n_grids

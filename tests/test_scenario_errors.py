@@ -88,9 +88,9 @@ def test_bad_set_override(override, expected):
 
 def test_all_errors_reported_at_once(tmp_path):
     f = tmp_path / "two.yaml"
-    f.write_text("city: {households: -5, grids_per_community: 0}\n")
+    f.write_text("city: {households: -5, households_per_community: 0}\n")
     r = gridsim_inproc("validate", str(f))
-    assert "city.households" in r.stderr and "city.grids_per_community" in r.stderr
+    assert "city.households" in r.stderr and "city.households_per_community" in r.stderr
 
 
 def test_baseline_file_equals_embedded_defaults():

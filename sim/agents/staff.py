@@ -21,13 +21,30 @@ class GridWorker(GridAgent):
         self.reports = 0
         self.on_spot_fixes = 0
         self.verifications = 0
+        self.patrol_hours_share = 1.0  # share of the patrol window the day's plan leaves
+        self.plan_day()
+
+    def plan_day(self) -> bool:
+        """The day's plan: the patrol window minus the other planned duties (information
+        collection, meetings, paperwork: ``patrol.other_duties_h_per_day``). True if it changed."""
+        p = self.model.scenario.patrol  # type: ignore[attr-defined]
+        window = p.hours.hours_per_day
+        share = max(0.0, 1.0 - p.other_duties_h_per_day / window)
+        changed = share != self.patrol_hours_share
+        self.patrol_hours_share = share
+        return changed
+
+    @property
+    def planned_patrol_share(self) -> float:
+        """Share of the patrol window this worker plans to patrol (0 while the post is vacant)."""
+        if not self.present:
+            return 0.0
+        return (1.0 - self.training_share) * self.patrol_hours_share
 
     @property
     def patrol_strength(self) -> float:
         """Contribution to the grid's discovery hazard (before coverage and area)."""
-        if not self.present:
-            return 0.0
-        return self.skill * self.effort * (1.0 - self.training_share)
+        return self.skill * self.effort * self.planned_patrol_share
 
 
 class GridManager(GridAgent):

@@ -66,17 +66,16 @@ FALLBACK_DESCRIPTIONS: dict[str, str] = {
     "description": "one-line description of the scenario",
     "city.households": "households in the whole simulated area",
     "city.persons_per_household": "residents per household (population = households × this)",
-    "city.grids_per_community": "basic grids per community (社区); consecutive grids form one",
     "city.communities_per_street": "communities per sub-district (街道); crews and depots are "
                                    "per sub-district",
     "city.streets_per_district": "sub-districts per district (区)",
     "city.zones": "kinds of area and their share of the households",
-    "city.zones.<key>.households_per_km2": "household density; sets each grid's area",
+    "city.zones.<key>.households_per_km2": "household density; sets the zone's area (cells)",
     "city.zones.<key>.incident_multiplier": "multiplies incident rates in this zone's grids",
     "city.zones.<key>.difficulty": "> 1 shrinks grids (households_per_grid / difficulty) and "
                                    "slows patrols (effective area × difficulty)",
-    "city.hotspot_share": "share of grids that are hotspots",
-    "city.hotspot_multiplier": "incident-rate multiplier in hotspot grids",
+    "city.hotspot_share": "share of the land cells that are hotspots",
+    "city.hotspot_multiplier": "incident-rate multiplier in hotspot cells",
     "calendar.working_hours": "working time in which deadlines in working hours or working days "
                               "are counted",
     "staffing.workers_per_grid": "grid workers (网格员) on each basic grid",

@@ -1,20 +1,25 @@
-"""Incident taxonomy (S2.1) and the arrival process.
+"""The arrival process (S2.1): incidents on the city's fixed land cells.
 
-The taxonomy is flattened into one row per subtype (``category.subtype``) with its department,
-deadline and flags. Arrivals are a non-homogeneous Poisson process per grid and subtype with a
-piecewise-constant hourly intensity::
+Arrivals are a non-homogeneous Poisson process per cell and subtype with a piecewise-constant
+hourly intensity::
 
-    rate(g, s, t) = households_g / 1000 · zone/hotspot multiplier_g
+    rate(c, s, t) = households_c / 1000 · zone/hotspot multiplier_c
                     · rate_per_1000_households_per_day(category_s) / 24 · share_s
                     · hourly_profile[hour(t)] · weekly_profile[weekday(t)]   (profiles mean 1)
 
-Each hour, the total count is Poisson and the incidents are spread over (grid, subtype) by their
-weights, at uniform times within the hour — exactly that process. Every incident carries a row of
-uniform numbers drawn at birth (``U_*`` columns) that fixes its intrinsic randomness (how long it
-takes to notice, to fix, whether the fix holds…), so common random numbers hold across policies.
+Each hour, the total count is Poisson; each incident's cell and subtype are drawn independently
+(the intensity is a product of a cell term and a subtype term), at a uniform time within the
+hour — exactly that process. Cells are fixed whatever the grid size (``sim.world.city``), and
+nothing here reads the grid partition or the staffing, so at one seed the same incidents (time,
+cell, subtype) occur whatever the grid size and staffing: common random numbers across the two
+levers. Every incident carries a row of uniform numbers drawn at birth (``U_*`` columns,
+``sim.engine.case``) and a row of *fate* uniforms (``F_*``: its lifetime while unreported, and
+whether residents would ever report it), from streams of their own.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,48 +27,74 @@ from sim.engine.case import N_UNIFORMS, SubtypeInfo
 from sim.scenario import Scenario
 from sim.world.city import City
 
+F_LIFETIME, F_RESIDENT = range(2)
+N_FATE = 2
+
 
 def normalised(profile: tuple[float, ...]) -> np.ndarray:
     a = np.asarray(profile, dtype=float)
     return a / a.mean()
 
 
+@dataclass(frozen=True)
+class HourBatch:
+    """One hour's incidents, sorted by time."""
+
+    times: np.ndarray
+    cells: np.ndarray
+    grids: np.ndarray
+    subs: np.ndarray
+    handed: np.ndarray  # bool: handed down by a higher level
+    u: np.ndarray  # (n, N_UNIFORMS)
+    fate: np.ndarray  # (n, N_FATE)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
 class ArrivalGenerator:
-    """Draws each hour's incidents: grid, subtype, time and the per-incident uniforms."""
+    """Draws each hour's incidents: cell, subtype, time and the per-incident uniforms."""
 
     def __init__(self, scenario: Scenario, city: City, subtypes: list[SubtypeInfo],
-                 rng: np.random.Generator, rng_u: np.random.Generator):
+                 rng: np.random.Generator, rng_u: np.random.Generator,
+                 rng_fate: np.random.Generator):
         per_h = np.array([s.rate_per_1000_households_per_day for s in subtypes]) / 24.0
-        weights = np.outer(city.households / 1000.0 * city.incident_multiplier, per_h)
-        self.n_sub = len(subtypes)
-        self.cum = np.cumsum(weights.ravel())
-        self.rate_per_h = float(self.cum[-1]) if len(self.cum) else 0.0
+        self.cell_cum = np.cumsum(city.cells.incident_weight)
+        self.sub_cum = np.cumsum(per_h)
+        total_w = float(self.cell_cum[-1]) if len(self.cell_cum) else 0.0
+        self.rate_per_h = total_w * float(self.sub_cum[-1]) if len(self.sub_cum) else 0.0
+        self.cell_grid = city.cell_grid
         self.hourly = normalised(scenario.incidents.hourly_profile)
         self.weekly = normalised(scenario.incidents.weekly_profile)
         self.handed_down_per_h = scenario.channels.handed_down_per_day / 24.0
         self.rng = rng
         self.rng_u = rng_u
+        self.rng_fate = rng_fate
 
     def intensity(self, hour: int) -> float:
         """Expected incidents per hour during model hour ``hour`` (0 = Monday 00:00–01:00)."""
         return self.rate_per_h * self.hourly[hour % 24] * self.weekly[(hour // 24) % 7]
 
-    def draw_hour(self, hour: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                               np.ndarray]:
-        """(times, grids, subtypes, handed_down flags, uniforms) for one hour, sorted by time."""
+    def draw_hour(self, hour: int) -> HourBatch:
+        """The incidents of one hour (and the cases handed down in it), sorted by time."""
         n = int(self.rng.poisson(self.intensity(hour)))
         m = int(self.rng.poisson(self.handed_down_per_h)) if self.handed_down_per_h else 0
         total = n + m
         if total == 0 or self.rate_per_h == 0:
-            empty = np.empty(0)
-            return empty, empty.astype(np.int64), empty.astype(np.int64), empty.astype(bool), \
-                np.empty((0, N_UNIFORMS))
-        pick = np.searchsorted(self.cum, self.rng.random(total) * self.cum[-1], side="right")
-        pick = np.minimum(pick, len(self.cum) - 1)
-        times = hour + self.rng.random(total)
+            e = np.empty(0, dtype=np.int64)
+            return HourBatch(np.empty(0), e, e, e, np.empty(0, dtype=bool),
+                             np.empty((0, N_UNIFORMS)), np.empty((0, N_FATE)))
+        r = self.rng.random((3, total))  # cell, subtype, time
+        cells = np.minimum(np.searchsorted(self.cell_cum, r[0] * self.cell_cum[-1], side="right"),
+                           len(self.cell_cum) - 1)
+        subs = np.minimum(np.searchsorted(self.sub_cum, r[1] * self.sub_cum[-1], side="right"),
+                          len(self.sub_cum) - 1)
+        times = hour + r[2]
         order = np.argsort(times, kind="stable")
         handed = np.zeros(total, dtype=bool)
         handed[n:] = True
         u = self.rng_u.random((total, N_UNIFORMS))
-        return (times[order], (pick // self.n_sub)[order], (pick % self.n_sub)[order],
-                handed[order], u[order])
+        fate = self.rng_fate.random((total, N_FATE))
+        cells = cells[order]
+        return HourBatch(times[order], cells, self.cell_grid[cells], subs[order], handed[order],
+                         u[order], fate[order])

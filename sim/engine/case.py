@@ -9,6 +9,7 @@ policy plug-ins both read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sim.scenario import Deadline, Scenario
 
@@ -38,6 +39,10 @@ class SubtypeInfo:
     sensor_detectable: bool
     video_detectable: bool
     rate_per_1000_households_per_day: float  # this subtype's share of the category rate
+    unreported: str = "persist"  # persist | vanish | worsen
+    lifetime_h: Any = None  # Distribution of the lifetime while unreported
+    harm_yuan: float = 0.0
+    resident_report_prob: float = 1.0
 
 
 def taxonomy(scenario: Scenario) -> list[SubtypeInfo]:
@@ -52,6 +57,9 @@ def taxonomy(scenario: Scenario) -> list[SubtypeInfo]:
                 patrol_visibility=cat.patrol_visibility, resident_salience=cat.resident_salience,
                 sensor_detectable=cat.sensor_detectable, video_detectable=cat.video_detectable,
                 rate_per_1000_households_per_day=cat.rate_per_1000_households_per_day * sub.share,
+                unreported=sub.unreported, lifetime_h=sub.lifetime_h, harm_yuan=sub.harm_yuan,
+                resident_report_prob=(cat.resident_report_prob if sub.resident_report_prob is None
+                                      else sub.resident_report_prob),
             ))
     return rows
 

@@ -32,7 +32,9 @@ from sim.agents import (
     SensorStation,
 )
 from sim.engine import case as I
-from sim.engine.arrivals import ArrivalGenerator, normalised
+from sim.engine.arrivals import N_FATE, ArrivalGenerator, normalised
+from sim.engine.discovery import Discovery, WorkerPool
+from sim.engine.problems import Problems
 from sim.engine.case import Incident, SubtypeInfo, taxonomy
 from sim.engine.records import CaseLog
 from sim.engine.seeding import Streams
@@ -41,7 +43,7 @@ from sim.metrics import RunContext
 from sim.policies.registry import Policies
 from sim.scenario import Scenario
 from sim.world.beats import patrol_beats
-from sim.world.calendar import advance, due_time, open_hours_between
+from sim.world.calendar import due_time, open_hours_between
 from sim.world.city import build_city
 
 
@@ -84,6 +86,7 @@ class GridModel(mesa.Model):
         self._next_id = 0
         self._build_actors()
         self._precompute_rates()
+        self.problems = Problems(self)  # births, lifetimes, channels (sim.engine.problems)
         self.policies = Policies(self)  # residents, appraisal, workforce, meetings, smart platform
         self.emergency = None  # joint emergency response (S3.2): sim.emergency
         if scenario.emergency.enabled:
@@ -91,6 +94,7 @@ class GridModel(mesa.Model):
             self.emergency = EmergencyManager(self)
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.env.process(self._arrivals())
+        self.env.process(self._daily_plans())
         self.env.process(self._invalid_reports())
         self.env.process(self._collect())
 
@@ -111,7 +115,10 @@ class GridModel(mesa.Model):
             skills[:, k] = np.clip(rng.normal(st.skill_mean, st.skill_sd, nb), 0.05, 1.0)
         beat_workers = [[GridWorker(self, int(first_grid[b]), float(skills[b, k]), st.effort)
                          for k in range(int(self.beats.workers[b]))] for b in range(nb)]
-        beat_pools = [simpy.Resource(env, capacity=int(c)) for c in self.beats.workers]
+        self.discovery = Discovery(self.beats.beat_of_grid, nb, city.area_km2 * city.difficulty,
+                                   sc.patrol.coverage_km2_per_h, sc.patrol.hours)
+        beat_pools = [WorkerPool(env, int(c), b, self.discovery, sc.patrol.hours)
+                      for b, c in enumerate(self.beats.workers)]
         self.workers_by_grid: list[list[GridWorker]] = [beat_workers[b]
                                                         for b in self.beats.beat_of_grid]
         self.worker_pools = [beat_pools[b] for b in self.beats.beat_of_grid]
@@ -139,7 +146,7 @@ class GridModel(mesa.Model):
         has_video = rng_s.random(n) < ch.video_coverage
         self.sensor_stations = [SensorStation(self, g, bool(has_sensor[g]), bool(has_video[g]))
                                 for g in range(n)]
-        self.city.precompute_distances(self.city.street_depots)
+        self.workers = self.agents_by_type[GridWorker]  # AgentSet: the daily plan runs over it
 
     def _precompute_rates(self) -> None:
         """Per-grid discovery hazards (per patrol hour) from the staff on each grid."""
@@ -151,24 +158,39 @@ class GridModel(mesa.Model):
         self._res_channels = [c for c in RESIDENT_CHANNELS if shares.get(c, 0) > 0]
         self._res_cum = np.cumsum([shares[c] for c in self._res_channels]).tolist()
 
-    def base_patrol_strength(self) -> np.ndarray:
-        """Patrol strength on each grid from its staff (workers' skill × effort, assistants)."""
+    def _strengths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(workers' patrol strength per grid, assistants' per grid, planned patrol worker-hours
+        per open hour per beat) from the staff as they are now."""
         sc, city = self.scenario, self.city
         strength = np.array([sum(w.patrol_strength for w in ws) for ws in self.workers_by_grid])
-        mean_skill = np.array([np.mean([w.skill for w in ws]) for ws in self.workers_by_grid])
+        mean_skill = np.array([sum(w.skill for w in ws) / len(ws) for ws in self.workers_by_grid])
         if not self.beats.identity:  # a beat's workers sweep all of its grids
             eff_area = city.area_km2 * city.difficulty
             beat_area = np.bincount(self.beats.beat_of_grid, weights=eff_area)
             strength = strength * (eff_area / beat_area[self.beats.beat_of_grid])
-        return strength + sc.patrol.assistant_coverage_factor * sc.staffing.assistants_per_grid \
+        assist = sc.patrol.assistant_coverage_factor * sc.staffing.assistants_per_grid \
             * mean_skill * sc.staffing.effort
+        first = np.searchsorted(self.beats.beat_of_grid, np.arange(self.beats.n_beats))
+        planned = np.array([sum(w.planned_patrol_share for w in self.workers_by_grid[g])
+                            for g in first.tolist()])
+        return strength, assist, planned
+
+    def base_patrol_strength(self) -> np.ndarray:
+        """Patrol strength on each grid from its staff (workers' skill × effort, assistants)."""
+        w, a, _ = self._strengths()
+        return w + a
 
     def refresh_patrol_rates(self) -> None:
-        """Recompute the patrol hazards; call when effort, skill, vacancies or the patrol
-        allocation change (sim.policies). Only incidents born afterwards see the new rates."""
+        """Recompute the patrol strengths; call when effort, skill, vacancies, the daily plan or
+        the patrol allocation change (sim.policies). Discovery follows from the next hour on
+        (``sim.engine.discovery``); ``patrol_rate`` is the hazard per patrol hour with no other
+        duties."""
         city, p = self.city, self.scenario.patrol
-        strength = self.base_patrol_strength() * self.patrol_allocation
-        self.patrol_rate = p.coverage_km2_per_h * strength / (city.area_km2 * city.difficulty)
+        w, a, self._planned_h = self._strengths()
+        self._worker_strength = w * self.patrol_allocation
+        self._assistant_strength = a * self.patrol_allocation
+        self.patrol_rate = p.coverage_km2_per_h * (self._worker_strength + self._assistant_strength) \
+            / (city.area_km2 * city.difficulty)
         self._worker_cum = []
         for ws in self.workers_by_grid:
             c = np.cumsum([w.patrol_strength for w in ws])
@@ -194,8 +216,7 @@ class GridModel(mesa.Model):
         cfg = self.departments[department].cfg
         if not cfg.travel:
             return 0.0
-        depot = int(self.city.street_depots[self.city.street[g]])
-        return float(self.city.distances_from(depot)[g]) / cfg.travel_speed_kmh
+        return float(self.city.travel_km[g]) / cfg.travel_speed_kmh
 
     def start_deadline(self, inc: Incident, sub: SubtypeInfo) -> None:
         inc.t_dispatch = self.env.now
@@ -255,53 +276,60 @@ class GridModel(mesa.Model):
             inc.t_report, max(n_reports, 1) if inc.channel else 0, inc.worker, inc.on_spot,
             inc.complex, inc.t_filed, inc.t_dispatch, inc.t_due, inc.crew_wait_h, inc.t_handled,
             inc.t_closed, inc.returns, inc.reworks, inc.escalation, inc.false_closure, inc.state,
-            *Policies.case_flags(inc)))
+            *Policies.case_flags(inc), *self.problems.row(inc)))
 
     # -------------------------------------------------------------------------------- processes
     def _arrivals(self):
         gen = ArrivalGenerator(self.scenario, self.city, self.subtypes, self.streams["arrivals"],
-                               self.streams["incident"])
-        hours = math.ceil(self.horizon_h)
-        for hour in range(hours):
-            times, grids, subs, handed, u = gen.draw_hour(hour)
-            for t, g, s, h, row in zip(times.tolist(), grids.tolist(), subs.tolist(),
-                                       handed.tolist(), u.tolist()):
-                self._new_incident(t, g, s, h, row)
+                               self.streams["incident"], self.streams["fates"])
+        problems = self.problems
+        for hour in range(math.ceil(self.horizon_h)):
+            problems.begin_hour(hour)
+            batch = gen.draw_hour(hour)
+            ids = np.arange(self._next_id, self._next_id + len(batch), dtype=np.int64)
+            self._next_id += len(batch)
+            problems.add(batch, ids)
+            problems.settle(self.discovery.decide())
             yield self.env.timeout(hour + 1 - self.env.now)
 
-    def _new_incident(self, t: float, g: int, s: int, handed_down: bool, u: list[float],
-                      iid: int | None = None) -> None:
-        if iid is None:
-            iid = self._next_id
-            self._next_id += 1
+    def _daily_plans(self):
+        """Every morning each worker plans the day (patrol versus other duties)."""
+        day = 0.0
+        while day < self.horizon_h:
+            if any(self.workers.map("plan_day")):
+                self.refresh_patrol_rates()
+            day += 24.0
+            yield self.env.timeout(day - self.env.now)
+
+    def new_incident(self, t: float, g: int, s: int, handed_down: bool, u: list[float],
+                     iid: int, u_resident: float = 0.0, t_vanish: float = math.inf) -> float:
+        """Create one incident and schedule its first report by a channel other than patrols
+        (unless it vanishes first). Returns that report's time (inf: none)."""
         inc = Incident(iid, g, s, t, u)
         self.counters["incidents"] += 1
         self.open_incidents[inc.id] = inc
         if handed_down:
             times = {"handed_down": t}
         else:
-            times = self._channel_times(inc)
+            times = self._channel_times(inc, u_resident)
         if not times:
-            return
+            return math.inf
         channel = min(times, key=times.__getitem__)
         t_first = times[channel]
-        if t_first >= self.horizon_h:
-            return
         inc.channel_times = tuple(sorted(times.values()))
-        ev = self.env.timeout(t_first - self.env.now)
-        ev.callbacks.append(lambda _e, inc=inc, ch=channel: self._on_report(inc, ch))
+        if t_first < self.horizon_h and t_first < t_vanish:
+            ev = self.env.timeout(t_first - self.env.now)
+            ev.callbacks.append(lambda _e, inc=inc, ch=channel: self._on_channel(inc, ch))
+        return t_first
 
-    def _channel_times(self, inc: Incident) -> dict[str, float]:
+    def _channel_times(self, inc: Incident, u_resident: float) -> dict[str, float]:
+        """First-report times by residents, sensors and video, fixed at the incident's birth."""
         sub = self.subtypes[inc.sub]
         g, u, t = inc.grid, inc.u, inc.t_occur
         sc = self.scenario
         times: dict[str, float] = {}
-        rate = self.patrol_rate[g] * sub.patrol_visibility
-        if rate > 0:
-            e = -math.log1p(-u[I.U_PATROL])
-            times["patrol"] = advance(t, e / rate, sc.patrol.hours)
         res = self.resident_rate_h * self.residents[g].reporting_multiplier * sub.resident_salience
-        if res > 0 and self._res_channels:
+        if res > 0 and self._res_channels and u_resident < sub.resident_report_prob:
             e = -math.log1p(-u[I.U_RESIDENT])
             ch = self._res_channels[-1]
             for name, c in zip(self._res_channels, self._res_cum):
@@ -315,13 +343,39 @@ class GridModel(mesa.Model):
             times["sensor"] = t + chc.sensor_delay.ppf(u[I.U_SENSOR_DELAY])
         if st.video and sub.video_detectable and u[I.U_VIDEO] < chc.video_detect_prob:
             times["video"] = t + chc.video_delay.ppf(u[I.U_VIDEO_DELAY])
-        self.policies.adjust_channel_times(inc, sub, times)  # AI video, collusive under-reporting
+        self.policies.adjust_channel_times(inc, sub, times)  # AI video
         return times
+
+    def _on_channel(self, inc: Incident, channel: str) -> None:
+        if not inc.channel:  # a patrol may have reported it first
+            self._on_report(inc, channel)
+
+    def patrol_found(self, inc: Incident) -> None:
+        """A patrol finds an unreported incident now (``sim.engine.discovery``)."""
+        if inc.channel:
+            return
+        now = self.env.now
+        times = {"patrol": now}
+        inc_policy = self.policies.incentives
+        if inc_policy.gaming_active:  # a colluding worker may keep it off the record
+            inc_policy.maybe_suppress(inc, times)
+        if "patrol" in times:
+            inc.channel_times = tuple(sorted(inc.channel_times + (now,)))
+            self._on_report(inc, "patrol")
+        elif times.get("handed_down", math.inf) < self.horizon_h:
+            t = times["handed_down"]
+            inc.channel_times = tuple(sorted(inc.channel_times + (t,)))
+            ev = self.env.timeout(t - now)
+            ev.callbacks.append(lambda _e, inc=inc: self._on_channel(inc, "handed_down"))
 
     def _on_report(self, inc: Incident, channel: str) -> None:
         inc.channel = channel
         inc.t_report = self.env.now
         self.counters["reported"] += 1
+        self.problems.reported(inc)
+        if channel == "patrol":  # writing the report is patrol time lost
+            self.discovery.charge(int(self.beats.beat_of_grid[inc.grid]),
+                                  self.scenario.patrol.report_time.ppf(inc.u[I.U_REPORT_TIME]))
         if channel in RESIDENT_CHANNELS:
             self.residents[inc.grid].reports += 1
         elif channel in ("sensor", "video"):
@@ -397,17 +451,20 @@ class GridModel(mesa.Model):
             raise ValueError(f"grid must be between 0 and {self.city.n_grids - 1}")
         if t < self.env.now:
             raise ValueError(f"t must not be in the past (now is {self.env.now:g} h)")
-        u = self.streams["injected"].random(I.N_UNIFORMS).tolist()
+        rng = self.streams["injected"]
+        u = rng.random(I.N_UNIFORMS).tolist()
+        fate = rng.random(N_FATE)
         for col, val in (uniforms or {}).items():
             u[col] = val
         iid = self._next_id
-        args = (t, grid, codes.index(subtype), handed_down, u)
+        self._next_id += 1
+        cell = int(np.searchsorted(self.city.cell_grid, grid))  # the grid's first cell
+        args = (iid, t, grid, codes.index(subtype), handed_down, u, cell, fate)
         if t == self.env.now:
-            self._new_incident(*args)
+            self.problems.add_one(*args)
         else:
-            self._next_id += 1
             ev = self.env.timeout(t - self.env.now)
-            ev.callbacks.append(lambda _e: self._new_incident(*args, iid=iid))
+            ev.callbacks.append(lambda _e: self.problems.add_one(*args))
         return iid
 
     def run_until(self, t: float) -> None:
@@ -450,6 +507,7 @@ class GridModel(mesa.Model):
             crew_busy_h={code: self._busy.get(code, 0.0) for code in self.departments},
             crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city),
             policy=self.policies.context(), indicator_weights=dict(sc.appraisal.indicator_weights),
+            households=float(city.households.sum()),
             emergencies=self.emergency.table() if self.emergency is not None else None)
 
 

@@ -44,6 +44,10 @@ CASE_SCHEMA = pa.schema([
     ("staged_verification", pa.bool_()),  # closed without a real site check
     ("gaming_caught", pa.bool_()),  # the gaming above was caught (spot check, complaint)
     ("joint_meeting", pa.bool_()),  # resolved through the joint meeting
+    # the problem itself (sim.engine.problems)
+    ("cell", pa.int32()),  # the land cell it occurred on (-1: padded)
+    ("t_gone_h", pa.float64()),  # when it ended: fixed (handled) or vanished; NaN: still there
+    ("harm_yuan", pa.float64()),  # harm done while it was unreported (worsened)
 ])
 CASE_COLUMNS: tuple[str, ...] = tuple(CASE_SCHEMA.names)
 

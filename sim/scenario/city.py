@@ -29,14 +29,24 @@ def _default_zones() -> dict[str, Zone]:
 
 
 class CityConfig(_Model):
-    """The city: its households, how they are cut into basic grids, and the grid hierarchy."""
+    """The city: fixed land cells with households, fixed communities, streets and districts,
+    and the grid-size lever that cuts each community into basic grids."""
 
     households: int = Field(default=16000, ge=10, le=20_000_000)
     persons_per_household: float = Field(default=2.6, gt=0, le=10)
     households_per_grid: float = Field(
         default=400, ge=10, le=20000, description="grid-size lever: target households per basic grid"
     )
-    grids_per_community: int = Field(default=8, ge=1, le=200)
+    cell_m2: float = Field(
+        default=10000, ge=100, le=1_000_000,
+        description="area of one land cell (单元网格): the city is a fixed set of such cells, "
+                    "whatever the grid size (facts: Dongcheng's 10,000 m² unit-grid method)",
+    )
+    households_per_community: float = Field(
+        default=1600, ge=10, le=1_000_000,
+        description="households per community (社区): communities are fixed areas of the city, "
+                    "independent of households_per_grid (Dongcheng 2004: 203,904 / 137 ≈ 1,488)",
+    )
     communities_per_street: int = Field(default=5, ge=1, le=200)
     streets_per_district: int = Field(default=10, ge=1, le=200)
     zones: dict[ZoneType, Zone] = Field(default_factory=_default_zones, min_length=1)

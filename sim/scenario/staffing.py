@@ -54,6 +54,12 @@ class PatrolConfig(_Model):
         default=0.06, gt=0, description="area one worker sweeps per hour at skill 1, effort 1"
     )
     assistant_coverage_factor: float = Field(default=0.3, ge=0, le=1)
+    other_duties_h_per_day: float = Field(
+        default=2.0, ge=0, le=24,
+        description="hours of each worker's patrol window spent on duties other than patrol "
+                    "(information collection, meetings, paperwork); fixes, verifications and "
+                    "reports come on top, as they happen (assumption)",
+    )
     on_spot_fix_prob: float = Field(
         default=0.9, ge=0, le=1, description="chance a worker of skill 1 fixes a minor problem at once"
     )

@@ -1,13 +1,24 @@
-"""The city: basic grids grouped into communities, streets and districts (S1.1, S1.2).
+"""The city: fixed land cells, grouped into communities, streets and districts, and cut into
+basic grids by the grid-size lever (S1.1, S1.2).
 
-Grid sizes follow the grid-size lever: a zone's households are cut into grids of about
-``households_per_grid / difficulty`` households, so harder zones (dense commercial areas) get
-smaller grids. Grids are laid on a square lattice along a Hilbert curve, so that consecutive
-grids — and hence each community and street — are compact areas; lattice neighbours are adjacent
-grids (graph edges of the length between their centres). Travel runs over that graph.
+The city is a fixed set of square land cells of ``city.cell_m2`` (Dongcheng's unit-grid method:
+10,000 m², facts.md), laid zone by zone along a Hilbert curve so that consecutive cells are
+adjacent and every run of cells is a compact area. Each cell has households (a zone's households
+spread evenly over its cells), a zone, a difficulty and an incident weight (zone and hotspot
+multipliers). Communities (社区) are consecutive runs of cells of about
+``households_per_community`` households; streets (街道) are ``communities_per_street`` consecutive
+communities and districts ``streets_per_district`` streets. None of this depends on
+``households_per_grid``: the grid-size lever only decides how each community's cells are grouped
+into basic grids — inside each run of one zone within a community, into
+``round(Σ households × difficulty / households_per_grid)`` grids (at least one, at most one per
+cell), so harder zones get smaller grids. Incidents arise on cells (``sim.engine.arrivals``), so
+the same incidents occur whatever the grid size.
 
-Per-grid attributes live in numpy arrays (the model's hot path reads them); ``graph`` is the
-networkx view of the whole hierarchy for analysis and the app.
+Per-grid attributes live in numpy arrays aggregated from the cells (the model's hot path reads
+them); ``graph`` is the networkx view of the whole hierarchy for analysis and the app. Grids are
+adjacent when two of their cells share an edge. Department crews sit at each street's depot, the
+cell nearest the street's centroid; a routine crew trip to a grid is the mean city-block distance
+from the depot to the grid's cells (weighted by where incidents arise).
 """
 
 from __future__ import annotations
@@ -45,9 +56,28 @@ def hilbert_d2xy(order: int, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@dataclass(frozen=True)
+class Cells:
+    """The fixed land cells, indexed 0 … n-1 along the curve (independent of the grid size)."""
+
+    households: np.ndarray
+    zone: np.ndarray  # zone index into City.zone_names
+    difficulty: np.ndarray
+    incident_weight: np.ndarray  # households / 1000 × zone multiplier × hotspot multiplier
+    hotspot: np.ndarray  # bool
+    col: np.ndarray
+    row: np.ndarray
+    community: np.ndarray
+    km: float  # side of a cell
+
+    @property
+    def n(self) -> int:
+        return len(self.households)
+
+
 @dataclass
 class City:
-    """Arrays indexed by basic-grid number 0 … n_grids-1, plus the hierarchy."""
+    """Arrays indexed by basic-grid number 0 … n_grids-1, the cells, and the hierarchy."""
 
     households: np.ndarray
     population: np.ndarray
@@ -55,7 +85,7 @@ class City:
     zone: np.ndarray  # zone names
     difficulty: np.ndarray
     incident_multiplier: np.ndarray
-    hotspot: np.ndarray  # bool
+    hotspot: np.ndarray  # bool: the grid holds a hotspot cell
     resident_propensity: np.ndarray
     x_km: np.ndarray
     y_km: np.ndarray
@@ -66,6 +96,10 @@ class City:
     district: np.ndarray
     cell_km: float
     adjacency: csr_matrix
+    cells: Cells
+    cell_grid: np.ndarray  # the basic grid of each cell
+    depot_cells: np.ndarray  # per street: the cell its crews start from
+    travel_km: np.ndarray  # per grid: mean city-block distance from its street's depot
     _dist_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -73,8 +107,12 @@ class City:
         return len(self.households)
 
     @property
+    def n_cells(self) -> int:
+        return self.cells.n
+
+    @property
     def n_communities(self) -> int:
-        return int(self.community.max()) + 1
+        return int(self.cells.community.max()) + 1
 
     @property
     def n_streets(self) -> int:
@@ -86,13 +124,8 @@ class City:
 
     @cached_property
     def street_depots(self) -> np.ndarray:
-        """For each street, the grid nearest the street's centroid: where its crews are based."""
-        depots = np.empty(self.n_streets, dtype=np.int64)
-        for s in range(self.n_streets):
-            idx = np.flatnonzero(self.street == s)
-            cx, cy = self.x_km[idx].mean(), self.y_km[idx].mean()
-            depots[s] = idx[np.argmin((self.x_km[idx] - cx) ** 2 + (self.y_km[idx] - cy) ** 2)]
-        return depots
+        """For each street, the grid holding its depot cell: where its crews are based."""
+        return self.cell_grid[self.depot_cells]
 
     def distances_from(self, source: int) -> np.ndarray:
         """Shortest-path travel distance (km) over the grid graph from one grid to every grid."""
@@ -161,59 +194,124 @@ class City:
             "population": self.population, "area_km2": self.area_km2,
             "difficulty": self.difficulty, "hotspot": self.hotspot,
             "resident_propensity": self.resident_propensity, "x_km": self.x_km, "y_km": self.y_km,
+            "cells": np.bincount(self.cell_grid, minlength=self.n_grids),
         })
 
 
-def build_city(cfg: CityConfig, rng: np.random.Generator) -> City:
-    """Cut the city into grids and lay them out. ``rng`` is the city-layout stream."""
-    zone_names: list[str] = []
-    hh: list[float] = []
-    diff: list[float] = []
-    mult: list[float] = []
-    dens: list[float] = []
-    for name, z in cfg.zones.items():
+def _cut(weights: np.ndarray, parts: int) -> np.ndarray:
+    """Part index 0 … parts-1 of each item when a run is cut by cumulative weight."""
+    cum = np.cumsum(weights)
+    mid = (cum - weights / 2.0) / cum[-1]
+    return np.minimum((mid * parts).astype(np.int64), parts - 1)
+
+
+def _land_cells(cfg: CityConfig, rng: np.random.Generator) -> tuple[Cells, list[str], np.ndarray]:
+    """The fixed cells, their communities, and each community's resident propensity."""
+    cell_km2 = cfg.cell_m2 / 1e6
+    names = list(cfg.zones)
+    z_idx, hh, diff, mult = [], [], [], []
+    for k, (name, z) in enumerate(cfg.zones.items()):
         zone_hh = cfg.households * z.share
-        size = cfg.households_per_grid / z.difficulty
-        n = max(1, round(zone_hh / size))
-        zone_names += [name] * n
-        hh += [zone_hh / n] * n
-        diff += [z.difficulty] * n
-        mult += [z.incident_multiplier] * n
-        dens += [z.households_per_km2] * n
-    n = len(hh)
-    households = np.asarray(hh)
-    area = households / np.asarray(dens)
-    order = max(1, math.ceil(math.log2(math.sqrt(n)))) if n > 1 else 1
+        n = max(1, round(zone_hh / z.households_per_km2 / cell_km2))
+        z_idx.append(np.full(n, k))
+        hh.append(np.full(n, zone_hh / n))
+        diff.append(np.full(n, z.difficulty))
+        mult.append(np.full(n, z.incident_multiplier))
+    zone = np.concatenate(z_idx)
+    households = np.concatenate(hh)
+    n = len(households)
+    order = 1
     while (1 << order) ** 2 < n:
         order += 1
     col, row = hilbert_d2xy(order, np.arange(n, dtype=np.int64))
-    cell = float(math.sqrt(area.mean()))
-    community = np.arange(n) // cfg.grids_per_community
-    street = community // cfg.communities_per_street
-    district = street // cfg.streets_per_district
-
+    n_comm = int(min(n, max(1, round(cfg.households / cfg.households_per_community))))
+    community = _cut(households, n_comm)
     hotspot = np.zeros(n, dtype=bool)
     k = int(round(cfg.hotspot_share * n))
     if k:
         hotspot[rng.choice(n, size=k, replace=False)] = True
-    spread = cfg.resident_propensity_spread
-    propensity = spread ** (rng.random(n) - 0.5)
+    propensity = cfg.resident_propensity_spread ** (rng.random(n_comm) - 0.5)
+    weight = households / 1000.0 * np.concatenate(mult) \
+        * np.where(hotspot, cfg.hotspot_multiplier, 1.0)
+    cells = Cells(households=households, zone=zone, difficulty=np.concatenate(diff),
+                  incident_weight=weight, hotspot=hotspot, col=col, row=row, community=community,
+                  km=math.sqrt(cell_km2))
+    return cells, names, propensity
 
-    index = {(int(c), int(r)): i for i, (c, r) in enumerate(zip(col, row))}
-    rows_, cols_ = [], []
-    for i, (c, r) in enumerate(zip(col, row)):
-        for dc, dr in ((1, 0), (0, 1)):
-            j = index.get((int(c) + dc, int(r) + dr))
-            if j is not None:
-                rows_ += [i, j]
-                cols_ += [j, i]
-    adjacency = csr_matrix((np.full(len(rows_), cell), (rows_, cols_)), shape=(n, n))
 
+def _cell_grids(cells: Cells, households_per_grid: float) -> np.ndarray:
+    """The basic grid of each cell: each (community, zone) run cut by households × difficulty."""
+    n = cells.n
+    key = cells.community * 64 + cells.zone
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], n]
+    grid = np.empty(n, dtype=np.int64)
+    load = cells.households * cells.difficulty
+    first = 0
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        parts = int(min(b - a, max(1, round(float(load[a:b].sum()) / households_per_grid))))
+        grid[a:b] = first + _cut(load[a:b], parts)
+        first += parts
+    return grid
+
+
+def _grid_adjacency(cells: Cells, cell_grid: np.ndarray, x: np.ndarray, y: np.ndarray,
+                    n_grids: int) -> csr_matrix:
+    side = int(max(cells.col.max(), cells.row.max())) + 2
+    at = np.full((side, side), -1, dtype=np.int64)
+    at[cells.col, cells.row] = cell_grid
+    pairs = []
+    for dc, dr in ((1, 0), (0, 1)):
+        other = at[cells.col + dc, cells.row + dr]
+        ok = (other >= 0) & (other != cell_grid)
+        pairs.append(np.column_stack([cell_grid[ok], other[ok]]))
+    p = np.concatenate(pairs)
+    p = np.unique(np.sort(p, axis=1), axis=0) if len(p) else p.reshape(0, 2)
+    a, b = p[:, 0], p[:, 1]
+    w = np.hypot(x[a] - x[b], y[a] - y[b])
+    return csr_matrix((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(n_grids, n_grids))
+
+
+def build_city(cfg: CityConfig, rng: np.random.Generator) -> City:
+    """Lay out the fixed cells and cut them into grids. ``rng`` is the city-layout stream."""
+    cells, zone_names, propensity = _land_cells(cfg, rng)
+    cell_grid = _cell_grids(cells, cfg.households_per_grid)
+    n = int(cell_grid.max()) + 1
+    km = cells.km
+    cx, cy = (cells.col + 0.5) * km, (cells.row + 0.5) * km
+    count = np.bincount(cell_grid, minlength=n)
+    households = np.bincount(cell_grid, weights=cells.households, minlength=n)
+    weight = np.bincount(cell_grid, weights=cells.incident_weight, minlength=n)
+    x = np.bincount(cell_grid, weights=cx, minlength=n) / count
+    y = np.bincount(cell_grid, weights=cy, minlength=n) / count
+    firsts = np.searchsorted(cell_grid, np.arange(n))  # grids are runs of consecutive cells
+    community = cells.community[firsts]
+    street_of_comm = np.arange(int(cells.community.max()) + 1) // cfg.communities_per_street
+    street = street_of_comm[community]
+    district = street // cfg.streets_per_district
+    cell_street = street_of_comm[cells.community]
+    n_streets = int(street.max()) + 1
+    depots = np.empty(n_streets, dtype=np.int64)
+    for s in range(n_streets):
+        idx = np.flatnonzero(cell_street == s)
+        mx, my = cx[idx].mean(), cy[idx].mean()
+        depots[s] = idx[np.argmin((cx[idx] - mx) ** 2 + (cy[idx] - my) ** 2)]
+    d = cell_street
+    block = (np.abs(cells.col - cells.col[depots[d]]) + np.abs(cells.row - cells.row[depots[d]])) \
+        * km
+    w = np.where(weight[cell_grid] > 0, cells.incident_weight, 1.0)
+    travel = np.bincount(cell_grid, weights=block * w, minlength=n) \
+        / np.bincount(cell_grid, weights=w, minlength=n)
     return City(
         households=households, population=households * cfg.persons_per_household,
-        area_km2=area, zone=np.asarray(zone_names), difficulty=np.asarray(diff),
-        incident_multiplier=np.asarray(mult) * np.where(hotspot, cfg.hotspot_multiplier, 1.0),
-        hotspot=hotspot, resident_propensity=propensity,
-        x_km=(col + 0.5) * cell, y_km=(row + 0.5) * cell, col=col, row=row,
-        community=community, street=street, district=district, cell_km=cell, adjacency=adjacency,
+        area_km2=count * km * km, zone=np.asarray(zone_names)[cells.zone[firsts]],
+        difficulty=cells.difficulty[firsts],
+        incident_multiplier=np.where(households > 0, weight * 1000.0 / np.maximum(households, 1e-12),
+                                     0.0),
+        hotspot=np.bincount(cell_grid, weights=cells.hotspot, minlength=n) > 0,
+        resident_propensity=propensity[community], x_km=x, y_km=y,
+        col=cells.col[firsts], row=cells.row[firsts], community=community, street=street,
+        district=district, cell_km=km,
+        adjacency=_grid_adjacency(cells, cell_grid, x, y, n), cells=cells, cell_grid=cell_grid,
+        depot_cells=depots, travel_km=travel,
     )
