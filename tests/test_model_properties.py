@@ -36,7 +36,7 @@ def test_scenario_seed_is_the_default_seed():
 
 
 FINAL_STATES = {"undiscovered", "reported", "filed", "dispatched", "coordinating", "returned",
-                "handling", "feedback", "verification", "closed", "parked"}
+                "handling", "feedback", "verification", "closed", "parked", "vanished"}
 
 
 def test_conservation_every_incident_in_exactly_one_state():
@@ -51,7 +51,8 @@ def test_conservation_every_incident_in_exactly_one_state():
     assert closed.t_closed_h.notna().all()
     assert c[c.state != "closed"].t_closed_h.isna().all()
     assert (c[c.state == "undiscovered"].channel == "").all()
-    assert c[c.state != "undiscovered"].t_report_h.notna().all()
+    assert c[~c.state.isin(["undiscovered", "vanished"])].t_report_h.notna().all()
+    assert c[c.state == "vanished"].t_report_h.isna().all()
     # time runs forward through the steps
     d = c[c.t_dispatch_h.notna()]
     assert (d.t_report_h >= d.t_occur_h).all() and (d.t_filed_h >= d.t_report_h).all()

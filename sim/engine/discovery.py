@@ -164,7 +164,7 @@ class Discovery:
             g = self.grid[sl]
             h0, rate = self.H[g], self.rate[g]
             gap = self.level[sl] - h0
-            found = gap < rate * span
+            found = (gap < rate * span) & (rate > 0)
             t_found = np.full(n - start, INF)
             t_found[found] = self._a + gap[found] / rate[found]
             found &= t_found < t_other
