@@ -4,11 +4,14 @@ Actors are Mesa agents (staff, departments, resident groups, sensor stations); t
 runs as SimPy processes: the hourly incident arrivals, the channels that notice incidents, the
 case workflow (``sim.engine.workflow``), invalid reports, and the time-series collector.
 
-Discovery is computed per incident when it occurs, from hazards: patrols notice an incident at
-rate ``patrol_rate[grid] · visibility`` per patrol hour (only inside patrol hours), residents at
+Incidents arise hourly on the city's fixed land cells (``sim.engine.arrivals``). Patrol
+discovery follows the patrol time actually available on each grid, hour by hour, for all pending
+incidents at once (``sim.engine.discovery``); the other channels are fixed at an incident's birth
+from its own uniform numbers — residents (if they would report it at all) at rate
 ``resident rate · propensity[grid] · awareness · salience`` per hour, sensors and video after a
-delay where they cover the grid. Each channel's time comes from the incident's own uniform
-numbers; the earliest is the first report, the later ones become duplicate reports.
+delay where they cover the grid. The earliest report opens the case, later ones become duplicate
+reports; a problem nobody reports may vanish or worsen (``sim.engine.problems``). Every morning
+each worker plans the day over the workers' ``AgentSet`` (patrol versus other duties).
 
 Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 """
