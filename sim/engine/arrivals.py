@@ -51,6 +51,10 @@ class HourBatch:
     def __len__(self) -> int:
         return len(self.times)
 
+    def part(self, a: int, b: int) -> "HourBatch":
+        return HourBatch(self.times[a:b], self.cells[a:b], self.grids[a:b], self.subs[a:b],
+                         self.handed[a:b], self.u[a:b], self.fate[a:b])
+
 
 class ArrivalGenerator:
     """Draws each hour's incidents: cell, subtype, time and the per-incident uniforms."""
@@ -77,24 +81,35 @@ class ArrivalGenerator:
 
     def draw_hour(self, hour: int) -> HourBatch:
         """The incidents of one hour (and the cases handed down in it), sorted by time."""
-        n = int(self.rng.poisson(self.intensity(hour)))
-        m = int(self.rng.poisson(self.handed_down_per_h)) if self.handed_down_per_h else 0
-        total = n + m
-        if total == 0 or self.rate_per_h == 0:
+        return self.draw_hours(hour, hour + 1)[0]
+
+    def draw_hours(self, h0: int, h1: int) -> tuple[HourBatch, np.ndarray]:
+        """The incidents of hours h0 … h1-1 in one batch sorted by time, and where each hour
+        starts in it (``starts[k]`` … ``starts[k + 1]`` is hour h0 + k). Drawing a day at once
+        keeps the per-hour overhead small; each hour's count is still its own Poisson draw."""
+        hours = np.arange(h0, h1)
+        lam = self.rate_per_h * self.hourly[hours % 24] * self.weekly[(hours // 24) % 7]
+        n = self.rng.poisson(lam) if self.rate_per_h else np.zeros(len(hours), dtype=np.int64)
+        m = self.rng.poisson(self.handed_down_per_h, len(hours)) if self.handed_down_per_h \
+            else np.zeros(len(hours), dtype=np.int64)
+        total = int(n.sum() + m.sum())
+        starts = np.r_[0, np.cumsum(n + m)]
+        if total == 0:
             e = np.empty(0, dtype=np.int64)
             return HourBatch(np.empty(0), e, e, e, np.empty(0, dtype=bool),
-                             np.empty((0, N_UNIFORMS)), np.empty((0, N_FATE)))
+                             np.empty((0, N_UNIFORMS)), np.empty((0, N_FATE))), starts
         r = self.rng.random((3, total))  # cell, subtype, time
         cells = np.minimum(np.searchsorted(self.cell_cum, r[0] * self.cell_cum[-1], side="right"),
                            len(self.cell_cum) - 1)
         subs = np.minimum(np.searchsorted(self.sub_cum, r[1] * self.sub_cum[-1], side="right"),
                           len(self.sub_cum) - 1)
-        times = hour + r[2]
-        order = np.argsort(times, kind="stable")
-        handed = np.zeros(total, dtype=bool)
-        handed[n:] = True
+        times = np.repeat(hours, n + m) + r[2]
+        handed = np.concatenate([np.r_[np.zeros(a, dtype=bool), np.ones(b, dtype=bool)]
+                                 for a, b in zip(n.tolist(), m.tolist())])
+        order = np.argsort(times, kind="stable")  # hours stay in their blocks
         u = self.rng_u.random((total, N_UNIFORMS))
         fate = self.rng_fate.random((total, N_FATE))
         cells = cells[order]
-        return HourBatch(times[order], cells, self.cell_grid[cells], subs[order], handed[order],
-                         u[order], fate[order])
+        batch = HourBatch(times[order], cells, self.cell_grid[cells], subs[order], handed[order],
+                          u[order], fate[order])
+        return batch, starts

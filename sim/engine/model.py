@@ -286,14 +286,18 @@ class GridModel(mesa.Model):
         gen = ArrivalGenerator(self.scenario, self.city, self.subtypes, self.streams["arrivals"],
                                self.streams["incident"], self.streams["fates"])
         problems = self.problems
-        for hour in range(math.ceil(self.horizon_h)):
-            problems.begin_hour(hour)
-            batch = gen.draw_hour(hour)
-            ids = np.arange(self._next_id, self._next_id + len(batch), dtype=np.int64)
-            self._next_id += len(batch)
-            problems.add(batch, ids)
-            problems.settle(self.discovery.decide())
-            yield self.env.timeout(hour + 1 - self.env.now)
+        end = math.ceil(self.horizon_h)
+        for day0 in range(0, end, 24):
+            day, starts = gen.draw_hours(day0, min(day0 + 24, end))
+            thr, t_vanish, t_worsen = problems.prepare(day)
+            for k in range(len(starts) - 1):
+                problems.begin_hour(day0 + k)
+                a, b = int(starts[k]), int(starts[k + 1])
+                ids = np.arange(self._next_id, self._next_id + b - a, dtype=np.int64)
+                self._next_id += b - a
+                problems.add(day.part(a, b), ids, (thr[a:b], t_vanish[a:b], t_worsen[a:b]))
+                problems.settle(self.discovery.decide())
+                yield self.env.timeout(day0 + k + 1 - self.env.now)
 
     def _daily_plans(self):
         """Every morning each worker plans the day (patrol versus other duties)."""

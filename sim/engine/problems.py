@@ -123,7 +123,18 @@ class Problems:
             self.disc.drop(self.done)
         self.disc.begin_hour(hour, m._worker_strength, m._assistant_strength, m._planned_h)
 
-    def add(self, batch: HourBatch, ids: np.ndarray) -> None:
+    def prepare(self, batch: HourBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(patrol threshold E / visibility, vanish time, worsen time) of a batch, at once."""
+        e = -np.log1p(-batch.u[:, I.U_PATROL])
+        vis = self.vis[batch.subs]
+        threshold = np.full(len(batch), INF)
+        seen = (vis > 0) & ~batch.handed
+        threshold[seen] = e[seen] / vis[seen]
+        t_vanish, t_worsen = self._lifetimes(batch.subs, batch.times, batch.fate[:, F_LIFETIME])
+        return threshold, t_vanish, t_worsen
+
+    def add(self, batch: HourBatch, ids: np.ndarray,
+            prepared: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         """The hour's incidents (ids already allocated): create them, schedule the channels
         other than patrols, hand the patrol thresholds to the discovery."""
         m = self.m
@@ -132,11 +143,7 @@ class Problems:
             return
         self._ensure(int(ids[-1]) + 1)
         self.cell[ids] = batch.cells
-        e = -np.log1p(-batch.u[:, I.U_PATROL])
-        vis = self.vis[batch.subs]
-        with np.errstate(divide="ignore"):
-            threshold = np.where((vis > 0) & ~batch.handed, e / np.where(vis > 0, vis, 1.0), INF)
-        t_vanish, t_worsen = self._lifetimes(batch.subs, batch.times, batch.fate[:, F_LIFETIME])
+        threshold, t_vanish, t_worsen = prepared if prepared is not None else self.prepare(batch)
         t_other = np.empty(n)
         for k, (iid, t, g, s, h, row, fr, tv) in enumerate(zip(
                 ids.tolist(), batch.times.tolist(), batch.grids.tolist(), batch.subs.tolist(),
