@@ -29,12 +29,10 @@ class Problem:
 
 
 def grid_count(city: CityConfig) -> int:
-    """Number of basic grids ``sim.world.city.build_city`` will cut (same rounding), without building."""
-    n = 0
-    for z in city.zones.values():
-        size = city.households_per_grid / z.difficulty
-        n += max(1, round(city.households * z.share / size))
-    return n
+    """Number of basic grids ``sim.world.city.build_city`` will cut, without building it."""
+    from sim.world.city import grid_count as count
+
+    return count(city)
 
 
 def check_scenario(sc: Scenario) -> list[Problem]:

@@ -205,54 +205,67 @@ def _cut(weights: np.ndarray, parts: int) -> np.ndarray:
     return np.minimum((mid * parts).astype(np.int64), parts - 1)
 
 
-def _land_cells(cfg: CityConfig, rng: np.random.Generator) -> tuple[Cells, list[str], np.ndarray]:
-    """The fixed cells, their communities, and each community's resident propensity."""
+def _layout(cfg: CityConfig) -> tuple[np.ndarray, ...]:
+    """(zone, households, difficulty, zone multiplier, community) of each cell: no randomness."""
     cell_km2 = cfg.cell_m2 / 1e6
-    names = list(cfg.zones)
     z_idx, hh, diff, mult = [], [], [], []
-    for k, (name, z) in enumerate(cfg.zones.items()):
+    for k, z in enumerate(cfg.zones.values()):
         zone_hh = cfg.households * z.share
         n = max(1, round(zone_hh / z.households_per_km2 / cell_km2))
         z_idx.append(np.full(n, k))
         hh.append(np.full(n, zone_hh / n))
         diff.append(np.full(n, z.difficulty))
         mult.append(np.full(n, z.incident_multiplier))
-    zone = np.concatenate(z_idx)
     households = np.concatenate(hh)
     n = len(households)
+    n_comm = int(min(n, max(1, round(cfg.households / cfg.households_per_community))))
+    return (np.concatenate(z_idx), households, np.concatenate(diff), np.concatenate(mult),
+            _cut(households, n_comm))
+
+
+def _land_cells(cfg: CityConfig, rng: np.random.Generator) -> tuple[Cells, list[str], np.ndarray]:
+    """The fixed cells, their communities, and each community's resident propensity."""
+    zone, households, difficulty, mult, community = _layout(cfg)
+    n = len(households)
+    n_comm = int(community.max()) + 1
     order = 1
     while (1 << order) ** 2 < n:
         order += 1
     col, row = hilbert_d2xy(order, np.arange(n, dtype=np.int64))
-    n_comm = int(min(n, max(1, round(cfg.households / cfg.households_per_community))))
-    community = _cut(households, n_comm)
     hotspot = np.zeros(n, dtype=bool)
     k = int(round(cfg.hotspot_share * n))
     if k:
         hotspot[rng.choice(n, size=k, replace=False)] = True
     propensity = cfg.resident_propensity_spread ** (rng.random(n_comm) - 0.5)
-    weight = households / 1000.0 * np.concatenate(mult) \
-        * np.where(hotspot, cfg.hotspot_multiplier, 1.0)
-    cells = Cells(households=households, zone=zone, difficulty=np.concatenate(diff),
+    weight = households / 1000.0 * mult * np.where(hotspot, cfg.hotspot_multiplier, 1.0)
+    cells = Cells(households=households, zone=zone, difficulty=difficulty,
                   incident_weight=weight, hotspot=hotspot, col=col, row=row, community=community,
-                  km=math.sqrt(cell_km2))
-    return cells, names, propensity
+                  km=math.sqrt(cfg.cell_m2 / 1e6))
+    return cells, list(cfg.zones), propensity
 
 
-def _cell_grids(cells: Cells, households_per_grid: float) -> np.ndarray:
+def _cell_grids(community: np.ndarray, zone: np.ndarray, households: np.ndarray,
+                difficulty: np.ndarray, households_per_grid: float) -> np.ndarray:
     """The basic grid of each cell: each (community, zone) run cut by households × difficulty."""
-    n = cells.n
-    key = cells.community * 64 + cells.zone
+    n = len(households)
+    key = community * 64 + zone
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     ends = np.r_[starts[1:], n]
     grid = np.empty(n, dtype=np.int64)
-    load = cells.households * cells.difficulty
+    load = households * difficulty
     first = 0
     for a, b in zip(starts.tolist(), ends.tolist()):
         parts = int(min(b - a, max(1, round(float(load[a:b].sum()) / households_per_grid))))
         grid[a:b] = first + _cut(load[a:b], parts)
         first += parts
     return grid
+
+
+def grid_count(cfg: CityConfig) -> int:
+    """The number of basic grids :func:`build_city` cuts, without building the city."""
+    zone, households, difficulty, _, community = _layout(cfg)
+    return int(_cell_grids(community, zone, households, difficulty,
+                           cfg.households_per_grid).max()) + 1
 
 
 def _grid_adjacency(cells: Cells, cell_grid: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -275,7 +288,8 @@ def _grid_adjacency(cells: Cells, cell_grid: np.ndarray, x: np.ndarray, y: np.nd
 def build_city(cfg: CityConfig, rng: np.random.Generator) -> City:
     """Lay out the fixed cells and cut them into grids. ``rng`` is the city-layout stream."""
     cells, zone_names, propensity = _land_cells(cfg, rng)
-    cell_grid = _cell_grids(cells, cfg.households_per_grid)
+    cell_grid = _cell_grids(cells.community, cells.zone, cells.households, cells.difficulty,
+                            cfg.households_per_grid)
     n = int(cell_grid.max()) + 1
     km = cells.km
     cx, cy = (cells.col + 0.5) * km, (cells.row + 0.5) * km
