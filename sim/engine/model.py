@@ -363,9 +363,9 @@ class GridModel(mesa.Model):
             return
         now = self.env.now
         times = {"patrol": now}
-        inc_policy = self.policies.incentives
-        if inc_policy.gaming_active:  # a colluding worker may keep it off the record
-            inc_policy.maybe_suppress(inc, times)
+        # the policy hook may keep it off the record (a colluding worker; only the patrol and
+        # handed-down entries are read here, the other channels were scheduled at birth)
+        self.policies.adjust_channel_times(inc, self.subtypes[inc.sub], times)
         if "patrol" in times:
             inc.channel_times = tuple(sorted(inc.channel_times + (now,)))
             self._on_report(inc, "patrol")
