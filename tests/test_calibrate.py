@@ -170,11 +170,13 @@ def test_lognormal_fit_recovers_its_parameters():
 def _known_scenario() -> Scenario:
     """Baseline taxonomy and profiles; residents report every incident within minutes, patrols
     find nothing."""
+    every = {f"incidents.categories.{c}.resident_report_prob": 1.0
+             for c in Scenario().incidents.categories}  # residents would report every kind
     return scenario_with(Scenario(), {
         "city.households": 32000, "city.hotspot_share": 0.0,
         "channels.resident_reports_per_incident_per_day": 240.0, "patrol.coverage_km2_per_h": 1e-9,
         "channels.handed_down_per_day": 0.0,
-        "run.days": 28, "run.warmup_days": 1})
+        "run.days": 28, "run.warmup_days": 1, **every})
 
 
 @pytest.fixture(scope="module")
