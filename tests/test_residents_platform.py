@@ -47,7 +47,11 @@ def test_poor_service_lowers_satisfaction_and_then_reporting():
 def test_without_feedback_service_does_not_change_reporting():
     """With satisfaction_elasticity 0 residents report at the same times whatever the service:
     the reporting effect above comes from the satisfaction mechanism, not from elsewhere."""
-    poor = ready("residents_poor_service", **SHORT, **{"residents.satisfaction_elasticity": 0})
+    zero = {"dist": "fixed", "value": 0}  # no duty time: service cannot change patrol time
+    poor = ready("residents_poor_service", **SHORT, **{"residents.satisfaction_elasticity": 0,
+                                                       "patrol.verification_time": zero,
+                                                       "patrol.report_time": zero,
+                                                       "patrol.on_spot_fix_time": zero})
     good = with_(poor, departments__city_management__crews_per_street=3,
                  departments__public_works__crews_per_street=4,
                  departments__sanitation__crews_per_street=3)
