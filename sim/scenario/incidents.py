@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from sim.scenario.base import Deadline, _Model
@@ -20,6 +22,14 @@ class Subtype(_Model):
         default=0.0, ge=0, le=1, description="a complex case the department cannot solve: parked"
     )
     urgency: int = Field(default=1, ge=0, le=3, description="0 routine … 3 urgent (crew priority)")
+    partners: tuple[str, ...] = Field(
+        default=(), max_length=10,
+        description="departments that must act with the responsible one (S3.1, e.g. street "
+                    "vending with pollution: city_management + police + environment); such a case "
+                    "is coordinated by the grid manager first")
+    joint_mode: Literal["together", "sequential"] = Field(
+        default="together", description="partners' crews act at the same time, or one after "
+                                        "another in the order given")
 
 
 class Category(_Model):
