@@ -23,7 +23,7 @@ from sim.data.validation import (
 )
 
 # reduced length (days) and replications per validation: enough for honest intervals, quick in CI
-REDUCED = {"dongcheng_2009": (10, 5), "dongcheng_before": (40, 3), "shanghai_12345_2016": (10, 4)}
+REDUCED = {"dongcheng_2009": (20, 3), "dongcheng_before": (40, 3), "shanghai_12345_2016": (10, 4)}
 
 
 @pytest.fixture(scope="module")
