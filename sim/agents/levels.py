@@ -1,12 +1,12 @@
 """What the level teams (上级网格管理团队) do with an escalated case (S1.3, S2.3).
 
-At each deadline a case misses, ``sim.engine.workflow`` moves it up one level — community (1), street (2),
-district (3) — and hands it to the team of its community, street or district. The team has as
-many desks as members (``staffing.level_teams``): a member reviews the case
-(``platform.escalation.review_time``), coordinates the departments and raises the case's crew
-priority by ``priority_boost``; a case waiting for a crew is re-queued at once at the new
-priority. A team of 0 cannot act (the escalation is only counted). A case still unsolved when
-the district's own deadline passes is parked (``park_after_last_level``).
+At each deadline a case misses, ``sim.engine.workflow`` moves it up one level — community (1),
+street (2), district (3) — and hands it to the team of its community, street or district. The team
+has as many desks as members (``staffing.level_teams``): a member reviews the case
+(``platform.escalation.review_time``) and raises the case's crew
+priority by ``priority_boost``; a case waiting for a crew is re-queued at once at the new priority.
+A team of 0 cannot act (the escalation is only counted). A case still unsolved when the district's
+own deadline passes is parked (``park_after_last_level``).
 """
 
 from __future__ import annotations

@@ -39,8 +39,9 @@ CASE_SCHEMA = pa.schema([
     ("escalation_level", pa.int8()),
     ("false_closure", pa.bool_()),
     ("state", pa.string()),
-    ("t_parked_h", pa.float64()),  # parked (挂账): unsolvable, too many reworks, or past the last level
-    ("misrouted_to", pa.string()),  # the wrong department a misrouted case went to first ("" if none)
+    # parked (挂账): unsolvable, too many reworks, or past the last level; NaN if never parked
+    ("t_parked_h", pa.float64()),
+    ("misrouted_to", pa.string()),  # the wrong department a misrouted case went to ("": none)
     # behaviour flags (sim.policies.case_flags): staff gaming and the joint meeting
     ("padded", pa.bool_()),  # an invented or trivial report made for the appraisal score
     ("suppressed", pa.bool_()),  # a patrol found it and kept it off the record (collusion)

@@ -7,9 +7,9 @@
 Detours: a minor problem found on patrol may be fixed on the spot; a complex case, or one that
 needs several departments, goes to the grid manager to coordinate before the crews go out; a
 misrouted case goes to the wrong department, costs it the screening (and sometimes a wasted crew
-visit) and is returned (回退) and dispatched again by an operator; a fix that fails verification
-is sent back for rework (返工); at each missed deadline an event escalates the case one level and
-that level's team reviews it (``sim.agents.levels``); a case the department cannot solve, that failed
+visit) and is returned (回退) and dispatched again by an operator; a fix that fails verification is
+sent back for rework (返工); at each missed deadline an event escalates the case one level and that
+level's team reviews it (``sim.agents.levels``); a case the department cannot solve, that failed
 too many reworks, or that is still unsolved after the district's deadline is parked (挂账).
 
 Crews are claimed only while their shift is open (``sim.agents.departments``); work still in

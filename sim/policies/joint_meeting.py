@@ -1,15 +1,16 @@
 """The joint meeting of departments (联席会议, S3.1) on parked cases (挂账).
 
-With ``joint_meeting.enabled`` a parked case — a complex, multi-department problem one
-department could not solve, or one that failed too many reworks — is no longer recorded when it
-is parked: it waits on the meeting's agenda (state ``parked``) and stays in the case log as
-parked if the run ends first. Every ``interval_days`` at ``hour`` the meeting takes up to
-``capacity_cases`` cases, oldest first; it agrees a joint solution with ``resolve_prob`` (else
-the case waits for the next meeting). An agreed case is handled by a crew of the responsible
-department (handling time × ``handling_time_factor``, travel as usual), the result fed back and
-verified on site by a grid worker (the crew visit is the workflow's, so emergencies may
-pre-empt it); the fix holds with ``fix_success_prob``, otherwise the case goes back on the
-agenda. Every draw is the case's own (``sim.engine.case.case_uniform``), keyed by the sitting. Closed cases are marked ``joint_meeting`` in the case log.
+With ``joint_meeting.enabled`` a parked case — a complex, multi-department problem one department
+could not solve, or one that failed too many reworks — is no longer recorded when it is parked: it
+waits on the meeting's agenda (state ``parked``) and stays in the case log as parked if the run
+ends first. Every ``interval_days`` at ``hour`` the meeting takes up to ``capacity_cases`` cases,
+oldest first; it agrees a joint solution with ``resolve_prob`` (else the case waits for the next
+meeting). An agreed case is handled by a crew of the responsible department (handling time ×
+``handling_time_factor``, travel as usual), the result fed back and verified on site by a grid
+worker (the crew visit is the workflow's, so emergencies may pre-empt it); the fix holds with
+``fix_success_prob``, otherwise the case goes back on the agenda. Every draw is the case's own
+(``sim.engine.case.case_uniform``), keyed by the sitting. Closed cases are marked ``joint_meeting``
+in the case log.
 """
 
 from __future__ import annotations
