@@ -8,6 +8,7 @@ import pytest
 
 from sim.engine import case as I
 from sim.engine.model import GridModel
+from sim.scenario import scenario_with
 from tests.test_workflow_trace import BASE_U, fixed, trace_scenario
 
 ALWAYS = {"start_h": 0, "end_h": 24}
@@ -120,3 +121,19 @@ def test_two_department_case_needs_both(mode, handled):
     ctx = m.run_context()
     assert ctx.crew_busy_h["city_management"] == pytest.approx(3.0)
     assert ctx.crew_busy_h["public_works"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("to_meeting", [True, False])
+def test_district_team_sends_a_complex_case_to_the_joint_meeting(to_meeting):
+    sc = scenario_with(_escalation_scenario(2), {"joint_meeting.enabled": True, "joint_meeting.interval_days": 30,
+                            "platform.escalation.district_to_joint_meeting": to_meeting,
+                            f"{PW}.handling_time": fixed(30.0)})
+    complex_u = {I.U_COMPLEX: 0.0, I.U_UNSOLVABLE: 0.99}
+    _, (_, _, overdue) = run(sc, [ESCALATION_CASES[0], ESCALATION_CASES[1],
+                                  (34.5, "infrastructure.street_light", complex_u)])
+    # coordinated 1 h (dispatched 34.95, due 38.95, then 42.95, 46.95): the district review ends
+    # 47.45 while it still waits for the crew (held until 64.45 by the first case)
+    if to_meeting:
+        assert overdue.state == "parked" and overdue.t_parked_h == pytest.approx(47.45)
+    else:  # the district's own deadline passes at 50.95: parked as past the last level
+        assert overdue.state == "parked" and overdue.t_parked_h == pytest.approx(50.95)

@@ -5,6 +5,9 @@ street (2), district (3) — and hands it to the team of its community, street o
 has as many desks as members (``staffing.level_teams``): a member reviews the case
 (``platform.escalation.review_time``) and raises the case's crew
 priority by ``priority_boost``; a case waiting for a crew is re-queued at once at the new priority.
+With ``district_to_joint_meeting`` and the joint meeting on, the district team sends a complex case
+to the meeting instead: it is parked at its next step (waiting for a crew, or after coordination)
+and joins the agenda.
 A team of 0 cannot act (the escalation is only counted). A case still unsolved when the district's
 own deadline passes is parked (``park_after_last_level``).
 """
@@ -59,4 +62,7 @@ def _review(m: "GridModel", inc: Incident, level: int, team: Any,
     if inc.state in ("closed", "parked"):
         return
     inc.priority -= esc.priority_boost
+    if level == 3 and esc.district_to_joint_meeting and m.scenario.joint_meeting.enabled \
+            and inc.complex:
+        inc.park_due = True  # the district team puts it on the joint meeting's agenda
     inc.wake()

@@ -53,6 +53,9 @@ class EscalationConfig(_Model):
                                 description="crew-priority levels a review adds to the case")
     park_after_last_level: bool = Field(
         default=True, description="park a case still unsolved after the district's deadline")
+    district_to_joint_meeting: bool = Field(
+        default=True, description="with the joint meeting on, the district team sends a complex "
+                                  "case that reached it to the meeting (parked for its agenda)")
 
 
 class PlatformConfig(_Model):
