@@ -13,7 +13,8 @@ Direction = Literal["up", "down", "none"]
 _HIGHER_BETTER = frozenset({"discovery_rate", "filing_rate", "on_spot_share", "closure_rate",
                             "on_time_rate", "satisfaction", "mean_satisfaction",
                             "em_lead_5min_share", "resident_satisfaction", "resident_trust",
-                            "resident_awareness", "composite_appraisal_score"})
+                            "resident_awareness", "composite_appraisal_score",
+                            "dispatched_closure_rate", "timely_acceptance_rate", "resolved_rate"})
 _LOWER_BETTER = frozenset({"mean_discovery_latency_h", "duplicate_rate", "mean_time_to_close_h",
                            "p50_time_to_close_h", "p90_time_to_close_h", "cases_open_end",
                            "return_rate", "rework_rate", "escalated_cases", "parked_cases",
@@ -21,7 +22,8 @@ _LOWER_BETTER = frozenset({"mean_discovery_latency_h", "duplicate_rate", "mean_t
                            "complaints", "em_not_contained", "em_damage_yuan",
                            "em_people_affected", "em_max_level", "em_routine_cases_delayed",
                            "suppressed_incidents", "staged_verifications", "false_alarms",
-                           "workers_quit"})
+                           "workers_quit", "p50_time_from_dispatch_to_close_h",
+                           "false_closure_share", "crew_overtime_h", "overtime_cost_monthly"})
 
 #: The KPIs shown as cards at the top of the lab (the rest are in the full table).
 HEADLINE: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate", "closure_rate",

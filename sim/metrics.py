@@ -1,9 +1,14 @@
 """KPI definitions — the one place each KPI is defined. ``docs/kpis.md`` is written from this.
 
-The case log has one row per incident (``sim.engine.records.CASE_COLUMNS``). The measurement window is
-``[warmup_h, end_h)``: an incident belongs to the window if it *occurred* in it (discovery KPIs);
-a case belongs to it if it was *reported* in it (all case KPIs). Cases still open at the end stay
-in every denominator they belong to — they are never dropped — and ``cases_open_end`` counts them.
+The case log has one row per incident (``sim.engine.records.CASE_COLUMNS``). The measurement window
+is ``[warmup_h, end_h)``: an incident belongs to the window if it *occurred* in it (discovery
+KPIs); a case belongs to it if it was *reported* in it (all case KPIs). Cases still open at the end
+stay in every denominator they belong to — they are never dropped — and ``cases_open_end`` counts
+them: a case open or parked at the end is not closed (closure rates), is late once its deadline has
+passed whatever step it is at (on-time rate), is censored at the end in the Kaplan–Meier times to
+close (so they rise when cases pile up), and counts with its wait so far if it is still waiting for
+a crew. Crew utilisation counts only hours inside the crews' shifts (so it cannot pass 1); work
+outside them is overtime, a KPI of its own.
 
 Definitions (W = the window; "due" = its deadline falls before the end of the run):
 """
@@ -47,16 +52,40 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
     "on_spot_share": ("Fixed on the spot", "现场处置率", "share",
                       "cases of W fixed on the spot by a worker / cases filed"),
     "closure_rate": ("Closure rate", "结案率", "share",
-                     "due cases of W closed by the end / due cases of W"),
+                     "cases of W closed by the end / cases of W (every valid case taken in, "
+                     "on-the-spot fixes included; cases open or parked at the end are not closed)"),
+    "dispatched_closure_rate": ("Closure rate of dispatched cases", "派遣案件结案率", "share",
+                                "dispatched cases of W closed by the end / dispatched cases of W "
+                                "(the county-report definition: closed ÷ dispatched)"),
+    "timely_acceptance_rate": ("Timely acceptance rate", "及时受理率", "share",
+                               "cases of W dispatched within platform.acceptance_limit_h of their "
+                               "first report / cases of W not fixed on the spot that were "
+                               "dispatched or whose limit had passed by the end"),
     "on_time_rate": ("On-time closure rate", "按期结案率", "share",
-                     "dispatched due cases of W closed by their deadline / dispatched due cases "
-                     "of W (deadline clock starts at dispatch)"),
+                     "cases of W closed by their deadline / cases of W not fixed on the spot that "
+                     "are closed, parked, or past their deadline at the end (deadline clock from "
+                     "dispatch; a case not dispatched by the end is due as if dispatched at its "
+                     "first report): an open case past its deadline is late, whatever its step"),
     "mean_time_to_close_h": ("Mean time to close", "平均结案时长", "h",
-                             "mean of (closure − first report) over closed cases of W"),
+                             "Kaplan–Meier restricted mean of (closure − first report) over cases "
+                             "of W; cases open or parked at the end are censored at the end; "
+                             "restricted to the longest follow-up"),
     "p50_time_to_close_h": ("Median time to close", "结案时长中位数", "h",
-                            "50th percentile of (closure − first report), closed cases of W"),
+                            "Kaplan–Meier median of (closure − first report), cases of W, open "
+                            "and parked cases censored at the end; if fewer than half close "
+                            "within the longest follow-up, that follow-up (a lower bound)"),
     "p90_time_to_close_h": ("90th pct time to close", "结案时长90分位", "h",
-                            "90th percentile of (closure − first report), closed cases of W"),
+                            "Kaplan–Meier 90th percentile of (closure − first report), censored "
+                            "as the median; not reached → the longest follow-up (a lower bound)"),
+    "p50_time_from_dispatch_to_close_h": (
+        "Median time from dispatch to close", "派遣至结案时长中位数", "h",
+        "Kaplan–Meier median of (closure − dispatch) over dispatched cases of W, censored at the "
+        "end as above: the departments' and verifiers' part of the time to close"),
+    "false_closure_share": ("False-closure share", "虚假结案率", "share",
+                            "closed cases of W whose problem was still there (a failed fix "
+                            "passed at verification, or a staged check) / closed cases of W"),
+    "resolved_rate": ("Resolved rate", "问题解决率", "share",
+                      "cases of W closed with the problem really fixed / cases of W"),
     "cases_open_end": ("Cases open at end", "期末未结案数", "count",
                        "cases of W neither closed nor parked at the end"),
     "return_rate": ("Return rate", "回退率", "share",
@@ -68,11 +97,20 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
     "parked_cases": ("Parked cases", "挂账案件数", "count",
                      "cases of W parked as unsolvable (挂账)"),
     "mean_crew_wait_h": ("Mean wait for a crew", "平均等待处置时长", "h",
-                         "mean time from a case's first crew request to a crew being free, W"),
+                         "mean over cases of W that asked for a crew of (crew starts − first "
+                         "crew request), waiting for the crews' shift included; a case still "
+                         "waiting at the end counts with (end − request)"),
     "worker_utilization": ("Worker utilisation", "网格员工作负荷", "share",
                            "worker-hours on fixes and verifications in W / worker patrol-hours in W"),
     "crew_utilization": ("Crew utilisation", "处置队伍利用率", "share",
-                         "crew-hours busy in W / crew shift-hours in W (all departments)"),
+                         "crew-hours busy inside their shifts in W / crew shift-hours in W (all "
+                         "departments); at most 1 by construction"),
+    "crew_overtime_h": ("Crew overtime", "处置队伍加班时长", "h",
+                        "crew-hours worked outside their shifts in W (departments whose "
+                        "end_of_shift is overtime), all departments"),
+    "overtime_cost_monthly": ("Overtime cost per month", "加班月成本", "yuan",
+                              "Σ departments' overtime crew-hours × overtime_cost_per_h, per 30 "
+                              "days of W"),
     "monthly_staff_cost": ("Monthly staff cost", "月人员成本", "yuan",
                            "30 days of pay: grid staff, level teams, operators, crews"),
     # --- residents, appraisal and incentives, workforce, smart platform (sim.policies) ---
@@ -212,6 +250,9 @@ class RunContext:
     worker_capacity_h: float = 0.0
     crew_busy_h: dict[str, float] = field(default_factory=dict)
     crew_capacity_h: dict[str, float] = field(default_factory=dict)
+    crew_overtime_h: dict[str, float] = field(default_factory=dict)
+    overtime_cost: float = 0.0  # yuan, overtime crew-hours in W × each department's rate
+    acceptance_limit_h: float = float("inf")  # platform.acceptance_limit_h
     monthly_staff_cost: float = 0.0
     policy: dict[str, float] = field(default_factory=dict)  # sim.policies.Policies.context()
     indicator_weights: dict[str, float] = field(default_factory=dict)
@@ -227,12 +268,49 @@ def _mean(x: pd.Series) -> float:
     return float(x.mean()) if len(x) else float("nan")
 
 
-def _q(x: pd.Series, q: float) -> float:
-    return float(np.quantile(x.to_numpy(), q)) if len(x) else float("nan")
+def kaplan_meier(duration: np.ndarray, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan–Meier estimate of P(time to close > t): (event times, survival just after each).
+
+    ``closed`` marks observed closures; the others are censored at their ``duration`` (still
+    open at the end). At a tie, closures come before censorings (the usual convention).
+    """
+    d = np.asarray(duration, dtype=float)
+    e = np.asarray(closed, dtype=bool)
+    if not len(d):
+        return np.empty(0), np.empty(0)
+    times, inverse = np.unique(d, return_inverse=True)
+    events = np.bincount(inverse, weights=e.astype(float), minlength=len(times))
+    leaving = np.bincount(inverse, minlength=len(times)).astype(float)
+    at_risk = len(d) - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
+    has = events > 0
+    surv = np.cumprod(1.0 - events[has] / at_risk[has])
+    return times[has], surv
+
+
+def km_quantile(duration: np.ndarray, closed: np.ndarray, q: float) -> float:
+    """Smallest t with estimated P(closed by t) >= q; the longest follow-up if never reached."""
+    if not len(duration):
+        return float("nan")
+    t, s = kaplan_meier(duration, closed)
+    hit = np.nonzero(s <= 1.0 - q + 1e-12)[0]
+    return float(t[hit[0]]) if len(hit) else float(np.max(duration))
+
+
+def km_restricted_mean(duration: np.ndarray, closed: np.ndarray) -> float:
+    """∫ S(t) dt from 0 to the longest follow-up τ: the mean time to close restricted to τ."""
+    if not len(duration):
+        return float("nan")
+    tau = float(np.max(duration))
+    t, s = kaplan_meier(duration, closed)
+    keep = t < tau
+    edges = np.concatenate(([0.0], t[keep], [tau]))
+    levels = np.concatenate(([1.0], s[keep]))
+    return float(np.sum(np.diff(edges) * levels))
 
 
 def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
-              invalid_reports: int = 0) -> dict[str, float]:
+              invalid_reports: int = 0, acceptance_limit_h: float = float("inf")
+              ) -> dict[str, float]:
     """The KPIs that depend on the case log only (used per run and per grid).
 
     Works on column arrays and boolean masks, never on filtered copies of the whole log, so a
@@ -242,20 +320,34 @@ def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
         return cases[name].to_numpy()
 
     t_occ, t_rep, t_closed = col("t_occur_h"), col("t_report_h"), col("t_closed_h")
-    t_disp, t_due, t_hand = col("t_dispatch_h"), col("t_due_h"), col("t_handled_h")
+    t_disp, t_due = col("t_dispatch_h"), col("t_due_h")
     state, on_spot = col("state"), col("on_spot").astype(bool)
     occurred = (t_occ >= warmup_h) & (t_occ < end_h)
     discovered = occurred & ~np.isnan(t_rep)
     c = (t_rep >= warmup_h) & (t_rep < end_h)  # NaN compares False: unreported are out
-    closed = c & ~np.isnan(t_closed)
+    is_closed = (state == "closed") & (t_closed <= end_h)
+    closed = c & is_closed
     dispatched = c & ~np.isnan(t_disp)
-    due = c & (on_spot | (t_due <= end_h))
-    due_dispatched = dispatched & (t_due <= end_h)
-    handled = c & ~np.isnan(t_hand)
+    needs_dispatch = c & ~on_spot
+    handled = c & ~np.isnan(col("t_handled_h"))
     first_reports = int(c.sum())
     duplicates = int(np.clip(col("n_reports")[c].astype(np.int64) - 1, 0, None).sum())
-    ttc = t_closed[closed] - t_rep[closed]
-    wait = col("crew_wait_h")[dispatched]
+    # timely acceptance: dispatched within the platform's limit of the first report
+    accepted_late_or_not = needs_dispatch & np.isnan(t_disp) & (t_rep + acceptance_limit_h <= end_h)
+    accept_den = int(dispatched.sum() + accepted_late_or_not.sum())
+    accept_ok = int((dispatched & (t_disp - t_rep <= acceptance_limit_h)).sum())
+    # on time: decided cases (closed, parked, or past the deadline at the end)
+    decided = needs_dispatch & (is_closed | (state == "parked") | (t_due <= end_h))
+    on_time = decided & is_closed & (t_closed <= t_due)
+    # time to close: open and parked cases are censored at the end
+    end_or_closed = np.where(is_closed, t_closed, end_h)
+    ttc = (end_or_closed - t_rep)[c]
+    ttc_disp = (end_or_closed - t_disp)[dispatched]
+    # crew wait: cases still waiting at the end count with (end − request)
+    t_req, wait = col("t_crew_request_h"), col("crew_wait_h")
+    asked = c & ~np.isnan(t_req)
+    waits = np.where(np.isnan(wait), end_h - t_req, wait)[asked]
+    false_closed = closed & col("false_closure").astype(bool)
     return {
         "incidents_total": float(occurred.sum()),
         "discovery_rate": _share(int(discovered.sum()), int(occurred.sum())),
@@ -265,19 +357,24 @@ def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
         "filing_rate": _share(first_reports, first_reports + invalid_reports),
         "cases_filed": float(first_reports),
         "on_spot_share": _share(int((c & on_spot).sum()), first_reports),
-        "closure_rate": _share(int((due & ~np.isnan(t_closed)).sum()), int(due.sum())),
-        "on_time_rate": _share(int((due_dispatched & (t_closed <= t_due)).sum()),
-                               int(due_dispatched.sum())),
-        "mean_time_to_close_h": _mean_arr(ttc),
-        "p50_time_to_close_h": _q_arr(ttc, 0.5),
-        "p90_time_to_close_h": _q_arr(ttc, 0.9),
+        "closure_rate": _share(int(closed.sum()), first_reports),
+        "dispatched_closure_rate": _share(int((dispatched & is_closed).sum()),
+                                          int(dispatched.sum())),
+        "timely_acceptance_rate": _share(accept_ok, accept_den),
+        "on_time_rate": _share(int(on_time.sum()), int(decided.sum())),
+        "mean_time_to_close_h": km_restricted_mean(ttc, is_closed[c]),
+        "p50_time_to_close_h": km_quantile(ttc, is_closed[c], 0.5),
+        "p90_time_to_close_h": km_quantile(ttc, is_closed[c], 0.9),
+        "p50_time_from_dispatch_to_close_h": km_quantile(ttc_disp, is_closed[dispatched], 0.5),
+        "false_closure_share": _share(int(false_closed.sum()), int(closed.sum())),
+        "resolved_rate": _share(int(closed.sum() - false_closed.sum()), first_reports),
         "cases_open_end": float((c & (state != "closed") & (state != "parked")).sum()),
         "return_rate": _share(int((dispatched & (col("returns") > 0)).sum()),
                               int(dispatched.sum())),
         "rework_rate": _share(int((handled & (col("reworks") > 0)).sum()), int(handled.sum())),
         "escalated_cases": float((c & (col("escalation_level") > 0)).sum()),
         "parked_cases": float((c & (state == "parked")).sum()),
-        "mean_crew_wait_h": _mean_arr(wait[~np.isnan(wait)]),
+        "mean_crew_wait_h": _mean_arr(waits),
     }
 
 
@@ -285,16 +382,15 @@ def _mean_arr(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else float("nan")
 
 
-def _q_arr(x: np.ndarray, q: float) -> float:
-    return float(np.quantile(x, q)) if len(x) else float("nan")
-
-
 def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
     """All KPIs of one run, in the order of :data:`KPI_DEFINITIONS`."""
-    k = case_kpis(cases, ctx.warmup_h, ctx.end_h, ctx.invalid_reports)
+    k = case_kpis(cases, ctx.warmup_h, ctx.end_h, ctx.invalid_reports, ctx.acceptance_limit_h)
     k["worker_utilization"] = _share(ctx.worker_busy_h, ctx.worker_capacity_h)
     k["crew_utilization"] = _share(sum(ctx.crew_busy_h.values()),
                                    sum(ctx.crew_capacity_h.values()))
+    k["crew_overtime_h"] = float(sum(ctx.crew_overtime_h.values()))
+    months = (ctx.end_h - ctx.warmup_h) / (30 * 24.0)
+    k["overtime_cost_monthly"] = float(ctx.overtime_cost) / months if months > 0 else float("nan")
     k["monthly_staff_cost"] = float(ctx.monthly_staff_cost)
     k.update(policy_kpis(cases, ctx, k))
     k.update(problem_kpis(cases, ctx.warmup_h, ctx.end_h, ctx.households))

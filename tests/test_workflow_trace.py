@@ -68,7 +68,8 @@ def test_complex_case_goes_through_the_manager():
 
 
 def test_misrouted_case_is_returned_and_redispatched():
-    row = run_one(trace_scenario(), 34.0, {**BASE_U, I.U_MISROUTE: 0.0})
+    sc = trace_scenario(**{"platform.misroute_visit_prob": 0.0})
+    row = run_one(sc, 34.0, {**BASE_U, I.U_MISROUTE: 0.0})
     assert row.returns == 1
     # 2 h with the wrong department, 0.1 h to dispatch again, then 2 h of handling
     assert row.t_handled_h == pytest.approx(34.0 + 0.45 + 2.0 + 0.1 + 2.0)
@@ -79,7 +80,9 @@ def test_case_waits_for_the_crews_shift_and_the_workers_patrol_hours():
     row = run_one(trace_scenario(), 24 + 20.0, BASE_U)
     assert row.t_handled_h == pytest.approx(2 * 24 + 8.0 + 2.0)
     assert row.t_closed_h == pytest.approx(2 * 24 + 10.0 + 0.5 + 0.5)
-    assert row.crew_wait_h == pytest.approx(0)
+    # asked for a crew at 20:27 (dispatch), claimed one when the shift opened at 08:00
+    assert row.t_crew_request_h == pytest.approx(24 + 20.45)
+    assert row.crew_wait_h == pytest.approx(2 * 24 + 8.0 - (24 + 20.45))
 
 
 def test_failed_fix_is_reworked():

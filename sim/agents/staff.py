@@ -65,7 +65,8 @@ class GridAssistant(GridAgent):
 
 
 class LevelTeam(GridAgent):
-    """上级网格管理团队 of one community, street or district; receives escalated cases."""
+    """上级网格管理团队 of one community, street or district: reviews escalated cases with as many
+    desks as members (``sim.agents.levels``)."""
 
     def __init__(self, model: mesa.Model, level: str, unit: int, size: int):
         super().__init__(model)
@@ -73,4 +74,5 @@ class LevelTeam(GridAgent):
         self.unit = unit
         self.size = size
         self.escalations_received = 0
+        self.cases_reviewed = 0  # escalated cases a member reviewed (sim.agents.levels)
         self.cases_coordinated = 0  # stands in for the grid manager where a grid has none

@@ -45,6 +45,8 @@ FACT_NOTES: dict[str, str] = {
     "platform.auto_dispatch_share": "assumption 0 in the baseline; facts.md: Dongcheng 2015 "
                                     ">70% auto-dispatched",
     "platform.misroute_prob": "assumption; facts.md: out-of-remit cases are sent back (回退)",
+    "platform.auto_misroute_prob": "assumption; facts.md: Dongcheng 2015 > 70% of cases "
+                                   "auto-dispatched correctly (the share misrouted is not given)",
     "platform.max_reworks": "assumption; facts.md: unsolvable overdue cases are parked (挂账)",
     "platform.handoff_delay": "assumption; 0 on a shared platform; used by "
                               "scenarios/dongcheng_before.yaml",

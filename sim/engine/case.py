@@ -8,6 +8,7 @@ policy plug-ins both read it.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ class SubtypeInfo:
     lifetime_h: Any = None  # Distribution of the lifetime while unreported
     harm_yuan: float = 0.0
     resident_report_prob: float = 1.0
+    partners: tuple[str, ...] = ()  # departments acting with the responsible one (S3.1)
+    joint_mode: str = "together"  # partners' crews together or one after another
 
 
 def taxonomy(scenario: Scenario) -> list[SubtypeInfo]:
@@ -60,6 +63,7 @@ def taxonomy(scenario: Scenario) -> list[SubtypeInfo]:
                 unreported=sub.unreported, lifetime_h=sub.lifetime_h, harm_yuan=sub.harm_yuan,
                 resident_report_prob=(cat.resident_report_prob if sub.resident_report_prob is None
                                       else sub.resident_report_prob),
+                partners=tuple(sub.partners), joint_mode=sub.joint_mode,
             ))
     return rows
 
@@ -70,7 +74,8 @@ class Incident:
     __slots__ = ("id", "grid", "sub", "t_occur", "u", "channel", "t_report", "channel_times",
                  "worker", "on_spot", "complex", "t_filed", "t_dispatch", "t_due", "crew_wait_h",
                  "t_handled", "t_closed", "returns", "reworks", "escalation", "false_closure",
-                 "state", "department", "extra")
+                 "state", "department", "extra", "t_crew_req", "t_parked", "misrouted_to",
+                 "priority", "signal", "key", "park_due")
 
     def __init__(self, iid: int, grid: int, sub: int, t_occur: float, u: list[float]):
         self.id = iid
@@ -88,12 +93,71 @@ class Incident:
         self.t_dispatch = float("nan")
         self.t_due = float("nan")
         self.crew_wait_h = float("nan")
+        self.t_crew_req = float("nan")
         self.t_handled = float("nan")
         self.t_closed = float("nan")
+        self.t_parked = float("nan")
         self.returns = 0
         self.reworks = 0
         self.escalation = 0
         self.false_closure = False
         self.state = "undiscovered"
         self.department = ""
+        self.misrouted_to = ""
+        self.priority = 0  # crew priority: lower goes first (−urgency, minus escalation boosts)
+        self.signal: Any = None  # wakes a case waiting for a crew (boost, park)
+        self.key: int | None = None  # case_uniform
+        self.park_due = False  # still unsolved after the last level: park at the next step
         self.extra: dict | None = None
+
+    def wake(self) -> None:
+        """Tell the case, if it waits for a crew, that its priority changed or that it must
+        be parked (``sim.engine.workflow``)."""
+        ev, self.signal = self.signal, None
+        if ev is not None and not ev.triggered:
+            ev.succeed()
+
+
+# ------------------------------------------------------------------------ each case's own numbers
+# A case's first pass draws from the uniforms its incident drew at birth (``U_*``). Every other
+# draw of its life — the verifier, a verification miss, each rework's handling time and fix, the
+# re-dispatch after a return, a wasted crew visit, a level team's review, the joint meeting's
+# decision — is ``case_uniform(inc, purpose, k)``: a SplitMix64 hash of the birth uniforms, the
+# purpose and the repetition ``k``. It depends on nothing drawn in event order, so two policies run
+# at one seed give the same case the same number for the same purpose, whatever else happened.
+_MASK = (1 << 64) - 1
+_TWO53 = float(1 << 53)
+
+
+def _mix(x: int) -> int:
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014): a bijection with good avalanche."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def case_key(u: list[float]) -> int:
+    """A 64-bit key from a case's birth uniforms."""
+    k = 0x6A09E667F3BCC908
+    for v in u:
+        k = _mix(k ^ int(v * _TWO53))
+    return k
+
+
+_PURPOSES: dict[str, int] = {}
+
+
+def _purpose(name: str) -> int:
+    p = _PURPOSES.get(name)
+    if p is None:
+        p = _PURPOSES[name] = zlib.crc32(name.encode())
+    return p
+
+
+def case_uniform(inc: Incident, purpose: str, k: int = 0) -> float:
+    """Uniform in [0, 1) for ``purpose`` (repetition ``k``) of the case ``inc``."""
+    key = inc.key
+    if key is None:
+        key = inc.key = case_key(inc.u)
+    return (_mix(key ^ _mix((_purpose(purpose) << 20) + k)) >> 11) / _TWO53

@@ -41,7 +41,8 @@ from sim.engine.problems import Problems
 from sim.engine.case import Incident, SubtypeInfo, taxonomy
 from sim.engine.records import CaseLog
 from sim.engine.seeding import Streams
-from sim.engine.workflow import _crew_visit, case_process
+from sim.agents.levels import LevelDesks
+from sim.engine.workflow import _crew_visit, _verify, case_process, schedule_deadline
 from sim.metrics import RunContext
 from sim.policies.registry import Policies
 from sim.scenario import Scenario
@@ -78,12 +79,13 @@ class GridModel(mesa.Model):
         self.warmup_h = scenario.run.warmup_days * 24.0
         self.city = build_city(scenario.city, self.streams["city"])
         self.subtypes: list[SubtypeInfo] = taxonomy(scenario)
-        self.rng_service = self.streams["service"]
         self.case_log = CaseLog(case_sink)
         self.open_incidents: dict[int, Incident] = {}
         self.counters = {"incidents": 0, "reported": 0, "closed": 0, "parked": 0,
                          "invalid_reports": 0, "invalid_in_window": 0}
         self._busy: dict[str, float] = {}
+        self._overtime: dict[str, float] = {}  # crew-hours outside each department's shift
+        self._shift_of = {code: d.shift for code, d in scenario.departments.items()}
         self._in_progress: dict[int, tuple[str, float, int]] = {}
         self._token = 0
         self._next_id = 0
@@ -133,6 +135,7 @@ class GridModel(mesa.Model):
             level: [LevelTeam(self, level, k, getattr(st.level_teams, level)) for k in range(count)]
             for level, count in (("community", city.n_communities), ("street", city.n_streets),
                                  ("district", city.n_districts))}
+        self.level_desks = LevelDesks(self)  # level teams' review capacity (sim.agents.levels)
         if st.managers_per_grid:
             self._manager_pools = [simpy.Resource(env, capacity=st.managers_per_grid)
                                    for _ in range(n)]
@@ -222,32 +225,12 @@ class GridModel(mesa.Model):
         return float(self.city.travel_km[g]) / cfg.travel_speed_kmh
 
     def start_deadline(self, inc: Incident, sub: SubtypeInfo) -> None:
+        """Dispatch: the deadline clock starts and the first escalation event is scheduled."""
         inc.t_dispatch = self.env.now
         inc.department = sub.department
+        inc.priority = -sub.urgency
         inc.t_due = due_time(self.env.now, sub.deadline, self.scenario.calendar)
-
-    def escalation_at(self, inc: Incident, t: float) -> int:
-        """Levels a case has escalated by time t: one for each deadline it has let pass
-        (community → street → district, at most 3). A case closed exactly at its deadline is on
-        time. Computed from the times, so no event waits on every case's deadline."""
-        if inc.t_due != inc.t_due or t <= inc.t_due:
-            return 0
-        level, due = 1, inc.t_due
-        deadline = self.subtypes[inc.sub].deadline
-        while level < 3:
-            due = due_time(due, deadline, self.scenario.calendar)
-            if t <= due:
-                break
-            level += 1
-        return level
-
-    def _escalate_on_record(self, inc: Incident) -> None:
-        end = inc.t_closed if inc.t_closed == inc.t_closed else self.env.now
-        inc.escalation = self.escalation_at(inc, end)
-        city = self.city
-        for level, arr in zip(("community", "street", "district")[: inc.escalation],
-                              (city.community, city.street, city.district)):
-            self.level_teams[level][int(arr[inc.grid])].escalations_received += 1
+        schedule_deadline(self, inc, inc.t_due, 1)
 
     def busy_start(self, kind: str, n: int) -> int:
         self._token += 1
@@ -258,8 +241,13 @@ class GridModel(mesa.Model):
         kind, t0, n = self._in_progress.pop(token)
         t1 = self.env.now if now is None else now
         lo, hi = max(t0, self.warmup_h), min(t1, self.horizon_h)
-        if hi > lo:
-            self._busy[kind] = self._busy.get(kind, 0.0) + (hi - lo) * n
+        if hi <= lo:
+            return
+        shift = self._shift_of.get(kind)
+        inside = hi - lo if shift is None else open_hours_between(lo, hi, shift)
+        self._busy[kind] = self._busy.get(kind, 0.0) + inside * n
+        if inside < hi - lo:
+            self._overtime[kind] = self._overtime.get(kind, 0.0) + (hi - lo - inside) * n
 
     def finish_case(self, inc: Incident, state: str) -> None:
         inc.state = state
@@ -270,15 +258,20 @@ class GridModel(mesa.Model):
 
     def _record(self, inc: Incident) -> None:
         self.open_incidents.pop(inc.id, None)
-        self._escalate_on_record(inc)
         sub = self.subtypes[inc.sub]
         end = min(inc.t_closed, self.env.now) if inc.t_closed == inc.t_closed else self.env.now
         n_reports = sum(1 for t in inc.channel_times if t <= end) if inc.channel else 0
+        t_due = inc.t_due
+        if t_due != t_due and inc.channel and not inc.on_spot \
+                and inc.state not in ("closed", "parked"):
+            # not dispatched by the end: due as if it had been dispatched at its first report
+            t_due = due_time(inc.t_report, sub.deadline, self.scenario.calendar)
         self.case_log.append((
             inc.id, inc.grid, sub.category, sub.subtype, sub.department, inc.t_occur, inc.channel,
             inc.t_report, max(n_reports, 1) if inc.channel else 0, inc.worker, inc.on_spot,
-            inc.complex, inc.t_filed, inc.t_dispatch, inc.t_due, inc.crew_wait_h, inc.t_handled,
-            inc.t_closed, inc.returns, inc.reworks, inc.escalation, inc.false_closure, inc.state,
+            inc.complex, inc.t_filed, inc.t_dispatch, t_due, inc.t_crew_req, inc.crew_wait_h,
+            inc.t_handled, inc.t_closed, inc.returns, inc.reworks, inc.escalation,
+            inc.false_closure, inc.state, inc.t_parked, inc.misrouted_to,
             *Policies.case_flags(inc), *self.problems.row(inc)))
 
     # -------------------------------------------------------------------------------- processes
@@ -480,10 +473,14 @@ class GridModel(mesa.Model):
         if t > self.env.now:
             self.env.run(until=t)
 
-    def crew_visit(self, inc: Incident, dept: Department, crews: simpy.Resource, priority: int,
-                   travel_h: float, work_h: float):
-        """A department crew's visit to a case (the workflow's handling step), for plug-ins."""
-        return _crew_visit(self, inc, dept, crews, priority, travel_h, work_h)
+    def crew_visit(self, inc: Incident, dept: Department, travel_h: float, work_h: float):
+        """A crew visit of ``dept`` to a case at the case's priority (the workflow's handling
+        step), for plug-ins; its value is False if the case was parked while it waited."""
+        return _crew_visit(self, inc, dept, travel_h, work_h)
+
+    def verify(self, inc: Incident, duration_h: float):
+        """A grid worker's site check of a case in patrol hours (the workflow's step 6)."""
+        return _verify(self, inc, duration_h)
 
     @property
     def events_scheduled(self) -> int:
@@ -513,6 +510,10 @@ class GridModel(mesa.Model):
             worker_capacity_h=self.beats.n_workers * duty,
             crew_busy_h={code: self._busy.get(code, 0.0) for code in self.departments},
             crew_capacity_h=crew_cap, monthly_staff_cost=monthly_staff_cost(sc, city),
+            crew_overtime_h={code: self._overtime.get(code, 0.0) for code in self.departments},
+            overtime_cost=sum(self._overtime.get(code, 0.0) * d.overtime_cost_per_h
+                              for code, d in sc.departments.items()),
+            acceptance_limit_h=sc.platform.acceptance_limit_h,
             policy=self.policies.context(), indicator_weights=dict(sc.appraisal.indicator_weights),
             households=float(city.households.sum()),
             emergencies=self.emergency.table() if self.emergency is not None else None)

@@ -30,7 +30,8 @@ CASE_SCHEMA = pa.schema([
     ("t_filed_h", pa.float64()),
     ("t_dispatch_h", pa.float64()),
     ("t_due_h", pa.float64()),
-    ("crew_wait_h", pa.float64()),
+    ("t_crew_request_h", pa.float64()),  # first request for a crew (NaN: none yet)
+    ("crew_wait_h", pa.float64()),  # first request → crew starts (NaN: still waiting)
     ("t_handled_h", pa.float64()),
     ("t_closed_h", pa.float64()),
     ("returns", pa.int16()),
@@ -38,6 +39,9 @@ CASE_SCHEMA = pa.schema([
     ("escalation_level", pa.int8()),
     ("false_closure", pa.bool_()),
     ("state", pa.string()),
+    # parked (挂账): unsolvable, too many reworks, or past the last level; NaN if never parked
+    ("t_parked_h", pa.float64()),
+    ("misrouted_to", pa.string()),  # the wrong department a misrouted case went to ("": none)
     # behaviour flags (sim.policies.case_flags): staff gaming and the joint meeting
     ("padded", pa.bool_()),  # an invented or trivial report made for the appraisal score
     ("suppressed", pa.bool_()),  # a patrol found it and kept it off the record (collusion)

@@ -4,29 +4,44 @@
     clock) → handling by a department crew (任务处理) → feedback (处理反馈) → on-site verification
     by a grid worker and closure (核查结案) → evaluation (综合评价, in the KPIs)
 
-Detours: a minor problem found on patrol may be fixed on the spot; a complex case goes to the
-grid manager to coordinate before dispatch; a misrouted case is returned (回退) and dispatched
-again; a fix that fails verification is sent back for rework (返工); an overdue case escalates one
-level at each missed deadline; a case the department cannot solve — or that failed too many
-reworks — is parked (挂账) for the joint meeting.
+Detours: a minor problem found on patrol may be fixed on the spot; a complex case, or one that
+needs several departments, goes to the grid manager to coordinate before the crews go out; a
+misrouted case goes to the wrong department, costs it the screening (and sometimes a wasted crew
+visit) and is returned (回退) and dispatched again by an operator; a fix that fails verification is
+sent back for rework (返工); at each missed deadline an event escalates the case one level and that
+level's team reviews it (``sim.agents.levels``); a case the department cannot solve, that failed
+too many reworks, or that is still unsolved after the district's deadline is parked (挂账).
 
-Every random choice and duration of a case's first pass comes from the uniforms the incident drew
-at birth (``sim.engine.case.U_*``), so policies compared at one seed see the same cases.
+Crews are claimed only while their shift is open (``sim.agents.departments``); work still in
+progress when a shift ends runs on as overtime or resumes next shift (``end_of_shift``). A
+verifier goes out only in patrol hours and takes a worker slot only then.
+
+Every random choice and duration of a case comes from the case itself: its first pass from the
+uniforms the incident drew at birth (``sim.engine.case.U_*``), everything else from
+``sim.engine.case.case_uniform`` keyed by purpose — never from a stream shared in event order.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Generator
 
 import simpy
 
+from sim.agents.departments import shift_end
+from sim.agents.levels import escalate
 from sim.engine import case as I
-from sim.engine.case import Incident
-from sim.world.calendar import next_open
+from sim.engine.case import Incident, case_uniform
+from sim.world.calendar import due_time, in_window, next_open
 
 if TYPE_CHECKING:
     from sim.agents import Department
     from sim.engine.model import GridModel
+
+
+def park(m: "GridModel", inc: Incident) -> None:
+    inc.t_parked = m.env.now
+    m.finish_case(inc, "parked")
 
 
 def case_process(m: "GridModel", inc: Incident) -> Generator:
@@ -68,14 +83,15 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
     inc.t_filed = env.now
     inc.state = "filed"
     if plat.handoff_delay.mean > 0:  # paper transfer between bodies, no shared platform
-        yield env.timeout(plat.handoff_delay.ppf(m.streams["handoff"].random()))
+        yield env.timeout(plat.handoff_delay.ppf(case_uniform(inc, "handoff")))
 
-    # 3. dispatch: starts the deadline clock
-    yield from _dispatch_step(m, u[I.U_AUTO], u[I.U_DISPATCH])
+    # 3. dispatch: starts the deadline clock (and the escalation events)
+    auto = u[I.U_AUTO] < plat.auto_dispatch_share
+    yield from _dispatch_step(m, auto, u[I.U_DISPATCH])
     m.start_deadline(inc, sub)
     inc.state = "dispatched"
-    if u[I.U_COMPLEX] < sub.complex_prob:
-        inc.complex = True
+    if u[I.U_COMPLEX] < sub.complex_prob or sub.partners:
+        inc.complex = u[I.U_COMPLEX] < sub.complex_prob
         inc.state = "coordinating"
         pool = m.manager_pool(g)
         req = pool.request()
@@ -83,117 +99,246 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         yield env.timeout(plat.manager_coordination_time.ppf(u[I.U_COORD]))
         pool.release(req)
         m.manager_of(g).cases_coordinated += 1
-    if u[I.U_MISROUTE] < plat.misroute_prob * m.policies.misroute_factor(inc):
-        inc.state = "returned"
-        yield env.timeout(plat.return_delay.ppf(u[I.U_RETURN_DELAY]))
-        inc.returns += 1
-        m.departments[sub.department].returns += 1
-        yield from _dispatch_step(m, m.rng_service.random(), m.rng_service.random())
+    misroute = plat.auto_misroute_prob if auto \
+        else plat.misroute_prob * m.policies.misroute_factor(inc)
+    if u[I.U_MISROUTE] < misroute:
+        yield from _misrouted(m, inc, sub.department, sub.partners)
+        yield from _dispatch_step(m, False, case_uniform(inc, "redispatch_time"))
+    if inc.park_due:
+        park(m, inc)
+        return
 
     # 4–6. handling, feedback, verification; rework until it holds
     dept = m.departments[sub.department]
     cfg = dept.cfg
-    crews = dept.crews[m.city.street[g]]
-    travel_h = m.travel_h(sub.department, g)
-    u_handle, u_fix, u_verify, u_feedback, u_vtime = (
+    u_handle, u_fix, u_miss, u_feedback, u_vtime = (
         u[I.U_HANDLE], u[I.U_FIX], u[I.U_VERIFY], u[I.U_FEEDBACK], u[I.U_VERIFY_TIME])
     while True:
+        r = inc.reworks
         inc.state = "handling"
-        priority = -(sub.urgency + m.escalation_at(inc, env.now))
-        yield from _crew_visit(m, inc, dept, crews, priority, travel_h,
-                               cfg.handling_time.ppf(u_handle) * dept.time_factor)
+        work_h = cfg.handling_time.ppf(u_handle) * dept.time_factor
+        if r == 0 and sub.partners:
+            done = yield from _joint_visits(m, inc, sub.department, sub.partners,
+                                            sub.joint_mode, u_handle)
+        else:
+            done = yield from _crew_visit(m, inc, dept, m.travel_h(sub.department, g), work_h)
+        if not done:  # parked while it waited for a crew
+            park(m, inc)
+            return
         dept.cases_handled += 1
         if inc.complex and u[I.U_UNSOLVABLE] < sub.unsolvable_prob:
-            m.finish_case(inc, "parked")
+            park(m, inc)
             return
 
         inc.state = "feedback"
         yield env.timeout(plat.feedback_delay.ppf(u_feedback))
 
         inc.state = "verification"
-        if m.policies.staged_verification(inc, u_verify, u_fix < dept.fix_success_prob):
+        fixed = u_fix < dept.fix_success_prob
+        u_verifier = case_uniform(inc, "verifier", r)
+        if m.policies.staged_verification(inc, u_verifier, fixed):
             break  # staged: closed without a site visit (sim.policies.incentives)
-        pool = m.worker_pools[g]
-        req = pool.request()
-        yield req
-        start = next_open(env.now, sc.patrol.hours)
-        if start > env.now:
-            yield env.timeout(start - env.now)
-        token = m.busy_start("worker", 1)
-        yield env.timeout(sc.patrol.verification_time.ppf(u_vtime))
-        pool.release(req)
-        m.busy_stop(token)
-        verifier = m.pick_worker(g, u_verify)
+        yield from _verify(m, inc, sc.patrol.verification_time.ppf(u_vtime))
+        verifier = m.pick_worker(g, u_verifier)
         verifier.verifications += 1
-        if u_fix < dept.fix_success_prob:
+        if fixed:
             break
-        if u_verify < plat.verification_miss_prob * (1.0 - verifier.skill):
+        if u_miss < plat.verification_miss_prob * (1.0 - verifier.skill):
             inc.false_closure = True
             break
         inc.reworks += 1
         dept.reworks += 1
         if inc.reworks > plat.max_reworks:
-            m.finish_case(inc, "parked")
+            park(m, inc)
             return
-        rs = m.rng_service
-        u_handle, u_fix, u_verify, u_feedback, u_vtime = (
-            rs.random(), rs.random(), rs.random(), rs.random(), rs.random())
+        k = inc.reworks
+        u_handle, u_fix, u_miss, u_feedback, u_vtime = (
+            case_uniform(inc, "handle", k), case_uniform(inc, "fix", k),
+            case_uniform(inc, "miss", k), case_uniform(inc, "feedback", k),
+            case_uniform(inc, "verify_time", k))
 
     # 7. closure
     inc.t_closed = env.now
     m.finish_case(inc, "closed")
 
 
-def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", crews: simpy.Resource,
-                priority: int, travel_h: float, work_h: float) -> Generator:
-    """A department crew travels out, works ``work_h`` and travels back (step 4).
-
-    When an emergency pre-empts the crew (``emergency.rules.routine_work: preempt``, see
-    ``sim.emergency``) the case asks for a crew again; the new crew travels out and does only the
-    work that was left. An interruption on the way back just ends the visit.
-    """
+def _verify(m: "GridModel", inc: Incident, duration_h: float) -> Generator:
+    """A grid worker checks the site in patrol hours; the worker slot is taken only then."""
     env = m.env
-    t_req = env.now
-    left_h = travel_h + work_h
-    first = True
+    hours = m.scenario.patrol.hours
+    pool = m.worker_pools[inc.grid]
     while True:
-        req = crews.request(priority=priority, preempt=False)
-        req.case_id = inc.id  # lets an emergency name the case it pre-empts
+        start = next_open(env.now, hours)
+        if start > env.now:
+            yield env.timeout(start - env.now)
+        req = pool.request()
         yield req
-        if first and inc.reworks == 0:
-            inc.crew_wait_h = env.now - t_req
-        first = False
-        token = None
-        try:
-            start = next_open(env.now, dept.cfg.shift)
-            if start > env.now:
-                yield env.timeout(start - env.now)
-            token = m.busy_start(dept.code, 1)
-            t0 = env.now
-            yield env.timeout(left_h)
-        except simpy.Interrupt:
-            if token is not None:
-                m.busy_stop(token)
-                work_left = min(work_h, left_h - (env.now - t0))
-                left_h = travel_h + work_left
-            continue
-        break
-    inc.t_handled = env.now
-    try:
-        if travel_h:
-            yield env.timeout(travel_h)
-    except simpy.Interrupt:
-        pass
-    crews.release(req)
+        if hours.always or in_window(env.now, hours):
+            break
+        pool.release(req)  # the queue ran past patrol hours: wait for the next ones
+    token = m.busy_start("worker", 1)
+    yield env.timeout(duration_h)
+    pool.release(req)
     m.busy_stop(token)
 
 
-def _dispatch_step(m: "GridModel", u_auto: float, u_time: float) -> Generator:
-    """A dispatcher's work, unless the platform dispatches the case automatically."""
+def _joint_visits(m: "GridModel", inc: Incident, lead: str, partners: tuple[str, ...],
+                  mode: str, u_handle: float) -> Generator:
+    """A case that needs several departments: their crews act together or one after another.
+
+    Each department's crew works its own handling time (the same uniform on each department's
+    distribution); together, the case is handled when the last crew is done."""
+    env = m.env
+    visits = []
+    for code in (lead, *partners):
+        d = m.departments[code]
+        work_h = d.cfg.handling_time.ppf(u_handle) * d.time_factor
+        visits.append((d, m.travel_h(code, inc.grid), work_h))
+    if mode == "sequential":
+        for d, travel_h, work_h in visits:
+            done = yield from _crew_visit(m, inc, d, travel_h, work_h)
+            if not done:
+                return False
+        return True
+    procs = [env.process(_crew_visit(m, inc, d, travel_h, work_h))
+             for d, travel_h, work_h in visits]
+    yield env.all_of(procs)
+    return all(p.value for p in procs)
+
+
+def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: float,
+                work_h: float, wasted: bool = False) -> Generator:
+    """A crew of ``dept`` from the case's street travels out, works ``work_h`` and travels back.
+
+    Returns False if the case was parked while it waited for a crew. The first crew request of a
+    case sets ``t_crew_req`` and, when granted, ``crew_wait_h`` (waiting for the shift included).
+    While it waits, an escalation review that raises its priority puts it back in the queue at
+    the new priority. When an emergency pre-empts the crew (``emergency.rules.routine_work:
+    preempt``) the case asks for a crew again and the new crew does only the work that was left;
+    an interruption on the way back just ends the visit.
+    """
+    env = m.env
+    crews = dept.crews[m.city.street[inc.grid]]
+    first = not wasted and inc.t_crew_req != inc.t_crew_req
+    if first:
+        inc.t_crew_req = env.now
+    left_h = travel_h + work_h
+    while True:
+        req = crews.request(priority=inc.priority, preempt=False)
+        req.case_id = inc.id  # lets an emergency name the case it pre-empts
+        if inc.signal is None:
+            inc.signal = env.event()
+        yield req | inc.signal
+        if not req.triggered:
+            req.cancel()
+            if inc.park_due:
+                if first:
+                    inc.crew_wait_h = env.now - inc.t_crew_req
+                return False
+            continue
+        if first:
+            inc.crew_wait_h = env.now - inc.t_crew_req
+            first = False
+        progress = [0.0]
+        try:
+            yield from crew_time(m, dept, left_h, progress)
+        except simpy.Interrupt:
+            left_h = travel_h + min(work_h, left_h - progress[0])
+            continue
+        break
+    if not wasted:
+        inc.t_handled = env.now
+    try:
+        if travel_h:
+            yield from crew_time(m, dept, travel_h, [0.0])
+    except simpy.Interrupt:
+        pass
+    crews.release(req)
+    return True
+
+
+def crew_time(m: "GridModel", dept: "Department", hours: float,
+              progress: list[float]) -> Generator:
+    """``hours`` of a claimed crew's time. Past the end of the shift the work either runs on (paid
+    overtime, counted apart from the shift's busy hours) or stops and resumes when the shift opens
+    again (``end_of_shift``). ``progress[0]`` accumulates the hours done, also when interrupted."""
+    env = m.env
+    shift = dept.cfg.shift
+    resume = dept.cfg.end_of_shift == "resume_next_shift" and not shift.always
+    left = hours
+    while left > 1e-12:
+        seg = left
+        if resume:
+            start = next_open(env.now, shift)
+            if start > env.now:
+                yield env.timeout(start - env.now)  # the crew is kept but not working
+            seg = min(left, shift_end(env.now, shift) - env.now)
+        token = m.busy_start(dept.code, 1)
+        t0 = env.now
+        try:
+            yield env.timeout(seg)
+        except simpy.Interrupt:
+            progress[0] += env.now - t0
+            m.busy_stop(token)
+            raise
+        m.busy_stop(token)
+        progress[0] += seg
+        left -= seg
+
+
+def _misrouted(m: "GridModel", inc: Incident, lead: str, partners: tuple[str, ...]) -> Generator:
+    """The case goes to a wrong department first: it screens the case (and with
+    ``misroute_visit_prob`` sends a crew for nothing), then returns it (回退)."""
+    env = m.env
     plat = m.scenario.platform
-    if u_auto < plat.auto_dispatch_share:
+    inc.state = "returned"
+    others = [c for c, d in m.departments.items()
+              if c != lead and c not in partners and d.crews]
+    if others:
+        wrong = m.departments[others[min(int(inc.u[I.U_WRONG_DEPT] * len(others)),
+                                         len(others) - 1)]]
+        inc.misrouted_to = wrong.code
+        if case_uniform(inc, "misroute_visit") < plat.misroute_visit_prob:
+            yield from _crew_visit(m, inc, wrong, m.travel_h(wrong.code, inc.grid),
+                                   plat.misroute_visit_time.ppf(
+                                       case_uniform(inc, "misroute_visit_time")), wasted=True)
+            wrong.misrouted_visits += 1
+        wrong.returns += 1
+    yield env.timeout(plat.return_delay.ppf(inc.u[I.U_RETURN_DELAY]))
+    inc.returns += 1
+    inc.state = "dispatched"
+
+
+def _dispatch_step(m: "GridModel", auto: bool, u_time: float) -> Generator:
+    """A dispatcher's work, unless the platform dispatches the case automatically."""
+    if auto:
         return
+    plat = m.scenario.platform
     req = m.operators.request()
     yield req
     yield m.env.timeout(plat.dispatch_time.ppf(u_time))
     m.operators.release(req)
+
+
+# ------------------------------------------------------------------------------------ escalation
+def schedule_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) -> None:
+    """At ``t_due`` the case, if still open, escalates to ``level`` (4: past the district)."""
+    ev = m.env.timeout(max(0.0, t_due - m.env.now))
+    ev.callbacks.append(lambda _e: _missed_deadline(m, inc, t_due, level))
+
+
+def _missed_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) -> None:
+    if inc.state in ("closed", "parked") or inc.t_parked == inc.t_parked \
+            or inc.t_closed == inc.t_closed:
+        return
+    esc = m.scenario.platform.escalation
+    if level > 3:
+        if esc.park_after_last_level:
+            inc.park_due = True
+            inc.wake()
+        return
+    inc.escalation = level
+    escalate(m, inc, level)
+    nxt = due_time(t_due, m.subtypes[inc.sub].deadline, m.scenario.calendar)
+    if math.isfinite(nxt):
+        schedule_deadline(m, inc, nxt, level + 1)

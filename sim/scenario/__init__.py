@@ -34,7 +34,7 @@ from sim.scenario.load import (
                                  validate_scenario,
 )
 from sim.scenario.model import Scenario  # noqa: F401
-from sim.scenario.platform import ChannelConfig, PlatformConfig  # noqa: F401
+from sim.scenario.platform import ChannelConfig, EscalationConfig, PlatformConfig  # noqa: F401
 from sim.scenario.policies import (
                                  AppraisalConfig,
                                  JointMeetingConfig,

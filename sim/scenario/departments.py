@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,12 @@ class Department(_Model):
     travel: bool = Field(default=True, description="crews travel from the street depot and back")
     fix_success_prob: float = Field(default=0.92, gt=0, le=1, description="quality of a fix")
     cost_per_crew_month: float = Field(default=20000, ge=0)
+    end_of_shift: Literal["overtime", "resume_next_shift"] = Field(
+        default="overtime",
+        description="work in progress when the shift ends: finished as paid overtime, or stopped "
+                    "and resumed when the next shift opens (the case keeps its crew)")
+    overtime_cost_per_h: float = Field(default=150.0, ge=0, description="yuan per crew-hour "
+                                       "worked outside the shift")
 
 
 def _dept(en: str, zh: str, crews: int = 2, **kw: Any) -> Department:

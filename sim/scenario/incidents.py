@@ -40,6 +40,14 @@ class Subtype(_Model):
         if self.unreported != "persist" and self.lifetime_h is None:
             raise ValueError(f"lifetime_h is required when unreported is {self.unreported!r}")
         return self
+    partners: tuple[str, ...] = Field(
+        default=(), max_length=10,
+        description="departments that must act with the responsible one (S3.1, e.g. street "
+                    "vending with pollution: city_management + police + environment); such a case "
+                    "is coordinated by the grid manager first")
+    joint_mode: Literal["together", "sequential"] = Field(
+        default="together", description="partners' crews act at the same time, or one after "
+                                        "another in the order given")
 
 
 class Category(_Model):

@@ -62,6 +62,16 @@ class Scenario(_Model):
                     raise ScenarioRefError(
                         f"departments.{dep}.crews_per_street",
                         f"department {dep!r} handles {cname}.{sname} and needs at least 1 crew")
+                for p in sub.partners:
+                    where = f"incidents.categories.{cname}.subtypes.{sname}.partners"
+                    if p not in self.departments or p == dep or sub.partners.count(p) > 1:
+                        raise ScenarioRefError(where, f"partner {p!r} must be a department other "
+                                               "than the responsible one, named once; allowed: "
+                                               + ", ".join(sorted(set(self.departments) - {dep})))
+                    if self.departments[p].crews_per_street < 1:
+                        raise ScenarioRefError(
+                            f"departments.{p}.crews_per_street",
+                            f"department {p!r} acts on {cname}.{sname} and needs at least 1 crew")
         for path, msg in self.emergency.reference_problems(self.departments):
             raise ScenarioRefError(path, msg)
         return self

@@ -41,7 +41,23 @@ class ChannelConfig(_Model):
         return v
 
 
-# ------------------------------------------------------------------------------------ departments
+class EscalationConfig(_Model):
+    """Escalation of overdue cases (S2.3): at each missed deadline the case moves up one level
+    (community → street → district); that level's team (``staffing.level_teams``, its size is
+    the team's capacity) reviews it and raises its crew priority; a case still unsolved when the
+    district's deadline passes is parked (挂账)."""
+
+    review_time: Distribution = Field(default=LogNormal(mean=0.5, cv=0.5),
+                                      description="a level-team member's time on one case")
+    priority_boost: int = Field(default=1, ge=0, le=10,
+                                description="crew-priority levels a review adds to the case")
+    park_after_last_level: bool = Field(
+        default=True, description="park a case still unsolved after the district's deadline")
+    district_to_joint_meeting: bool = Field(
+        default=True, description="with the joint meeting on, the district team sends a complex "
+                                  "case that reached it to the meeting (parked for its agenda)")
+
+
 class PlatformConfig(_Model):
     """The information platform (信息平台): filing, screening, dispatch, feedback (S2.3, S5.1)."""
 
@@ -54,15 +70,34 @@ class PlatformConfig(_Model):
                     "paper transfer between separate bodies where there is no shared platform "
                     "(0 on a shared platform)",
     )
+    acceptance_limit_h: float = Field(
+        default=2.0, gt=0, le=24 * 30,
+        description="the platform's own limit from first report to dispatch (受理时限), for the "
+                    "timely-acceptance rate (12345 hotlines publish this KPI)")
     auto_dispatch_share: float = Field(default=0.0, ge=0, le=1)
-    misroute_prob: float = Field(default=0.05, ge=0, le=1, description="sent to a wrong department")
-    return_delay: Distribution = LogNormal(mean=2.0, cv=0.5)
+    misroute_prob: float = Field(default=0.05, ge=0, le=1,
+                                 description="a case classified by an operator goes to a wrong "
+                                             "department this often")
+    auto_misroute_prob: float = Field(
+        default=0.05, ge=0, le=1,
+        description="a case the platform classifies and dispatches automatically goes to a wrong "
+                    "department this often")
+    return_delay: Distribution = Field(
+        default=LogNormal(mean=2.0, cv=0.5),
+        description="time a wrong department takes to screen a misrouted case and send it back")
+    misroute_visit_prob: float = Field(
+        default=0.2, ge=0, le=1,
+        description="a misrouted case costs the wrong department a wasted crew visit this often")
+    misroute_visit_time: Distribution = Field(
+        default=LogNormal(mean=0.5, cv=0.5),
+        description="time on site of a wasted crew visit (travel out and back added)")
     manager_coordination_time: Distribution = LogNormal(mean=3.0, cv=0.8)
     feedback_delay: Distribution = Exponential(mean=0.25)
     verification_miss_prob: float = Field(
         default=0.1, ge=0, le=1, description="a worker at skill 0 passes a failed fix this often"
     )
     max_reworks: int = Field(default=3, ge=0, le=20, description="after that the case is parked")
+    escalation: EscalationConfig = EscalationConfig()
 
 
 # ------------------------------------------------------------------------------------------- run
