@@ -27,6 +27,8 @@ BASE = {"run.days": 21, "run.warmup_days": 1, "city.households": 8000,
         "departments.public_works.crews_per_street": 1,
         "departments.public_works.shift": {"start_h": 8, "end_h": 12},
         f"{ROAD}.complex_prob": 0.8, f"{ROAD}.unsolvable_prob": 0.9,
+        # enough parked cases for the joint meeting once patrols miss some problems
+        "incidents.categories.infrastructure.rate_per_1000_households_per_day": 2.4,
         "joint_meeting.enabled": True, "joint_meeting.interval_days": 2,
         "joint_meeting.capacity_cases": 1, "joint_meeting.resolve_prob": 0.5,
         "joint_meeting.fix_success_prob": 0.7}
@@ -38,6 +40,7 @@ SPECIAL: dict[str, typing.Any] = {  # perturbations chosen by hand
     "staffing.level_teams.community": 0, "staffing.level_teams.street": 0,
     "staffing.level_teams.district": 0,
     "departments.public_works.shift": {"start_h": 0, "end_h": 24},
+    "joint_meeting.fix_success_prob": 0.1,  # few meeting cases: make failures certain to occur
     "departments.public_works.crews_per_street": 3,
     "platform.acceptance_limit_h": 1.0,
     "platform.escalation.priority_boost": 0,
