@@ -56,9 +56,9 @@ def optimize_cmd(
                       f"{opt.rounds if trials is None else -(-trials // opt.batch)} rounds × "
                       f"{opt.batch} candidates, {exp.spec.replications}–{opt.max_replications} "
                       f"replications each → {store or default_store_path(exp)}; hash "
-                      f"{exp.hash}", highlight=False)
+                      f"{exp.hash}", highlight=False, soft_wrap=True)
         for name, d in space.items():
-            console.print(f"    {name}: {d}", highlight=False)
+            console.print(f"    {name}: {d}", highlight=False, soft_wrap=True)
         return
     reporter = RichOptReporter(console=err_console) if err_console.is_terminal \
         else LineOptReporter()

@@ -39,7 +39,7 @@ from sim.experiment.backends import Backend
 from sim.experiment.design import DesignPoint, run_seed
 from sim.experiment.optspec import Optimize
 from sim.experiment.optstats import (UNDECIDED, PointStats, best_feasible, better, dominates,
-                                     point_stats, stored_replications)
+                                     lever_text, point_stats, stored_replications)
 from sim.experiment.spec import ResolvedExperiment
 from sim.experiment.store import ResultsStore
 from sim.experiment.worker import RunOutcome, RunTask
@@ -460,15 +460,11 @@ class _Search:
         if best is None:
             return "no feasible candidate yet"
         v = self.values[best.point_id]
-        levers = ", ".join(f"{k.split('.')[-1]}={_fmt(x)}" for k, x in v.items())
+        levers = lever_text(v)
         o = self.opt.objectives[0]
         m, hw = best.objectives[0]
         ci = f" ± {hw:,.4g}" if math.isfinite(hw) and hw > 0 else ""
         return f"point {best.point_id} ({levers}): {o.label} {m:,.6g}{ci} (n={best.n})"
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def optimize(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sim.experiment.discover import Discovery, discover, print_discovery, trajectory_figure
-from sim.experiment.optstats import Answer, load_answer
+from sim.experiment.optstats import Answer, lever_text, load_answer
 from sim.metrics import KPI_DEFINITIONS, format_kpi
 
 SAVED_KEY = "discover_json"
@@ -43,8 +43,7 @@ def _ci(m: float, hw: float, key: str | None) -> str:
 
 
 def _levers(ans: Answer, pid: int) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in ans.values(pid).items())
+    return lever_text(ans.values(pid))
 
 
 def describe_problem(ans: Answer) -> str:

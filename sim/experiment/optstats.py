@@ -174,6 +174,25 @@ class Answer:
         return {f: _py(row[f]) for f in self.exp.factor_names}
 
 
+def short_names(names: list[str]) -> dict[str, str]:
+    """Lever labels: the last part of each path, or more parts where that is ambiguous
+    (``departments.sanitation.crews_per_street`` → ``sanitation.crews_per_street``)."""
+    out = {}
+    for n in names:
+        parts = n.split(".")
+        k = 1
+        while k < len(parts) and sum(m.split(".")[-k:] == parts[-k:] for m in names) > 1:
+            k += 1
+        out[n] = ".".join(parts[-k:])
+    return out
+
+
+def lever_text(values: dict[str, Any]) -> str:
+    short = short_names(list(values))
+    return ", ".join(f"{short[k]}={v:.4g}" if isinstance(v, float) else f"{short[k]}={v}"
+                     for k, v in values.items())
+
+
 def _py(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
