@@ -90,6 +90,29 @@ def test_sweep_refuses_an_optimisation_and_optimize_a_sweep(tmp_path):
     assert r.returncode == 2 and "no optimize: section" in r.stderr
 
 
+OPTIMISATIONS = sorted(p for p in (ROOT / "experiments").glob("*.yaml")
+                       if "\noptimize:" in p.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", OPTIMISATIONS, ids=lambda p: p.name)
+def test_ready_optimisations_validate_and_their_corners_run_briefly(path):
+    from sim.experiment.spec import lever_corners, load_experiment
+    from sim.run import run_scenario
+    from sim.scenario import scenario_with
+
+    exp = load_experiment(path)
+    assert exp.spec.optimize is not None and exp.spec.replications >= 2
+    corners = lever_corners(exp)
+    for p in corners[:2]:  # every lever low, every lever high
+        sc = scenario_with(exp.scenario(p.values), {"run.days": 2, "run.warmup_days": 1})
+        kpis = run_scenario(sc, 1, keep_cases=False).kpis
+        assert set(exp.spec.optimize.kpis) <= set(kpis)
+
+
+def test_cheapest_staffing_is_ready():
+    assert "cheapest_staffing.yaml" in {p.name for p in OPTIMISATIONS}
+
+
 # ----------------------------------------------------------------------- determinism
 def test_same_trials_and_answer_on_processes_and_after_a_larger_budget(reference, tmp_path):
     optimize(small_exp(), ProcessBackend(2), tmp_path / "procs.duckdb")
