@@ -41,14 +41,18 @@ def _t(key: str, lang: str) -> str:
 def render(path: str, lang: str) -> None:
     """Show the optimisation answer (optimisation stores) and a discovery panel (any store)."""
     from sim.experiment.store import ResultsStore
+    from sim.scenario import ScenarioError
 
-    with ResultsStore(Path(path), read_only=True) as store:
-        exp = store.experiment()
-        if exp.spec.optimize is not None and store._has_table("trials"):
-            from sim.experiment.optstats import load_answer
+    try:
+        with ResultsStore(Path(path), read_only=True) as store:
+            exp = store.experiment()
+            if exp.spec.optimize is not None and store._has_table("trials"):
+                from sim.experiment.optstats import load_answer
 
-            _answer(load_answer(store), lang)
-        _discovery(store, lang)
+                _answer(load_answer(store), lang)
+            _discovery(store, lang)
+    except ScenarioError as err:  # e.g. a store written by another gridsim version
+        st.error(str(err))
 
 
 def _answer(ans, lang: str) -> None:  # noqa: ANN001 - sim.experiment.optstats.Answer

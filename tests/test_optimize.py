@@ -173,3 +173,18 @@ def test_cli_optimize_then_report_and_discover(tmp_path):
     assert "box 1: where departments.dept.crews_per_street ≤" in r.stdout
     r = gridsim_inproc("optimize", str(f), "--trials", "0")
     assert r.returncode == 2 and "--trials" in r.stderr
+
+
+def test_sweep_explorer_shows_the_answer_and_discovery(reference):
+    from tests.apptest_util import assert_ok, open_app
+
+    at = open_app("sweeps")
+    at.text_input(key="sw_path").set_value(str(reference)).run()
+    assert_ok(at)
+    assert "Optimisation" in [h.value for h in at.subheader]
+    assert any("Best feasible policy" in s.value for s in at.success)
+    at.toggle(key="disc_on").set_value(True).run()
+    at.number_input(key="disc_value").set_value(0.245).run()
+    at.radio(key="disc_side").set_value(">").run()
+    assert_ok(at)
+    assert any("departments.dept.crews_per_street ≤" in m.value for m in at.markdown)
