@@ -187,3 +187,46 @@ def test_sweep_explorer_shows_the_answer_and_discovery(reference):
     at.radio(key="disc_side").set_value(">").run()
     assert_ok(at)
     assert any("departments.dept.crews_per_street ≤" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow  # a Dask LocalCluster starts
+def test_same_trials_and_answer_on_dask(reference, tmp_path):
+    from sim.experiment.backends import DaskBackend
+
+    optimize(small_exp(), DaskBackend(workers=2), tmp_path / "dask.duckdb")
+    assert_same_search(reference, tmp_path / "dask.duckdb")
+
+
+def test_two_objectives_give_a_pareto_front_by_nsga2(tmp_path):
+    exp = mmc_optimisation({"objectives": [{"kpi": "monthly_staff_cost"},
+                                           {"kpi": "mean_crew_wait_h"}],
+                            "trials": 8, "batch": 4, "population": 4}, replications=2, days=4)
+    optimize(exp, SerialBackend(), tmp_path / "mo.duckdb")
+    with ResultsStore(tmp_path / "mo.duckdb", read_only=True) as st:
+        ans = load_answer(st)
+        attrs = st.con.execute("SELECT system_attrs_json FROM trials WHERE source = 'sampler'"
+                               ).fetchall()
+    assert all("NSGAIISampler:generation" in a for (a,) in attrs)
+    front = [ans.stats[p] for p in ans.front]
+    assert len(front) >= 3
+    costs = [s.objectives[0][0] for s in front]
+    waits = [s.objectives[1][0] for s in front]
+    # more crews cost more and wait less: along the front, cost rises as the wait falls
+    assert costs == sorted(costs) and waits == sorted(waits, reverse=True)
+    crews = [ans.values(s.point_id)[CREWS] for s in front]
+    assert crews == sorted(crews)
+    others = [s for p, s in ans.stats.items() if p not in ans.front and s.ok]
+    assert all(any(all(a <= b for a, b in zip([f.objectives[0][0], f.objectives[1][0]],
+                                              [o.objectives[0][0], o.objectives[1][0]]))
+                   for f in front) for o in others)
+    # the answer prints the front and draws it
+    import io
+
+    from rich.console import Console
+
+    from sim.experiment.optreport import answer_figures, print_answer
+
+    out = io.StringIO()
+    print_answer(ans, Console(file=out, width=160))
+    assert "Pareto front" in out.getvalue()
+    assert "Optimisation: front 前沿" in [t for t, _ in answer_figures(ans)]
