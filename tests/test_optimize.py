@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sim.experiment.backends import ProcessBackend, SerialBackend
-from sim.experiment.optimize import lever_space, optimize
+from sim.experiment.optimize import lever_space, load_study, optimize
 from sim.experiment.optstats import load_answer
 from sim.experiment.spec import validate_experiment
 from sim.experiment.store import ResultsStore
@@ -120,6 +120,8 @@ def test_same_trials_and_answer_on_processes_and_after_a_larger_budget(reference
     with ResultsStore(reference, read_only=True) as st:
         ans = load_answer(st)
         assert ans.best is not None and len(ans.trials) == 1 + 3 * 2
+        study = load_study(st)  # the Optuna study, rebuilt from the store, agrees
+        assert study.best_trial.params == ans.values(ans.best)
     # a finished search run again runs nothing
     again = optimize(small_exp(), SerialBackend(), tmp_path / "procs.duckdb")
     assert again.executed == 0 and again.rounds_done == 0
