@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import kpi_view
+from app_pages import kpi_view, optimize_view
 from app_pages.common_ui import select
 from app_pages.i18n import tr
 from app_pages.stats import mean_ci
@@ -215,6 +215,7 @@ def render(lang: str) -> None:
         st.error(tr("sw_cannot_open", lang, err=str(err)))
         return
     _explore(data, lang)
+    optimize_view.render(str(p.resolve()), lang)  # optimisation answer, scenario discovery
 
 
 def _explore(data: StoreData, lang: str) -> None:

@@ -74,6 +74,11 @@ def unit_sample(r: ResolvedExperiment) -> np.ndarray:
 
 def design_points(r: ResolvedExperiment) -> list[DesignPoint]:
     """All design points, in a fixed order (point ids are stable for a given experiment)."""
+    if r.spec.design.type == "optimize":
+        from sim.scenario import ScenarioError
+
+        raise ScenarioError([("design", "an optimisation experiment chooses its own "
+                                        "candidates: run it with gridsim optimize")], r.source)
     names = r.factor_names
     factors = [r.spec.factors[n] for n in names]
     if r.spec.design.type == "full_factorial":

@@ -13,7 +13,7 @@ import html
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim.experiment.analysis import morris_indices, paired_differences, sobol_indices, summarize
 from sim.experiment.design import design_seed
+from sim.experiment.optreport import extra_figures, print_extras, report_extras
 from sim.experiment.spec import ResolvedExperiment
 from sim.experiment.store import ResultsStore
 from sim.metrics import KPI_DEFINITIONS
@@ -42,6 +43,7 @@ class ReportData:
     runs: pd.DataFrame
     sessions: pd.DataFrame
     series: pd.DataFrame  # kept time series: mean over ok replications per point and time
+    extras: dict = field(default_factory=dict)  # optimisation answer, discoveries (optreport)
 
     @property
     def factors(self) -> list[str]:
@@ -81,7 +83,7 @@ def build_report(store: ResultsStore, keys: list[str] | None = None,
         "SELECT t.point_id, t.series, t.t_h, avg(t.value) AS mean FROM timeseries t JOIN runs r "
         "USING (point_id, replication) WHERE r.status = 'ok' GROUP BY ALL ORDER BY ALL").df()
     return ReportData(exp, store.path, points, kp, keys, summary, diffs, sob, mor,
-                      store.runs(), sessions, series)
+                      store.runs(), sessions, series, report_extras(store, exp))
 
 
 def wide_summary(data: ReportData) -> pd.DataFrame:
@@ -214,6 +216,7 @@ def print_report(data: ReportData, console, max_points: int = 40) -> None:
             for _, r in df.iterrows():
                 s.add_row(KPI_DEFINITIONS[r.kpi][0], r.factor, *[f"{r[c]:.3g}" for c in cols])
             console.print(s)
+    print_extras(data.extras, console)  # optimisation answer, scenario discovery
 
 
 # --------------------------------------------------------------------------------------- HTML
@@ -310,7 +313,7 @@ def _figures(data: ReportData) -> list[tuple[str, object]]:
         fig.update_layout(title="Morris screening: μ* (importance) vs σ (interactions / "
                                 "non-linearity)", xaxis_title="μ*", yaxis_title="σ", height=460)
         figs.append(("Morris screening", fig))
-    return figs
+    return figs + extra_figures(data.extras)
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.experiment.optspec import Optimize
 from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import (
     Scenario,
@@ -32,7 +33,7 @@ from sim.scenario import (
     validate_scenario,
 )
 
-DesignType = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
+DesignType = Literal["full_factorial", "latin_hypercube", "sobol", "morris", "optimize"]
 
 
 class _Model(BaseModel):
@@ -129,7 +130,9 @@ class Design(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "Design":
-        if self.type != "full_factorial" and self.samples is None:
+        if self.type == "optimize" and self.samples is not None:
+            raise ValueError("an optimisation chooses its own candidates: no samples")
+        if self.type not in ("full_factorial", "optimize") and self.samples is None:
             raise ValueError(f"design type {self.type} needs samples")
         if self.type == "full_factorial" and self.samples is not None:
             raise ValueError("a full factorial takes no samples (its levels come from the factors)")
@@ -174,6 +177,21 @@ class Experiment(_Model):
     kpis: tuple[str, ...] = Field(default=tuple(KPI_DEFINITIONS), min_length=1)
     timeseries: tuple[str, ...] = Field(default=(), description="time-series columns to keep")
     precision: Precision | None = None
+    optimize: Optimize | None = Field(
+        default=None, description="objectives, constraints and budget of gridsim optimize "
+                                  "(sim/experiment/optspec.py); factors are then the levers")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optimize_design(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("optimize") is not None:
+            design = data.get("design")
+            if design is None:
+                return {**data, "design": {"type": "optimize"}}
+            if not isinstance(design, dict) or design.get("type") != "optimize":
+                raise _PathError("design", "an optimisation chooses its own candidates: leave "
+                                           "design out (or write design: {type: optimize})")
+        return data
 
     @field_validator("kpis")
     @classmethod
@@ -193,9 +211,42 @@ class Experiment(_Model):
                 if f.is_range and f.num is None and f.step is None:
                     raise _PathError(f"factors.{path}",
                                      "a range in a full factorial needs num or step")
+        if self.design.type == "optimize" or self.optimize is not None:
+            _check_optimize(self)
         if self.precision and self.precision.kpi not in self.kpis:
             raise _PathError("precision.kpi", f"{self.precision.kpi!r} is not among the kept kpis")
         return self
+
+
+def _check_optimize(e: "Experiment") -> None:
+    opt = e.optimize
+    if opt is None:
+        raise _PathError("optimize", "design type optimize needs an optimize: section")
+    if e.precision is not None:
+        raise _PathError("precision", "an optimisation adds replications itself "
+                                      "(optimize.max_replications); drop precision")
+    for i, o in enumerate(opt.objectives):
+        for k in o.keys:
+            if k not in e.kpis:
+                raise _PathError(f"optimize.objectives.{i}", f"{k!r} is not among the kept kpis")
+    for i, c in enumerate(opt.constraints):
+        if c.kpi not in e.kpis:
+            raise _PathError(f"optimize.constraints.{i}.kpi", f"{c.kpi!r} is not among the kept "
+                                                              "kpis")
+    if opt.constraints and e.replications < 2:
+        raise _PathError("replications", "a confidence bound needs at least 2 replications per "
+                                         f"candidate (got {e.replications})")
+    if opt.max_replications < e.replications:
+        raise _PathError("optimize.max_replications", f"must be at least replications "
+                                                      f"({e.replications})")
+    for path, f in e.factors.items():
+        if f.log and (f.step is not None or f.num is not None):
+            raise _PathError(f"factors.{path}", "a log-scale lever cannot also be stepped")
+        bad = [v for v in (f.values or ()) if v is not None
+               and not isinstance(v, (bool, int, float, str))]
+        if bad:
+            raise _PathError(f"factors.{path}", "choices of an optimisation lever must be "
+                                                f"numbers, booleans or names (got {bad[0]!r})")
 
 
 class _PathError(ValueError):
@@ -231,7 +282,10 @@ class ResolvedExperiment:
             k: f.model_dump(mode="json") for k, f in self.spec.factors.items()},
             "design": self.spec.design.model_dump(mode="json"), "seed": self.spec.seed,
             "crn": self.spec.common_random_numbers, "kpis": list(self.spec.kpis),
-            "timeseries": list(self.spec.timeseries)}, sort_keys=True, default=str)
+            "timeseries": list(self.spec.timeseries),
+            **({"optimize": self.spec.optimize.hash_part(),
+                "replications": self.spec.replications} if self.spec.optimize else {})},
+            sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def stored_spec(self) -> dict[str, Any]:
@@ -312,6 +366,7 @@ _EXPERIMENT_FIELDS: dict[tuple[str, ...], list[str]] = {
     ("design",): list(Design.model_fields),
     ("precision",): list(Precision.model_fields),
     ("factors",): list(Factor.model_fields),
+    ("optimize",): list(Optimize.model_fields),
 }
 
 
@@ -331,7 +386,8 @@ def validate_experiment(data: Any, source: str, base_dir: Path | None = None
     from sim.experiment.design import design_points
 
     problems: list[tuple[str, str]] = []
-    for pt in design_points(resolved):
+    points = lever_corners(resolved) if spec.optimize else design_points(resolved)
+    for pt in points:
         for path, msg in resolved.check_point(pt.values):
             label = ", ".join(f"{k}={v!r}" for k, v in pt.values.items())
             problems.append((f"design point {pt.point_id} ({label})", f"{path}: {msg}"))
@@ -343,6 +399,24 @@ def validate_experiment(data: Any, source: str, base_dir: Path | None = None
     if problems:
         raise ScenarioError(problems, source)
     return resolved
+
+
+def lever_corners(r: ResolvedExperiment) -> list[Any]:
+    """Points checked at load for an optimisation: every lever at each end (or each choice)
+    with the others at their base values, and all levers low, and all high together."""
+    from sim.experiment.design import DesignPoint
+
+    base = {n: _safe_lookup(r._base_data, n) for n in r.factor_names}
+    ends = {}
+    for n, f in r.spec.factors.items():
+        if f.values is not None:
+            ends[n] = list(f.values)
+        else:
+            lo, hi = (math.ceil(f.low), math.floor(f.high)) if r.integer[n] else (f.low, f.high)
+            ends[n] = [lo, hi]
+    pts = [{n: v[0] for n, v in ends.items()}, {n: v[-1] for n, v in ends.items()}]
+    pts += [{**base, n: v} for n, vs in ends.items() for v in vs]
+    return [DesignPoint(i, p, ()) for i, p in enumerate(pts)]
 
 
 def _load_base(spec: Experiment, source: str, base_dir: Path | None) -> Scenario:
