@@ -82,7 +82,9 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
         started: list[Backend] = []
 
         def run(todo: list[tuple[int, int]]) -> None:
-            if todo and not started:  # start workers only when there is work
+            if not todo:  # a finished sweep run again: nothing to start, nothing to send
+                return
+            if not started:  # start workers only when there is work
                 started.append(stack.enter_context(backend))
                 store.set_session_workers(getattr(backend, "workers", 1))
             _execute(exp, points, todo, backend, store, reporter, summary)
