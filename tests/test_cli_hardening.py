@@ -78,3 +78,72 @@ def test_hostile_yaml_is_refused_with_a_message(tmp_path):
         fh.truncate(17 * 2**20)
     r = cli("validate", str(big))
     assert r.returncode == 2 and "at most 16 MB" in r.stderr
+
+
+def _report_store(tmp_path: Path, kpis: list[str] | None) -> Path:
+    from sim.experiment.backends import SerialBackend
+    from sim.experiment.engine import sweep
+    from sim.experiment.spec import validate_experiment
+
+    import yaml
+
+    data = yaml.safe_load(TINY_SWEEP)
+    if kpis is None:
+        data.pop("kpis")  # every KPI
+    else:
+        data["kpis"] = kpis
+    exp = validate_experiment(data, "tiny", tmp_path)
+    path = tmp_path / "r.duckdb"
+    sweep(exp, SerialBackend(), path)
+    return path
+
+
+def test_the_report_fits_any_terminal_width_and_never_cuts_a_figure(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from sim.experiment.report import build_report, fmt_ci, print_report, wide_summary
+
+    path = _report_store(tmp_path, None)
+    with ResultsStore(path, read_only=True) as st:
+        data = build_report(st)
+    ws = wide_summary(data)
+    figures = {fmt_ci(r[k], r[f"{k}_ci95"], k) for r in ws.to_dict("records") for k in data.keys}
+    assert len(data.keys) >= 16
+    for width in (40, 60, 80, 120, 200, 400):
+        buf = io.StringIO()
+        print_report(data, Console(file=buf, width=width, color_system=None))
+        text = buf.getvalue()
+        lines = text.splitlines()
+        assert "…" not in text, width
+        assert max(len(ln) for ln in lines) <= width
+        missing = [f for f in figures if not any(f in ln for ln in lines)]
+        assert not missing, (width, missing[:3])  # each figure whole, on one line
+
+
+def test_report_formats_for_pipes_carry_every_figure_in_full(tmp_path):
+    import csv
+    import io
+    import json
+
+    path = _report_store(tmp_path, ["incidents_total", "on_time_rate", "monthly_staff_cost"])
+    with ResultsStore(path, read_only=True) as st:
+        kp = st.kpis()
+    r = cli("report", str(path), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [p["point_id"] for p in doc["points"]] == list(range(6))
+    p0 = doc["points"][0]
+    rows = kp[kp.point_id == 0].on_time_rate
+    assert p0["kpis"]["on_time_rate"]["mean"] == rows.mean()
+    assert p0["kpis"]["on_time_rate"]["n"] == len(rows) == p0["replications"] == 2
+    assert doc["runs"] == {"ok": 12, "failed": 0}
+    r = cli("report", str(path), "--format", "csv", "--csv", str(tmp_path / "out"))
+    table = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(table) == 6 and float(table[0]["on_time_rate"]) == rows.mean()
+    assert "wrote" not in r.stdout and "wrote" in r.stderr  # stdout stays a clean table
+    r = cli("report", str(path), "--format", "markdown")
+    assert r.stdout.count("\n| ") >= 6 and "|---:|" in r.stdout
+    r = cli("report", str(path), "--format", "xml")
+    assert r.returncode == 2 and "allowed: table, csv, json, markdown" in r.stderr
