@@ -147,3 +147,47 @@ def test_report_formats_for_pipes_carry_every_figure_in_full(tmp_path):
     assert r.stdout.count("\n| ") >= 6 and "|---:|" in r.stdout
     r = cli("report", str(path), "--format", "xml")
     assert r.returncode == 2 and "allowed: table, csv, json, markdown" in r.stderr
+
+
+def test_values_that_validate_but_cannot_run_are_refused_saying_by_how_much(tmp_path,
+                                                                             monkeypatch):
+    from sim.scenario import Scenario, ScenarioError, scenario_with
+    from sim.scenario.size import check_fits, estimate
+
+    huge = scenario_with(Scenario(), {"city.households": 20_000_000,
+                                      "city.households_per_grid": 10})
+    est = estimate(huge)
+    assert est.grids == 2_240_000  # the same rounding as the city builder
+    try:
+        check_fits(huge, limit=16e9)
+    except ScenarioError as err:
+        (field, msg), = err.problems
+    assert field == "city.households_per_grid"
+    assert f"{est.bytes / 16e9:.1f}× too much" in msg and "this machine has 16.0 GB" in msg
+    assert check_fits(Scenario(), limit=16e9).grids == 45
+    r = cli("run", "--set", "city.households=20000000", "--set", "city.households_per_grid=10",
+            "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "too large for this machine" in r.stderr  # 38.7 GB
+    monkeypatch.setenv("GRIDSIM_MEMORY_LIMIT", "1G")
+    r = cli("run", "--set", "channels.handed_down_per_day=1e6", "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "channels.handed_down_per_day: too large" in r.stderr
+    assert not (tmp_path / "out").exists()
+    r = cli("validate", "scenarios/city_large.yaml")
+    assert r.returncode == 2 and "× too much" in r.stderr
+    monkeypatch.setenv("GRIDSIM_MEMORY_LIMIT", "300M")  # one tiny run fits, two at once do not
+    exp = tmp_path / "tiny.yaml"
+    exp.write_text(TINY_SWEEP, encoding="utf-8")
+    r = cli("sweep", str(exp), "--store", str(tmp_path / "s.duckdb"), "--workers", "2")
+    assert r.returncode == 2 and "2 runs at once" in r.stderr and "fewer --workers" in r.stderr
+    assert not (tmp_path / "s.duckdb").exists()
+    # no number is infinite or beyond 1e15; periods are at least a day (or 6 minutes)
+    for path, value, message in (("staffing.pay.grid_worker", float("inf"), "finite"),
+                                 ("staffing.pay.grid_worker", 1e300, "at most 1e+15"),
+                                 ("appraisal.cycle_days", 1e-9, "greater than or equal to 1"),
+                                 ("run.timeseries_interval_h", 1e-5, "greater than or equal"),
+                                 ("incidents.hourly_profile", [1e300] * 24, "at most 1e6")):
+        try:
+            scenario_with(Scenario(), {path: value})
+            raise AssertionError(path)
+        except ScenarioError as err:
+            assert message in str(err), (path, str(err))

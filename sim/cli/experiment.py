@@ -183,11 +183,15 @@ def sweep_cmd(
 
 def _dry_run(exp, store: Path | None, replications: int | None) -> None:
     from sim.experiment.design import design_points
-    from sim.experiment.engine import default_store_path
+    from sim.experiment.engine import check_sizes, default_store_path
     from sim.experiment.store import ResultsStore
 
     c = _cli()
     pts = design_points(exp)
+    try:
+        check_sizes(exp, pts)
+    except ScenarioError as e:
+        c.fail(e)
     reps = replications or exp.spec.replications
     path = store or default_store_path(exp)
     done = 0

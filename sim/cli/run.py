@@ -20,6 +20,7 @@ from sim.cli.common import (
     resolve_scenario,
 )
 from sim.scenario import ScenarioError, json_schema, load_scenario
+from sim.scenario.size import check_fits
 
 
 def run(
@@ -39,6 +40,7 @@ def run(
         if seed is not None and not 0 <= seed < 2**63:
             raise ScenarioError([("seed", f"must be between 0 and 2**63-1 (got {seed})")], "--seed")
         sc = resolve_scenario(scenario, set_, {"run.days": days} if days is not None else None)
+        check_fits(sc, source=str(scenario) if scenario else "baseline")
     except ScenarioError as e:
         fail(e)
         return
@@ -69,6 +71,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files to
     for f in files:
         try:
             sc = load_scenario(f)
+            check_fits(sc, source=str(f))
             console.print(f"[green]ok[/]  {f}  ({sc.name}, hash {sc.hash()})", highlight=False)
         except ScenarioError as e:
             bad = True

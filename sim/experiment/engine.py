@@ -75,6 +75,8 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
     reps_each = replications or exp.spec.replications
     precision = precision or exp.spec.precision
     summary = SweepSummary(store=path, points=len(points))
+    check_sizes(exp, points, getattr(backend, "workers", 1) if backend.label.startswith(
+        ("processes", "dask LocalCluster")) else 1)  # before anything is written
     t0 = time.perf_counter()
     with ResultsStore(path) as store, ExitStack() as stack:
         store.attach(exp, points)
@@ -120,6 +122,21 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
             summary.replications = reps
             store.end_session(summary.ok, summary.failed, outcome)
     return summary
+
+
+def check_sizes(exp: ResolvedExperiment, points: list[DesignPoint], copies: int = 1) -> None:
+    """Refuse a sweep with a design point too large for this machine (``copies`` at once)."""
+    from sim.scenario import ScenarioError
+    from sim.scenario.size import check_fits, machine_memory
+
+    limit = machine_memory()
+    for p in points:
+        try:
+            check_fits(exp.scenario(p.values), copies, limit=limit)
+        except ScenarioError as err:
+            label = ", ".join(f"{k}={v!r}" for k, v in p.values.items())
+            raise ScenarioError([(f"design point {p.point_id} ({label}): {f}", m)
+                                 for f, m in err.problems], exp.source) from None
 
 
 def _todo(points: list[DesignPoint], reps: dict[int, int], status: dict[tuple[int, int], str],
