@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
+import duckdb
+
 from sim.experiment.analysis import precision_targets
 from sim.experiment.backends import Backend
 from sim.experiment.design import DesignPoint, design_points, plan, run_seed
 from sim.experiment.spec import Precision, ResolvedExperiment
-from sim.experiment.store import ResultsStore
+from sim.experiment.store import ResultsStore, StoreWriteError, store_write_error
 from sim.experiment.worker import RunOutcome, RunTask
 
 
@@ -79,8 +81,11 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
         ("processes", "dask LocalCluster")) else 1)  # before anything is written
     t0 = time.perf_counter()
     with ResultsStore(path) as store, ExitStack() as stack:
-        store.attach(exp, points)
-        store.begin_session(command, backend.label, getattr(backend, "workers", 1))
+        try:
+            store.attach(exp, points)
+            store.begin_session(command, backend.label, getattr(backend, "workers", 1))
+        except duckdb.Error as err:  # e.g. the disk is full before the first run
+            raise store_write_error(err, path) from None
         started: list[Backend] = []
 
         def run(todo: list[tuple[int, int]]) -> None:
@@ -110,9 +115,14 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
                 run(todo)
         except KeyboardInterrupt:
             summary.interrupted, outcome = True, "interrupted"
-            abort = getattr(backend, "abort", None)
-            if started and abort is not None:
-                abort()
+            _abort(backend, started)
+        except StoreWriteError as err:  # disk full: stop at once; what is committed stays
+            outcome = "store write failed"
+            _abort(backend, started)
+            raise StoreWriteError([*err.problems, (
+                "results store", f"{summary.executed} runs of this sweep were saved before that "
+                    f"({summary.skipped} earlier); free some space and run the same command "
+                    "again to resume")], str(path)) from None
         except BaseException:
             outcome = "error"
             raise
@@ -120,8 +130,17 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
             reporter.stop()
             summary.elapsed_s = time.perf_counter() - t0
             summary.replications = reps
-            store.end_session(summary.ok, summary.failed, outcome)
+            try:
+                store.end_session(summary.ok, summary.failed, outcome)
+            except duckdb.Error:  # the store cannot be written (the error above says why)
+                pass
     return summary
+
+
+def _abort(backend: Backend, started: list[Backend]) -> None:
+    abort = getattr(backend, "abort", None)
+    if started and abort is not None:
+        abort()
 
 
 def check_sizes(exp: ResolvedExperiment, points: list[DesignPoint], copies: int = 1) -> None:
