@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -51,8 +55,9 @@ def run(
                   TimeRemainingColumn(), console=err_console, transient=True,
                   disable=json_out or not err_console.is_terminal) as bar:
         task = bar.add_task(f"{sc.name}", total=sc.run.days)
-        result = run_scenario(sc, seed, out_dir=out, keep_cases=False,
-                              progress=lambda now, h: bar.update(task, completed=now / 24))
+        with _staging(out) as stage:  # the files appear in out/ only once all are written
+            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False,
+                                  progress=lambda now, h: bar.update(task, completed=now / 24))
     if json_out:
         print(json.dumps({"kpis": {k: (None if v != v else v) for k, v in result.kpis.items()},
                           "manifest": result.manifest}, ensure_ascii=False, indent=2))
@@ -63,6 +68,26 @@ def run(
     console.print(f"{m['incidents']:,} incidents, {m['events']:,} events in {m['wall_time_s']:.2f} s")
     if out:
         console.print(f"results written to {out}/")
+
+
+@contextlib.contextmanager
+def _staging(out: Optional[Path]) -> Iterator[Optional[Path]]:
+    """A hidden folder beside ``out`` to write into; moved into ``out`` only on success.
+
+    A run that fails, is interrupted or fills the disk leaves ``out`` as it was.
+    """
+    if out is None:
+        yield None
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield stage
+        out.mkdir(exist_ok=True)
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files to check.")]) -> None:
