@@ -113,7 +113,7 @@ class ResultsStore:
         if self.version > SCHEMA_VERSION:
             self.close()
             raise ScenarioError([("results store", f"written by a newer gridsim (store schema "
-                                                   f"{self.version}; this gridsim {sim.__version__} "
+                                                   f"{self.version}; this gridsim {__version__} "
                                                    f"knows up to {SCHEMA_VERSION}); upgrade "
                                                    "gridsim to read it")], str(path))
         if not read_only and self.version < SCHEMA_VERSION:
