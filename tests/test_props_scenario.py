@@ -50,6 +50,7 @@ def test_any_value_in_any_field_of_the_baseline_validates_or_names_the_field(pat
         assert err.problems and all(isinstance(f, str) and m for f, m in err.problems)
 
 
+@settings(max_examples=60)  # each example writes and checks a file: about 0.5 s here
 @given(doc=st.dictionaries(keys, documents, max_size=6), huge_list=st.booleans())
 def test_any_scenario_file_validates_or_fails_with_a_message(tmp_path_factory, doc, huge_list):
     if huge_list:
