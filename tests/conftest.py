@@ -60,3 +60,18 @@ def write_tiny_sweep_store(folder: Path) -> Path:
     done = gridsim("sweep", str(exp), "--store", str(path), "--backend", "serial")
     assert done.returncode == 0, done.stderr[-2000:]
     return path
+
+
+# ----------------------------------------------------------------------------- property tests
+# One Hypothesis profile for the suite: a few hundred examples per input boundary, no deadline
+# (a shared machine is slow at times), and under CI the same examples on every run
+# (derandomised, no example database), so a red build is reproducible.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "gridsim", max_examples=200, deadline=None, print_blob=True,
+    derandomize=bool(os.environ.get("CI")),
+    **({"database": None} if os.environ.get("CI") else {}),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                           HealthCheck.data_too_large])
+settings.load_profile("gridsim")

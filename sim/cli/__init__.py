@@ -28,7 +28,35 @@ app.command("docs")(docs.docs_command)  # regenerate docs/kpis.md, docs/scenario
 
 
 def main() -> None:
-    app()
+    """The ``gridsim`` entry point: whatever happens, a message, never a traceback.
+
+    A closed pipe (``gridsim report --format csv | head``) ends quietly; a file that cannot be
+    written (disk full, no permission) is a one-line error with exit code 2; anything else is
+    a bug in gridsim: one line on the terminal and the traceback in a log file to report.
+    """
+    import os
+    import sys
+    import tempfile
+    import traceback
+    from pathlib import Path
+
+    from sim.cli.common import print_error
+
+    try:
+        app()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        sys.exit(0)
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print_error(f"{where}{err.strerror or err}")
+        sys.exit(2)
+    except Exception as err:  # noqa: BLE001 - the last line of defence, logged in full
+        log = Path(tempfile.gettempdir()) / f"gridsim-error-{os.getpid()}.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print_error(f"internal error ({type(err).__name__}: {err}); this is a bug in gridsim — "
+                    f"the details are in {log}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

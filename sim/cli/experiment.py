@@ -94,7 +94,8 @@ def _run_sweep(exp, backend, store, retry_failed, replications, precision, comma
     rate = s.executed / s.elapsed_s if s.elapsed_s > 0 else 0.0
     c.console.print(f"{exp.spec.name}: {s.points} points, {s.planned} runs planned, "
                     f"{s.skipped} already in the store, {s.ok} ok, {s.failed} failed this time "
-                    f"in {s.elapsed_s:.1f} s ({rate:.2f} runs/s) → {s.store}", highlight=False)
+                    f"in {s.elapsed_s:.1f} s ({rate:.2f} runs/s) → {s.store}", highlight=False,
+                    soft_wrap=True)
     for p, r, msg in s.failures[:5]:
         c.err_console.print(f"[red]failed[/] point {p} replication {r}: {c.escape(msg)}",
                             highlight=False, soft_wrap=True)
@@ -182,11 +183,15 @@ def sweep_cmd(
 
 def _dry_run(exp, store: Path | None, replications: int | None) -> None:
     from sim.experiment.design import design_points
-    from sim.experiment.engine import default_store_path
+    from sim.experiment.engine import check_sizes, default_store_path
     from sim.experiment.store import ResultsStore
 
     c = _cli()
     pts = design_points(exp)
+    try:
+        check_sizes(exp, pts)
+    except ScenarioError as e:
+        c.fail(e)
     reps = replications or exp.spec.replications
     path = store or default_store_path(exp)
     done = 0
@@ -226,13 +231,21 @@ def report_cmd(
     workers: Annotated[Optional[int], typer.Option(help="Workers for --precision runs.")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler for --precision.")
     ] = None,
+    format_: Annotated[str, typer.Option(
+        "--format", help="table (fits the terminal) | csv | json | markdown (for pipes: the "
+                         "figures in full on stdout).")] = "table",
 ) -> None:
     """Means and 95% CIs per design point, paired differences, Sobol/Morris indices, exports."""
     from sim.experiment.report import build_report, export_tables, print_report, write_html
     from sim.experiment.store import ResultsStore
 
+    from sim.experiment.report_formats import FORMATS, render
+
     c = _cli()
     try:
+        if format_ not in FORMATS:
+            raise ScenarioError([("--format", f"unknown format {format_!r}; allowed: "
+                                              + ", ".join(FORMATS))])
         pairs = [_pair(s) for s in compare] if compare else None
         _check_kpis(kpi or [])
         prec = _parse_precision(precision, max_replications)
@@ -260,7 +273,10 @@ def report_cmd(
     if bad:
         c.fail(ScenarioError([("--compare", f"no design point {bad[0]}; points are 0…"
                                             f"{len(data.points) - 1}")]))
-    print_report(data, c.console)
+    if format_ == "table":
+        print_report(data, c.console)
+    else:
+        sys.stdout.write(render(data, format_).rstrip("\n") + "\n")
     written = list(raw_csv) + list(raw_pq)
     if csv:
         written += export_tables(data, csv, "csv")
@@ -268,8 +284,9 @@ def report_cmd(
         written += export_tables(data, parquet, "parquet")
     if html:
         written.append(write_html(data, html))
-    for p in written:
-        c.console.print(f"wrote {p}", highlight=False)
+    for p in written:  # on stderr when stdout carries a table for a pipe
+        (c.console if format_ == "table" else c.err_console).print(f"wrote {p}", highlight=False,
+                                                                    soft_wrap=True)
 
 
 def _check_kpis(keys: list[str]) -> None:

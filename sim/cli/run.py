@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -20,6 +24,7 @@ from sim.cli.common import (
     resolve_scenario,
 )
 from sim.scenario import ScenarioError, json_schema, load_scenario
+from sim.scenario.size import check_fits
 
 
 def run(
@@ -39,6 +44,7 @@ def run(
         if seed is not None and not 0 <= seed < 2**63:
             raise ScenarioError([("seed", f"must be between 0 and 2**63-1 (got {seed})")], "--seed")
         sc = resolve_scenario(scenario, set_, {"run.days": days} if days is not None else None)
+        check_fits(sc, source=str(scenario) if scenario else "baseline")
     except ScenarioError as e:
         fail(e)
         return
@@ -49,8 +55,9 @@ def run(
                   TimeRemainingColumn(), console=err_console, transient=True,
                   disable=json_out or not err_console.is_terminal) as bar:
         task = bar.add_task(f"{sc.name}", total=sc.run.days)
-        result = run_scenario(sc, seed, out_dir=out, keep_cases=False,
-                              progress=lambda now, h: bar.update(task, completed=now / 24))
+        with _staging(out) as stage:  # the files appear in out/ only once all are written
+            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False,
+                                  progress=lambda now, h: bar.update(task, completed=now / 24))
     if json_out:
         print(json.dumps({"kpis": {k: (None if v != v else v) for k, v in result.kpis.items()},
                           "manifest": result.manifest}, ensure_ascii=False, indent=2))
@@ -63,12 +70,33 @@ def run(
         console.print(f"results written to {out}/")
 
 
+@contextlib.contextmanager
+def _staging(out: Optional[Path]) -> Iterator[Optional[Path]]:
+    """A hidden folder beside ``out`` to write into; moved into ``out`` only on success.
+
+    A run that fails, is interrupted or fills the disk leaves ``out`` as it was.
+    """
+    if out is None:
+        yield None
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield stage
+        out.mkdir(exist_ok=True)
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files to check.")]) -> None:
     """Check scenario files; print every problem with its field path."""
     bad = False
     for f in files:
         try:
             sc = load_scenario(f)
+            check_fits(sc, source=str(f))
             console.print(f"[green]ok[/]  {f}  ({sc.name}, hash {sc.hash()})", highlight=False)
         except ScenarioError as e:
             bad = True

@@ -74,11 +74,22 @@ class ProcessBackend:
         import multiprocessing as mp
         import time
 
+        from concurrent.futures.process import BrokenProcessPool
+
         t0 = time.perf_counter()
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                                   initializer=watch_parent, initargs=(os.getpid(),))
-        for f in [pool.submit(warm_up, i) for i in range(self.workers)]:
-            f.result()
+        for attempt in range(1, 4):  # a worker killed while it starts: start the pool again
+            pool = ProcessPoolExecutor(max_workers=self.workers,
+                                       mp_context=mp.get_context("spawn"),
+                                       initializer=watch_parent, initargs=(os.getpid(),))
+            try:
+                for f in [pool.submit(warm_up, i) for i in range(self.workers)]:
+                    f.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                if attempt == 3:
+                    raise
+                continue
+            break
         self.startup_s = time.perf_counter() - t0  # spawn + import the model in every worker
         return pool
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
+import duckdb
+
 from sim.experiment.analysis import precision_targets
 from sim.experiment.backends import Backend
 from sim.experiment.design import DesignPoint, design_points, plan, run_seed
 from sim.experiment.spec import Precision, ResolvedExperiment
-from sim.experiment.store import ResultsStore
+from sim.experiment.store import ResultsStore, StoreWriteError, store_write_error
 from sim.experiment.worker import RunOutcome, RunTask
 
 
@@ -75,14 +77,21 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
     reps_each = replications or exp.spec.replications
     precision = precision or exp.spec.precision
     summary = SweepSummary(store=path, points=len(points))
+    check_sizes(exp, points, getattr(backend, "workers", 1) if backend.label.startswith(
+        ("processes", "dask LocalCluster")) else 1)  # before anything is written
     t0 = time.perf_counter()
     with ResultsStore(path) as store, ExitStack() as stack:
-        store.attach(exp, points)
-        store.begin_session(command, backend.label, getattr(backend, "workers", 1))
+        try:
+            store.attach(exp, points)
+            store.begin_session(command, backend.label, getattr(backend, "workers", 1))
+        except duckdb.Error as err:  # e.g. the disk is full before the first run
+            raise store_write_error(err, path) from None
         started: list[Backend] = []
 
         def run(todo: list[tuple[int, int]]) -> None:
-            if todo and not started:  # start workers only when there is work
+            if not todo:  # a finished sweep run again: nothing to start, nothing to send
+                return
+            if not started:  # start workers only when there is work
                 started.append(stack.enter_context(backend))
                 store.set_session_workers(getattr(backend, "workers", 1))
             _execute(exp, points, todo, backend, store, reporter, summary)
@@ -106,9 +115,14 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
                 run(todo)
         except KeyboardInterrupt:
             summary.interrupted, outcome = True, "interrupted"
-            abort = getattr(backend, "abort", None)
-            if started and abort is not None:
-                abort()
+            _abort(backend, started)
+        except StoreWriteError as err:  # disk full: stop at once; what is committed stays
+            outcome = "store write failed"
+            _abort(backend, started)
+            raise StoreWriteError([*err.problems, (
+                "results store", f"{summary.executed} runs of this sweep were saved before that "
+                    f"({summary.skipped} earlier); free some space and run the same command "
+                    "again to resume")], str(path)) from None
         except BaseException:
             outcome = "error"
             raise
@@ -116,8 +130,32 @@ def sweep(exp: ResolvedExperiment, backend: Backend, store_path: str | Path | No
             reporter.stop()
             summary.elapsed_s = time.perf_counter() - t0
             summary.replications = reps
-            store.end_session(summary.ok, summary.failed, outcome)
+            try:
+                store.end_session(summary.ok, summary.failed, outcome)
+            except duckdb.Error:  # the store cannot be written (the error above says why)
+                pass
     return summary
+
+
+def _abort(backend: Backend, started: list[Backend]) -> None:
+    abort = getattr(backend, "abort", None)
+    if started and abort is not None:
+        abort()
+
+
+def check_sizes(exp: ResolvedExperiment, points: list[DesignPoint], copies: int = 1) -> None:
+    """Refuse a sweep with a design point too large for this machine (``copies`` at once)."""
+    from sim.scenario import ScenarioError
+    from sim.scenario.size import check_fits, machine_memory
+
+    limit = machine_memory()
+    for p in points:
+        try:
+            check_fits(exp.scenario(p.values), copies, limit=limit)
+        except ScenarioError as err:
+            label = ", ".join(f"{k}={v!r}" for k, v in p.values.items())
+            raise ScenarioError([(f"design point {p.point_id} ({label}): {f}", m)
+                                 for f, m in err.problems], exp.source) from None
 
 
 def _todo(points: list[DesignPoint], reps: dict[int, int], status: dict[tuple[int, int], str],

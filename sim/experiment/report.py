@@ -89,10 +89,12 @@ def build_report(store: ResultsStore, keys: list[str] | None = None,
 def wide_summary(data: ReportData) -> pd.DataFrame:
     """One row per point: factor values, n and mean / CI half-width of each KPI."""
     out = data.points.drop(columns=["scenario_hash"]).set_index("point_id")
+    cols = {}
     for k in data.keys:
         s = data.summary[data.summary.kpi == k].set_index("point_id")
-        out[f"{k}"] = s["mean"]
-        out[f"{k}_ci95"] = s["half_width"]
+        cols[f"{k}"] = s["mean"].reindex(out.index)
+        cols[f"{k}_ci95"] = s["half_width"].reindex(out.index)
+    out = pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
     n = data.kpis.groupby("point_id").size() if len(data.kpis) else pd.Series(dtype=int)
     out.insert(len(data.factors), "replications", n.reindex(out.index).fillna(0).astype(int))
     return out.reset_index()
@@ -160,62 +162,57 @@ def _val(v: object) -> str:
 
 
 def print_report(data: ReportData, console, max_points: int = 40) -> None:
-    from rich.table import Table
+    from sim.experiment.layout import Col, Grid, layout, summary_layout
 
+    width = console.width
     counts = data.runs.status.value_counts().to_dict() if len(data.runs) else {}
     console.print(f"[bold]{data.exp.spec.name}[/] — {data.exp.spec.design.type}, "
                   f"{len(data.points)} points, {counts.get('ok', 0)} runs ok, "
-                  f"{counts.get('failed', 0)} failed  ({data.store_path})", highlight=False)
-    t = Table(title="Mean ± 95% CI half-width by design point", title_justify="left")
-    t.add_column("point", justify="right")
-    for f in data.factors:
-        t.add_column(_short(f), justify="right")
-    t.add_column("n", justify="right")
-    for k in data.keys:
-        t.add_column(f"{KPI_DEFINITIONS[k][0]}\n{KPI_DEFINITIONS[k][1]}", justify="right")
+                  f"{counts.get('failed', 0)} failed  ({data.store_path})", highlight=False,
+                  soft_wrap=False)
     ws = wide_summary(data)
-    for row in ws.head(max_points).to_dict("records"):
-        t.add_row(str(int(row["point_id"])), *[_val(row[f]) for f in data.factors],
-                  str(int(row["replications"])),
-                  *[fmt_ci(row[k], row[f"{k}_ci95"], k) for k in data.keys])
-    console.print(t)
+    shown = ws.head(max_points).to_dict("records")
+    point_cols = [Col("point")] + [Col(_short(f)) for f in data.factors] + [Col("n")]
+    points = [[str(int(r["point_id"])), *[_val(r[f]) for f in data.factors],
+               str(int(r["replications"]))] for r in shown]
+    values = [[fmt_ci(r[k], r[f"{k}_ci95"], k) for k in data.keys] for r in shown]
+    labels = [f"{KPI_DEFINITIONS[k][0]} {KPI_DEFINITIONS[k][1]}" for k in data.keys]
+    console.print(summary_layout("Mean ± 95% CI half-width by design point", point_cols, points,
+                                 labels, values, width))
     if len(ws) > max_points:
         console.print(f"… {len(ws) - max_points} more points (export with --csv/--parquet or "
                       "see the HTML report)")
     failed = data.runs[data.runs.status == "failed"] if len(data.runs) else data.runs
     if len(failed):
-        f = Table(title=f"Failed runs ({len(failed)}; rerun with gridsim sweep … --retry-failed)",
-                  title_justify="left")
-        for c in ("point", "replication", "seed", "error (last line)"):
-            f.add_column(c, justify="left" if c.startswith("error") else "right")
+        g = Grid(f"Failed runs ({len(failed)}; rerun with gridsim sweep … --retry-failed)",
+                 [Col("point"), Col("replication"), Col("seed"),
+                  Col("error (last line)", figure=False, right=False)])
         for r in failed.head(10).itertuples():
             last = (r.error or "").strip().splitlines()[-1:] or [""]
-            f.add_row(str(r.point_id), str(r.replication), str(r.seed), last[0][:120])
-        console.print(f)
+            g.rows.append([str(r.point_id), str(r.replication), str(r.seed), last[0]])
+        console.print(layout(g, width, head=2))
     if len(data.differences):
-        d = Table(title="Paired differences B − A (common random numbers)", title_justify="left")
-        for c in ("A", "B", "KPI", "n", "B − A", "95% CI", "p (paired t)", "unpaired ±"):
-            d.add_column(c, justify="right" if c not in ("KPI",) else "left")
+        g = Grid("Paired differences B − A (common random numbers)",
+                 [Col("A"), Col("B"), Col("KPI", figure=False, right=False), Col("n"),
+                  Col("B − A"), Col("95% CI"), Col("p (paired t)"), Col("unpaired ±")])
         for _, r in data.differences.iterrows():
-            d.add_row(str(r.point_a), str(r.point_b), KPI_DEFINITIONS[r.kpi][0], str(r.n_pairs),
-                      fmt(r.mean_diff, r.kpi),
-                      f"[{fmt(r.ci_low, r.kpi)}, {fmt(r.ci_high, r.kpi)}]",
-                      "–" if not math.isfinite(r.p_value) else f"{r.p_value:.3g}",
-                      fmt(r.unpaired_half_width, r.kpi))
-        console.print(d)
+            g.rows.append([str(r.point_a), str(r.point_b), KPI_DEFINITIONS[r.kpi][0],
+                           str(r.n_pairs), fmt(r.mean_diff, r.kpi),
+                           f"[{fmt(r.ci_low, r.kpi)}, {fmt(r.ci_high, r.kpi)}]",
+                           "–" if not math.isfinite(r.p_value) else f"{r.p_value:.3g}",
+                           fmt(r.unpaired_half_width, r.kpi)])
+        console.print(layout(g, width, head=3))
     for name, df, cols in (("Sobol indices (S1 first order, ST total)", data.sobol,
                             ["S1", "S1_conf", "ST", "ST_conf"]),
                            ("Morris screening (per unit of each factor's range)", data.morris,
                             ["mu", "mu_star", "sigma", "mu_star_conf"])):
         if len(df):
-            s = Table(title=name, title_justify="left")
-            s.add_column("KPI")
-            s.add_column("factor")
-            for c in cols:
-                s.add_column(c, justify="right")
+            g = Grid(name, [Col("KPI", figure=False, right=False),
+                            Col("factor", figure=False, right=False)] + [Col(c) for c in cols])
             for _, r in df.iterrows():
-                s.add_row(KPI_DEFINITIONS[r.kpi][0], r.factor, *[f"{r[c]:.3g}" for c in cols])
-            console.print(s)
+                g.rows.append([KPI_DEFINITIONS[r.kpi][0], r.factor,
+                               *[f"{r[c]:.3g}" for c in cols]])
+            console.print(layout(g, width, head=2))
     print_extras(data.extras, console)  # optimisation answer, scenario discovery
 
 

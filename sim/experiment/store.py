@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS runs(point_id INTEGER, replication INTEGER, seed UBIG
     wall_time_s DOUBLE, started_utc VARCHAR, finished_utc VARCHAR, session_id INTEGER,
     attempt INTEGER, PRIMARY KEY(point_id, replication));
 CREATE TABLE IF NOT EXISTS kpis(point_id INTEGER, replication INTEGER, kpi VARCHAR,
-    value DOUBLE);
+    value DOUBLE, PRIMARY KEY(point_id, replication, kpi));
 CREATE TABLE IF NOT EXISTS timeseries(point_id INTEGER, replication INTEGER, series VARCHAR,
     t_h DOUBLE, value DOUBLE);
 CREATE TABLE IF NOT EXISTS sessions(session_id INTEGER PRIMARY KEY, command VARCHAR,
@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS sessions(session_id INTEGER PRIMARY KEY, command VARC
     gridsim_version VARCHAR, started_utc VARCHAR, finished_utc VARCHAR, runs_ok INTEGER,
     runs_failed INTEGER, status VARCHAR);
 """
+
+#: the layout of the tables; stamped in ``meta.schema_version``. 1: stores before the stamp
+#: (kpis without a key); 2: kpis keyed by (point_id, replication, kpi), so a KPI can never be
+#: recorded twice. An older store is brought up to date when opened for writing (one
+#: transaction); reading works on every version up to this one.
+SCHEMA_VERSION = 2
 
 #: provenance columns that legitimately differ between two runs of the same experiment
 VOLATILE_RUN_COLUMNS = ("wall_time_s", "started_utc", "finished_utc", "host", "pid",
@@ -92,11 +98,54 @@ class ResultsStore:
                 raise ScenarioError([("results store", "is a DuckDB file but not a gridsim "
                                                        "results store; choose another --store")],
                                     str(path))
-            self.con.execute(SCHEMA)
+            fresh = not self._has_table("runs")
+            try:
+                self.con.execute(SCHEMA)
+                if fresh:
+                    self._set_meta({"schema_version": str(SCHEMA_VERSION)})
+            except duckdb.Error as err:
+                self.close()
+                raise store_write_error(err, path) from None
         elif not self._has_table("meta"):
             raise ScenarioError([("results store", "not a gridsim results store (no meta table)")],
                                 str(path))
+        self.version = int(self.meta().get("schema_version", "1"))
+        if self.version > SCHEMA_VERSION:
+            self.close()
+            raise ScenarioError([("results store", f"written by a newer gridsim (store schema "
+                                                   f"{self.version}; this gridsim {__version__} "
+                                                   f"knows up to {SCHEMA_VERSION}); upgrade "
+                                                   "gridsim to read it")], str(path))
+        if not read_only and self.version < SCHEMA_VERSION:
+            self._migrate()
         self.session_id: int | None = None
+
+    def _migrate(self) -> None:
+        """Bring a store of an older schema up to this one, in one transaction."""
+        con = self.con
+        try:
+            con.execute("BEGIN")
+            if self.version < 2:  # key the KPIs: a doubled row cannot be written any more
+                con.execute("CREATE TABLE kpis_v2(point_id INTEGER, replication INTEGER, "
+                            "kpi VARCHAR, value DOUBLE, PRIMARY KEY(point_id, replication, kpi))")
+                con.execute("INSERT INTO kpis_v2 SELECT point_id, replication, kpi, value "
+                            "FROM kpis")
+                con.execute("DROP TABLE kpis")
+                con.execute("ALTER TABLE kpis_v2 RENAME TO kpis")
+            self._set_meta({"schema_version": str(SCHEMA_VERSION)})
+            con.execute("COMMIT")
+        except duckdb.Error as err:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            self.close()
+            if isinstance(err, duckdb.ConstraintException):
+                raise ScenarioError([("results store", "holds a KPI recorded twice; it cannot "
+                                                       f"be upgraded to schema {SCHEMA_VERSION} "
+                                                       f"({err})")], str(self.path)) from None
+            raise store_write_error(err, self.path) from None
+        self.version = SCHEMA_VERSION
 
     # ---------------------------------------------------------------------------- lifecycle
     def __enter__(self) -> "ResultsStore":
@@ -107,7 +156,10 @@ class ResultsStore:
 
     def close(self) -> None:
         if self.con is not None:
-            self.con.close()
+            try:
+                self.con.close()
+            except duckdb.Error:  # a connection a failed write invalidated: nothing to keep
+                pass
             self.con = None  # type: ignore[assignment]
 
     def _has_table(self, name: str) -> bool:
@@ -162,6 +214,9 @@ class ResultsStore:
 
     # ---------------------------------------------------------------------------- sessions
     def begin_session(self, command: str, backend: str, workers: int) -> int:
+        # this process holds the store's write lock, so a session still marked running is one
+        # whose process was killed (kill -9, power cut) before it could record its end
+        self.con.execute("UPDATE sessions SET status = 'killed' WHERE status = 'running'")
         sid = self.con.execute("SELECT coalesce(max(session_id), 0) + 1 FROM sessions"
                                ).fetchone()[0]
         self.con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, "
@@ -218,6 +273,12 @@ class ResultsStore:
                              [x for _ in series for x in t],
                              [x for s in series for x in o.timeseries[s]]])
             con.execute("COMMIT")
+        except duckdb.Error as err:  # e.g. no space left on device: this run is not kept
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise store_write_error(err, self.path) from None
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -280,6 +341,17 @@ class ResultsStore:
             tmp.replace(path)
             written.append(path)
         return written
+
+
+class StoreWriteError(ScenarioError):
+    """The store could not be written (disk full, read-only, I/O error); committed runs stay."""
+
+
+def store_write_error(err: Exception, path: str | Path) -> StoreWriteError:
+    msg = str(err).splitlines()[0]
+    if "No space left" in msg or "Disk full" in msg.title():
+        msg = "no space left on the device"
+    return StoreWriteError([("results store", f"cannot write: {msg}")], str(path))
 
 
 def comparable_runs(store: ResultsStore) -> pd.DataFrame:

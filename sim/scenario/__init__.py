@@ -51,6 +51,7 @@ from sim.scenario.yamlio import (
                                  _StrictLoader,
                                  _yaml_msg,
                                  dump_yaml,
+                                 parse_mapping,
                                  parse_yaml,
                                  read_mapping,
 )

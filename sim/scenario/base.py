@@ -7,15 +7,29 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Channel = Literal["patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down"]
 CHANNELS: tuple[str, ...] = ("patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down")
 ZoneType = Literal["residential", "commercial", "mixed", "industrial", "village"]
 
 
+#: no number in a scenario is larger (NaN and infinity are refused outright): a cost, rate or
+#: time beyond this overflows the KPIs computed from it
+MAX_MAGNITUDE = 1e15
+
+
+def no_huge_number(v: object) -> object:
+    """A field validator for every number: finite (pydantic) and at most MAX_MAGNITUDE."""
+    if isinstance(v, float) and abs(v) > MAX_MAGNITUDE:
+        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+    return v
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    _no_huge = field_validator("*")(classmethod(lambda cls, v: no_huge_number(v)))
 
 
 # --------------------------------------------------------------------------------------- calendar

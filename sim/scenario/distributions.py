@@ -13,13 +13,17 @@ from functools import cached_property
 from statistics import NormalDist
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.scenario.base import no_huge_number
 
 _inv_norm = NormalDist().inv_cdf
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    _no_huge = field_validator("*")(classmethod(lambda cls, v: no_huge_number(v)))
 
 
 class Fixed(_Dist):
@@ -42,7 +46,8 @@ class Exponential(_Dist):
     dist: Literal["exponential"] = "exponential"
     mean_value: float = Field(gt=0, alias="mean")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -59,7 +64,8 @@ class LogNormal(_Dist):
     mean_value: float = Field(gt=0, alias="mean")
     cv: float = Field(gt=0, le=10)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     @property
     def mean(self) -> float:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim.scenario.base import no_huge_number
 from sim.scenario.distributions import Distribution, Exponential, Fixed, LogNormal
 
 LEVELS: tuple[str, ...] = ("IV", "III", "II", "I")  # lowest first; I is the highest
@@ -35,7 +36,9 @@ GRID_WORKER = "grid_worker"  # pseudo-responder code for grid workers acting as 
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    _no_huge = field_validator("*")(classmethod(lambda cls, v: no_huge_number(v)))
 
 
 # ------------------------------------------------------------------------------------ responders
@@ -383,8 +386,8 @@ class EmergencyConfig(_Model):
                                             description="emergency types with hazard and plan")
     rules: JointResponseRules = JointResponseRules()
     incidents: tuple[ScriptedEmergency, ...] = ()
-    tick_min: float = Field(default=0.5, gt=0, le=30, description="hazard update and sensor read")
-    trace_every_min: float = Field(default=5.0, gt=0, le=240, description="hazard rows in trace")
+    tick_min: float = Field(default=0.5, ge=0.05, le=30, description="hazard update and sensor read")
+    trace_every_min: float = Field(default=5.0, ge=0.05, le=240, description="hazard rows in trace")
 
     def reference_problems(self, departments: dict, n_grids: int | None = None
                            ) -> list[tuple[str, str]]:

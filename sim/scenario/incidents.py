@@ -205,6 +205,8 @@ class IncidentConfig(_Model):
     def _profile(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if any(x < 0 for x in v) or sum(v) <= 0:
             raise ValueError("profile values must be >= 0 and not all zero")
+        if max(v) > 1e6:  # relative intensities: beyond this their sum loses the small hours
+            raise ValueError("profile values are relative intensities; each must be at most 1e6")
         return v
 
 

@@ -14,11 +14,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim.scenario.base import no_huge_number
 from sim.scenario.distributions import Distribution, Exponential, LogNormal
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    _no_huge = field_validator("*")(classmethod(lambda cls, v: no_huge_number(v)))
 
 
 # -------------------------------------------------------------------------------------- residents
@@ -60,7 +63,7 @@ class Disclosure(_Model):
     """Regular public disclosure of each grid's performance (S4.2, S4.3)."""
 
     enabled: bool = Field(default=False, description="publish grid performance regularly")
-    interval_days: float = Field(default=30.0, gt=0, le=365, description="between disclosures")
+    interval_days: float = Field(default=30.0, ge=1, le=365, description="between disclosures")
     good_on_time_rate: float = Field(
         default=0.9, ge=0, le=1, description="on-time closure rate residents read as good")
     trust_gain: float = Field(default=0.2, ge=0, le=1,
@@ -210,7 +213,7 @@ class WorkerBehaviour(_Model):
 class AppraisalConfig(_Model):
     """Appraisal cycles, schemes, supervision and behaviour (S3.3, S6.2, S7.1, S7.2)."""
 
-    cycle_days: float = Field(default=30.0, gt=0, le=365,
+    cycle_days: float = Field(default=30.0, ge=1, le=365,
                               description="appraisal cycle (first decisions after 7 days)")
     worker_scheme: WorkerScheme = WorkerScheme()
     department_scheme: DepartmentScheme = DepartmentScheme()
@@ -286,7 +289,7 @@ class JointMeetingConfig(_Model):
     """Joint meeting of departments (联席会议, S3.1) on parked (挂账) multi-department cases."""
 
     enabled: bool = Field(default=False, description="parked cases wait for the joint meeting")
-    interval_days: float = Field(default=7.0, gt=0, le=365, description="between meetings")
+    interval_days: float = Field(default=7.0, ge=1, le=365, description="between meetings")
     hour: float = Field(default=9.0, ge=0, lt=24, description="hour of day the meeting sits")
     capacity_cases: int = Field(default=20, ge=0, le=100000, description="cases per meeting")
     resolve_prob: float = Field(default=0.8, ge=0, le=1,
@@ -308,7 +311,7 @@ class HotspotPatrol(_Model):
         default="community", description="patrol strength moves within this unit")
     learning_half_life_days: float = Field(default=14.0, gt=0, le=365,
                                            description="memory of the learned case counts")
-    relearn_interval_days: float = Field(default=7.0, gt=0, le=365,
+    relearn_interval_days: float = Field(default=7.0, ge=1, le=365,
                                          description="how often patrols are re-allocated")
 
 
