@@ -152,7 +152,12 @@ def _variant_editor(base: Scenario, v: int, lang: str, specs: dict) -> tuple[str
     h = base.hash()
     ref = v == 0
     default_name = f"{LETTERS[v]} ({tr('reference', lang)})" if ref else LETTERS[v]
-    name = st.text_input(tr("variant_name", lang), value=default_name, key=f"cmp_name{v}:{h}",
+    key = f"cmp_name{v}:{h}"
+    other = "en" if lang == "zh" else "zh"
+    if key not in st.session_state or (
+            ref and st.session_state[key] == f"{LETTERS[v]} ({tr('reference', other)})"):
+        st.session_state[key] = default_name   # the default name follows the language switch
+    name = st.text_input(tr("variant_name", lang), key=key,
                          max_chars=40, persist_state=KEEP).strip() or default_name
     default = [DEFAULT_LEVER] if v == 1 and DEFAULT_LEVER in specs else []
     chosen = multiselect(tr("levers_changed", lang), list(specs), f"cmp_levers{v}:{h}", lang,
