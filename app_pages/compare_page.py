@@ -235,7 +235,17 @@ def _run(scenarios: list[Scenario], names: list[str], seeds: list[int], lang: st
     return Comparison(names=names, seeds=seeds, kpis=kpis)
 
 
+def _relabel(cmp: Comparison, lang: str) -> Comparison:
+    """The comparison with the reference's default name in ``lang`` (it was run in either)."""
+    names = list(cmp.names)
+    for other in ("en", "zh"):
+        if names[0] == f"{LETTERS[0]} ({tr('reference', other)})":
+            names[0] = f"{LETTERS[0]} ({tr('reference', lang)})"
+    return Comparison(names=names, seeds=cmp.seeds, kpis=cmp.kpis)
+
+
 def _show(cmp: Comparison, lang: str) -> None:
+    cmp = _relabel(cmp, lang)
     keys = measured_kpis(cmp)
     targets = multiselect(tr("cmp_targets", lang), keys, "cmp_targets", lang,
                           format_func=lambda k: kpi_view.label(k, lang),

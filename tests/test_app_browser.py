@@ -194,6 +194,8 @@ STREAMLIT_CHROME = ("Drag and drop file here", "Limit ", "Browse files", "Press 
                     "Running...", "Stop", "Deploy", "Skip to main content")
 #: What the user typed or named (a variant's name, the sweep's name): their words, not the app's.
 USER_TEXT = {"one more worker", "tiny"}
+#: The model page's KPI table shows each KPI's English name and key beside the 中文 on purpose.
+GLOSSARY = {"key", "English"} | set(KPI_DEFINITIONS) | {v[0] for v in KPI_DEFINITIONS.values()}
 
 
 def _body(driver) -> str:
@@ -206,7 +208,7 @@ def _english_only_lines(driver) -> list[str]:
     bad = []
     for line in _body(driver).splitlines():
         line = line.strip()
-        if not line or line in DATA | USER_TEXT or line.startswith(STREAMLIT_CHROME) \
+        if not line or line in DATA | USER_TEXT | GLOSSARY or line.startswith(STREAMLIT_CHROME) \
                 or line == "English":
             continue
         if english_words(line) and not re.search(r"[\u3400-\u9fff]", line):
