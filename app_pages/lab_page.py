@@ -88,14 +88,25 @@ def _run(loaded, sc, runs, seeds, lang) -> None:
                                       "results": res, "base": base}
 
 
+def clip_ci(key: str, lo: float, hi: float) -> tuple[float, float]:
+    """A mean's interval within the KPI's range: a share in [0, 1]; counts, costs, hours >= 0."""
+    u = kpi_view.unit(key)
+    if u == "share":
+        return max(0.0, lo), min(1.0, hi)
+    if u in ("count", "yuan", "h", "min"):
+        return max(0.0, lo), hi
+    return lo, hi
+
+
 def card(key: str, res: list[dict], base: list[dict] | None, lang: str) -> dict:
     """What the card of ``key`` shows: value, its interval, and the change against the loaded
     scenario (paired by seed) with whether it is detectable. Plain data, tested without UI."""
     vals = [k.get(key, math.nan) for k in res]
     ci = mean_ci(vals)
+    lo, hi = clip_ci(key, ci.lo, ci.hi)
     out = {"label": kpi_view.label(key, lang), "value": kpi_view.fmt(key, ci.mean),
-           "ci": "" if math.isnan(ci.lo) else tr("ci", lang, lo=kpi_view.fmt(key, ci.lo),
-                                                hi=kpi_view.fmt(key, ci.hi)),
+           "ci": "" if math.isnan(ci.lo) else tr("ci", lang, lo=kpi_view.fmt(key, lo),
+                                                hi=kpi_view.fmt(key, hi)),
            "delta": None, "delta_color": "off", "change": ""}
     if base is None or base is res:
         return out

@@ -9,6 +9,7 @@ import pytest
 
 from app_pages import kpi_view, limits
 from app_pages.i18n import tr
+from app_pages.lab_page import clip_ci
 from app_pages.stats import excludes_zero, fixed, mean_ci, paired_diff
 from sim.metrics import KPI_DEFINITIONS
 from sim.run import run_scenario
@@ -42,7 +43,8 @@ def test_lab_runs_the_baseline_at_a_few_seeds_and_shows_means_with_intervals():
         assert value == kpi_view.fmt(key, ci.mean), key
         assert not delta  # nothing changed: no change to show
         if ci.hi > ci.lo:
-            assert tr("ci", "en", lo=kpi_view.fmt(key, ci.lo), hi=kpi_view.fmt(key, ci.hi)) \
+            lo, hi = clip_ci(key, ci.lo, ci.hi)   # a count's interval never below zero
+            assert tr("ci", "en", lo=kpi_view.fmt(key, lo), hi=kpi_view.fmt(key, hi)) \
                 in captions, key
     assert f"Means over 3 seeds ({seed}–{seed + 2})" in captions
     # the caption explains the incidents the KPIs count (after the warm-up)
