@@ -1,7 +1,10 @@
 """gridsim — the Streamlit app (城市网格化管理仿真实验室). Start it with `make app` or `gridsim app`.
 
-Pages live in ``app_pages/``; every label is in English and 中文 (switch in the sidebar). Any
-error a page raises is shown as a message, never as a traceback.
+Pages live in ``app_pages/``; every label is in English and 中文 (switch in the sidebar). An
+error a page raises is shown as a short message with a reference; the traceback and the error's
+text (which may name files of the server) go to the server log under that reference, never to the
+browser. Stores are opened only under the results folder (``GRIDSIM_RESULTS_DIR``, see
+``app_pages/deploy.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import uuid
 
 import streamlit as st
 
@@ -44,6 +48,7 @@ def _warm_up() -> threading.Thread:
 try:
     importlib.import_module(PAGES[page]).render(lang)
     _warm_up()
-except Exception as err:  # noqa: BLE001 - the user sees a message; the log keeps the traceback
-    logging.getLogger("gridsim.app").exception("page %s failed", page)
-    st.error(tr("error_unexpected", lang, err=f"{type(err).__name__}: {err}"))
+except Exception:  # noqa: BLE001 - the user sees a reference; the log keeps the traceback
+    ref = uuid.uuid4().hex[:8]
+    logging.getLogger("gridsim.app").exception("page %s failed (reference %s)", page, ref)
+    st.error(tr("error_unexpected", lang, ref=ref))

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import streamlit as st
 
-from app_pages import limits
-from app_pages.i18n import field_label, option_label, section_label, tr
-from app_pages.runner import RunCache, cached_run
+from app_pages import deploy, limits
+from app_pages.i18n import field_help, field_label, option_label, section_label, tr
+from app_pages.runner import RunCache, RunPool, cached_run, pool_size, run_batch
 from app_pages.schema_widgets import WidgetSpec, changed, coerce, groups, specs_for_group
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_yaml, validate_scenario
 
@@ -26,6 +26,12 @@ BASELINE = "baseline"
 def shared_cache() -> RunCache:
     """One run cache per server process, shared by every session."""
     return RunCache()
+
+
+@st.cache_resource(show_spinner=False)
+def shared_pool() -> RunPool:
+    """One pool of worker processes per server, started on the first multi-seed run."""
+    return RunPool(pool_size())
 
 
 def select(label: str, options: list, key: str, lang: str, format_func: Callable = str,
@@ -62,6 +68,8 @@ def ready_scenarios() -> list[str]:
 
 
 def show_problems(title: str, lines: list[str]) -> None:
+    """One error box: the title, then one line per problem (no server path in any of them)."""
+    lines = [deploy.scrub(ln) for ln in lines]
     st.error(title + "\n\n" + "\n".join(f"- `{ln}`" if "`" not in ln else f"- {ln}"
                                         for ln in lines))
 
@@ -76,6 +84,8 @@ def _load_ready(name: str, mtime: float) -> Scenario | str:
 
 def scenario_from_upload(data: bytes, filename: str, lang: str) -> Scenario:
     """Parse an uploaded file safely; every problem becomes a ScenarioError for the user."""
+    if not data.strip():
+        raise ScenarioError([("", tr("upload_empty", lang))], filename)
     if len(data) > limits.MAX_UPLOAD_KB * 1024:
         raise ScenarioError([("", tr("upload_too_big", lang, kb=len(data) / 1024,
                                      limit=limits.MAX_UPLOAD_KB))], filename)
@@ -84,7 +94,9 @@ def scenario_from_upload(data: bytes, filename: str, lang: str) -> Scenario:
     except UnicodeDecodeError:
         raise ScenarioError([("", tr("upload_not_utf8", lang))], filename) from None
     parsed = parse_yaml(text, filename)
-    return validate_scenario({} if parsed is None else parsed, filename)
+    if parsed is None:  # nothing but blanks and comments: not a scenario (`{}` is all defaults)
+        raise ScenarioError([("", tr("upload_empty", lang))], filename)
+    return validate_scenario(parsed, filename)
 
 
 def scenario_picker(lang: str, prefix: str,
@@ -95,9 +107,16 @@ def scenario_picker(lang: str, prefix: str,
     """
     extra = extra or {}
     options = list(extra) + ready_scenarios() + [UPLOAD]
+    large = too_large_ready()
 
     def label(n: str) -> str:
-        return tr("source_upload", lang) if n == UPLOAD else extra[n][0] if n in extra else n
+        if n == UPLOAD:
+            return tr("source_upload", lang)
+        if n in extra:
+            return extra[n][0]
+        if n == BASELINE:
+            return tr("source_baseline", lang)
+        return tr("too_large_option", lang, name=n) if n in large else n
 
     choice = select(tr("source", lang), options, f"{prefix}_source", lang, format_func=label)
     if choice in extra:
@@ -115,26 +134,51 @@ def scenario_picker(lang: str, prefix: str,
             show_problems(tr("scenario_invalid", lang), loaded.splitlines())
             return None
         st.caption(loaded.description)
+        if refuse_if_too_large(loaded, lang, cli=f"gridsim run scenarios/{choice}.yaml"):
+            return None
         return loaded
-    up = st.file_uploader(tr("upload", lang, kb=limits.MAX_UPLOAD_KB), type=["yaml", "yml"],
-                          key=f"{prefix}_upload")
+    up = st.file_uploader(tr("upload", lang, mb=limits.MAX_UPLOAD_MB), type=["yaml", "yml"],
+                          key=f"{prefix}_upload", max_upload_size=limits.MAX_UPLOAD_MB)
+    kept = st.session_state.get(f"{prefix}_uploaded")
     if up is None:
+        if kept is not None:  # the browser forgets an upload on another page; the session not
+            st.caption(tr("upload_kept", lang, name=kept[0]))
+            return kept[1]
         st.info(tr("upload_hint", lang))
         return None
     try:
         sc = scenario_from_upload(up.getvalue(), up.name, lang)
     except ScenarioError as err:
+        st.session_state.pop(f"{prefix}_uploaded", None)
         show_problems(tr("scenario_invalid", lang), str(err).splitlines())
         return None
+    st.session_state[f"{prefix}_uploaded"] = (up.name, sc)
     st.caption(sc.description)
     return sc
 
 
-def refuse_if_too_large(sc: Scenario, lang: str) -> bool:
-    """Show why ``sc`` is too large for the app; True when it is."""
+def too_large_ready() -> set[str]:
+    """Ready scenarios the app refuses to run (they are labelled so in the picker)."""
+    out = set()
+    for name in ready_scenarios():
+        if name == BASELINE:
+            continue
+        path = SCENARIO_DIR / f"{name}.yaml"
+        sc = _load_ready(name, path.stat().st_mtime if path.exists() else 0.0)
+        if not isinstance(sc, str) and limits.check_scenario(sc):
+            out.add(name)
+    return out
+
+
+def refuse_if_too_large(sc: Scenario, lang: str, cli: str = "") -> bool:
+    """Show why ``sc`` is too large for the app (and the command that runs it); True when it
+    is."""
     problems = limits.check_scenario(sc)
     if problems:
-        show_problems(tr("too_large", lang), [p.text(lang) for p in problems])
+        lines = [p.text(lang) for p in problems]
+        if cli:
+            lines.append(tr("too_large_cli", lang, cmd=cli))
+        show_problems(tr("too_large", lang), lines)
     return bool(problems)
 
 
@@ -168,23 +212,27 @@ def _widget_label(spec: WidgetSpec, entity: str, lang: str) -> str:
 
 def lever_widget(spec: WidgetSpec, label: str, key: str, current: Any) -> Any:
     """Draw one generated widget and return its value (coerced to the schema's type)."""
-    help_ = f"`{spec.path}`" + (f" — {spec.help}" if spec.help else "")
+    lang = st.session_state.get("lang", "zh")
+    help_ = f"`{spec.path}`" + (f" — {field_help(spec.help, lang)}" if spec.help else "")
+    keep = "session"  # the value survives a visit to another page
     if spec.kind == "bool":
-        return st.checkbox(label, value=bool(current), key=key, help=help_)
+        return st.checkbox(label, value=bool(current), key=key, help=help_, persist_state=keep)
     if spec.kind == "choice":
         opts = list(spec.options)
-        lang = st.session_state.get("lang", "zh")
         return st.selectbox(label, opts, index=opts.index(current), key=f"{key}@{lang}",
-                            help=help_, format_func=lambda v: option_label(v, lang))
+                            help=help_, format_func=lambda v: option_label(v, lang),
+                            persist_state=keep)
     lo, hi = spec.widget_bounds()
     if spec.kind == "float" and lo is not None and hi is not None and hi - lo <= 1:
         return coerce(spec, st.slider(label, min_value=float(lo), max_value=float(hi),
-                                      value=float(current), step=0.01, key=key, help=help_))
+                                      value=float(current), step=0.01, key=key, help=help_,
+                                      persist_state=keep))
     if spec.kind == "int":
         return coerce(spec, st.number_input(label, min_value=lo, max_value=hi, value=int(current),
-                                            step=1, key=key, help=help_))
+                                            step=1, key=key, help=help_, persist_state=keep))
     return coerce(spec, st.number_input(label, min_value=lo, max_value=hi, value=float(current),
-                                        step=float(spec.step), format="%g", key=key, help=help_))
+                                        step=float(spec.step), format="%g", key=key, help=help_,
+                                        persist_state=keep))
 
 
 def lever_editor(sc: Scenario, lang: str, prefix: str) -> dict[str, Any]:
@@ -241,3 +289,28 @@ def progress_reporter(lang: str, n_runs: int = 1) -> tuple[Callable[[int], Calla
 
 def run_with_progress(sc: Scenario, seed: int, cb: Callable[[float, float], None]) -> RunResult:
     return cached_run(shared_cache(), sc, seed, progress=cb)
+
+
+def run_many(pairs: list[tuple[Scenario, int]], lang: str) -> list[RunResult]:
+    """Results of each (scenario, seed), from the cache or run on this server's cores, with a
+    progress bar from the first moment (runs done of runs to do; within a run when one is left)."""
+    bar = st.progress(0.0, text=tr("running_runs", lang, i=0, n=len(pairs)))
+
+    total = [len(pairs)]
+
+    def on_done(done: int, n: int) -> None:
+        total[0] = n
+        bar.progress(done / n if n else 1.0, text=tr("running_runs", lang, i=done, n=n))
+
+    def fine(done: int) -> Callable[[float, float], None]:
+        def cb(now_h: float, horizon_h: float) -> None:
+            frac = min(1.0, now_h / horizon_h if horizon_h else 1.0)
+            bar.progress(min(1.0, (done + frac) / max(total[0], 1)),
+                         text=tr("running_seed", lang, i=done + 1, n=total[0], d=now_h / 24,
+                                 days=horizon_h / 24))
+        return cb
+
+    try:
+        return run_batch(shared_cache(), pairs, shared_pool(), on_done=on_done, progress=fine)
+    finally:
+        bar.empty()

@@ -2,7 +2,10 @@
 play / pause / step it; a map of the hazard, the units moving and arriving and the grids'
 response levels; a Gantt timeline of the departments' units; the bilingual narrative; switch the
 joint-response rule and replay at the same seed; inject a second emergency or take a unit out of
-service mid-drill."""
+service mid-drill. For the classroom: a time slider and a playback speed, legends whose shapes and
+colours mean one thing in every frame and both languages, each hazard on its own scale, grids
+that burnt or flooded stay marked, a projector layout for 1280×720, the narrative newest line
+first (in 中文 alone when the app is in 中文), and a debrief of two rules replayed at one seed."""
 
 from __future__ import annotations
 
@@ -16,11 +19,15 @@ import streamlit as st
 
 from app_pages import kpi_view
 from app_pages.common_ui import SCENARIO_DIR, select, show_problems
-from app_pages.i18n import field_label, option_label, tr
+from app_pages.i18n import field_help, field_label, option_label, tr
 from app_pages.maps import cell_layer
+from app_pages.narrative import narrative
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
 
 PLAY_INTERVAL_S = 1.0
+STEP_OPTIONS_MIN = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFAULT_STEP_MIN = 1.0
+MAP_PX, PROJECTOR_MAP_PX = 420, 600
 RULE_FIELDS = ("dispatch", "command")   # the joint-response rule: levers of emergency.rules
 #: unit status → phase of the Gantt timeline
 _PHASES = {"dispatched": "travel", "arrived": "on_scene", "returning": "return"}
@@ -34,6 +41,38 @@ _STATUS_LABELS = {"available": ("available", "待命"), "dispatched": ("travelli
 
 def _l(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "zh" else pair[0]
+
+
+#: unit statuses in a fixed order, each with one shape in every frame and both languages
+STATUS_ORDER = ("available", "dispatched", "on_scene", "returning", "out_of_service", "routine")
+STATUS_SHAPES = ("circle", "triangle-up", "square", "triangle-down", "cross", "diamond")
+#: each hazard on its own colour scale, by the hazard's unit
+HAZARD_SCHEMES = {"m²": "orangered", "m2": "orangered", "cm": "blues"}
+OTHER_SCHEME = "purples"
+AFFECTED_COLOUR = "#8d6e63"
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+           "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def status_scale(lang: str) -> tuple[list[str], list[str]]:
+    return [_l(_STATUS_LABELS[s], lang) for s in STATUS_ORDER], list(STATUS_SHAPES)
+
+
+def hazard_frame(drill: Any, grids: pd.DataFrame, peaks: dict) -> pd.DataFrame:
+    """Per grid and hazard unit: the value now, and the most seen so far (kept in ``peaks``:
+    {"unit": max over the drill, ("grid", g): max of any hazard}), so a burnt or flooded grid
+    stays marked after containment and a scale does not shrink between frames."""
+    state = drill.state()
+    unit_of = {e["emergency"]: e["unit"] for e in state["emergencies"]}
+    rows = [{"grid": h["grid"], "hz_unit": unit_of.get(h["emergency"], ""), "value": h["value"]}
+            for h in state["hazard"] if h["value"] > 0]
+    hz = pd.DataFrame(rows, columns=["grid", "hz_unit", "value"]).groupby(
+        ["grid", "hz_unit"], as_index=False)["value"].sum()
+    for u, g in hz.groupby("hz_unit"):
+        peaks[u] = max(peaks.get(u, 0.0), float(g.value.max()))
+    for g in hz.grid:
+        peaks[("grid", int(g))] = True
+    return hz
 
 
 def drill_scenarios() -> dict[str, Scenario]:
@@ -141,32 +180,70 @@ def map_frames(drill: Any, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return grids, units
 
 
-def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, unit_of_hazard: str,
-               lang: str) -> alt.Chart:
-    g, enc = cell_layer(grids, px=400)
-    hazard_title = tr("dr_hazard", lang) + (f" ({unit_of_hazard})" if unit_of_hazard else "")
-    cells = alt.Chart(g).mark_rect(strokeWidth=3).encode(
-        x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"],
-        color=alt.Color("hazard:Q", title=hazard_title,
-                        legend=alt.Legend(format=",.3~g", orient="bottom"),
-                        scale=alt.Scale(scheme="orangered",
-                                        domain=[0, max(1.0, float(grids.hazard.max()))])),
-        stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value("#dddddd")),
-        tooltip=["grid", "zone", alt.Tooltip("hazard:Q", format=".1f"), "level",
-                 alt.Tooltip("stations:N", title=tr("dr_stations", lang))])
-    labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="white").encode(
+def department_scale(drill: Any, lang: str) -> tuple[list[str], list[str]]:
+    """Every responder of the scenario in a fixed order, each with one colour."""
+    names: list[str] = []
+    for s in sorted(drill.stations(), key=lambda s: s["responder"]):
+        name = s["label_zh"] if lang == "zh" else s["label_en"]
+        if name not in names:
+            names.append(name)
+    return names, [PALETTE[i % len(PALETTE)] for i in range(len(names))]
+
+
+def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks: dict,
+               depts: tuple[list[str], list[str]], lang: str, px: int = MAP_PX) -> alt.Chart:
+    g, enc = cell_layer(grids, px=px, max_cell=px / 3)
+    pos = dict(x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"])
+    tips = [alt.Tooltip("grid:Q", title=tr("dr_inject_grid", lang)),
+            alt.Tooltip("zone_label:N", title=field_label("zones", lang)),
+            alt.Tooltip("level:N", title=tr("dr_level", lang)),
+            alt.Tooltip("stations:N", title=tr("dr_stations", lang))]
+    g = g.assign(zone_label=g["zone"].map(lambda z: field_label(str(z), lang)),
+                 affected=[bool(peaks.get(("grid", int(x)))) for x in g.grid])
+    layers = [alt.Chart(g).mark_rect(strokeWidth=3, color="#f1f1f1").encode(
+        **pos, stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"),
+                                    alt.value("#d0d0d0")), tooltip=tips)]
+    now = set(hz.grid) if len(hz) else set()
+    earlier = g[g.affected & ~g.grid.isin(now)].assign(what=tr("dr_affected", lang))
+    if len(earlier):
+        layers.append(alt.Chart(earlier).mark_rect(opacity=0.55).encode(
+            **pos, color=alt.Color("what:N", title=None, scale=alt.Scale(
+                domain=[tr("dr_affected", lang)], range=[AFFECTED_COLOUR]),
+                legend=alt.Legend(orient="bottom")), tooltip=tips))
+    for u, part in (hz.groupby("hz_unit") if len(hz) else []):
+        cells = g.merge(part, on="grid")
+        title = f"{tr('dr_hazard', lang)} ({u})" if u else tr("dr_hazard", lang)
+        layers.append(alt.Chart(cells).mark_rect(strokeWidth=3).encode(
+            **pos, color=alt.Color("value:Q", title=title, scale=alt.Scale(
+                scheme=HAZARD_SCHEMES.get(u, OTHER_SCHEME), domain=[0, max(peaks.get(u, 1.0),
+                                                                          1e-9)]),
+                legend=alt.Legend(format=",.3~g", orient="bottom")),
+            stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value(None)),
+            tooltip=tips + [alt.Tooltip("value:Q", title=title, format=",.1f")]))
+    labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="black").encode(
         x="x_km:Q", y="y_km:Q", text="level:N")
-    layers = [cells, labels]
+    layers.append(labels)
     if not units.empty:
-        pts = alt.Chart(units).mark_point(filled=True, size=110, opacity=0.9).encode(
+        s_dom, s_rng = status_scale(lang)
+        d_dom, d_rng = depts
+        layers.append(alt.Chart(units).mark_point(filled=True, size=120, opacity=0.95).encode(
             x="x_km:Q", y="y_km:Q",
             color=alt.Color("department:N", title=tr("department", lang),
+                            scale=alt.Scale(domain=d_dom, range=d_rng),
                             legend=alt.Legend(orient="right", labelLimit=160)),
             shape=alt.Shape("status_label:N", title=tr("dr_status", lang),
-                            legend=alt.Legend(orient="bottom", columns=2)),
-            tooltip=["unit", "department", "status_label", "station"])
-        layers.append(pts)
-    return alt.layer(*layers).properties(width=enc["width"], height=enc["height"])
+                            scale=alt.Scale(domain=s_dom, range=s_rng),
+                            legend=alt.Legend(orient="right")),
+            tooltip=[alt.Tooltip("unit:N", title=tr("dr_unit", lang)),
+                     alt.Tooltip("department:N", title=tr("department", lang)),
+                     alt.Tooltip("status_label:N", title=tr("dr_status", lang)),
+                     alt.Tooltip("station:N", title=tr("dr_stations", lang))]))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
+        width=enc["width"], height=enc["height"])
+
+
+PHASE_ORDER = ("travel", "on_scene", "return", "out")
+PHASE_COLOURS = ("#f2a541", "#d62728", "#7fb3d5", "#555555")
 
 
 def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
@@ -174,9 +251,13 @@ def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
         x=alt.X("start_min:Q", title=tr("dr_minutes", lang)), x2="end_min:Q",
         y=alt.Y("row:N", title=None, sort=alt.SortField("row"), axis=alt.Axis(labelLimit=260,
                                                                          labelOverlap=False)),
-        color=alt.Color("phase:N", title=tr("dr_phase", lang)),
-        tooltip=["unit", "department", "phase", alt.Tooltip("start_min:Q", format=".1f"),
-                 alt.Tooltip("end_min:Q", format=".1f")],
+        color=alt.Color("phase:N", title=tr("dr_phase", lang), scale=alt.Scale(
+            domain=[_l(_PHASE_LABELS[p], lang) for p in PHASE_ORDER], range=list(PHASE_COLOURS))),
+        tooltip=[alt.Tooltip("unit:N", title=tr("dr_unit", lang)),
+                 alt.Tooltip("department:N", title=tr("department", lang)),
+                 alt.Tooltip("phase:N", title=tr("dr_phase", lang)),
+                 alt.Tooltip("start_min:Q", title=tr("dr_from_min", lang), format=".1f"),
+                 alt.Tooltip("end_min:Q", title=tr("dr_to_min", lang), format=".1f")],
     ).properties(height=max(120, 26 * df["row"].nunique()))
 
 
@@ -199,7 +280,7 @@ def render(lang: str) -> None:
         rules[f] = select(f"{tr('dr_rule', lang)} · {field_label(f, lang)}", opts,
                           f"dr_rule_{f}:{name}", lang, where=col, index=opts.index(current),
                           format_func=lambda v: option_label(v, lang))
-        col.caption(rule_help(f))
+        col.caption(field_help(rule_help(f), lang))
     seed = int(c4.number_input(tr("seed", lang), min_value=0, max_value=2**53 - 1,
                                value=int(sc.run.seed), step=1, key=f"dr_seed:{name}"))
     if st.button(tr("dr_start", lang), type="primary", key="dr_start"):
@@ -209,7 +290,8 @@ def render(lang: str) -> None:
             show_problems(tr("scenario_invalid", lang), str(err).splitlines())
             return
         st.session_state["drill"] = {"drill": drill, "name": name, "rules": dict(rules),
-                                     "seed": seed, "recorded": False}
+                                     "seed": seed, "recorded": False, "scenario": sc,
+                                     "peaks": {}}
         st.session_state["dr_playing"] = False
     current = st.session_state.get("drill")
     if not current:
@@ -227,19 +309,43 @@ def render(lang: str) -> None:
     _history(lang)
 
 
-def _live(current: dict, lang: str) -> None:
+def turn_to_fit(grids: pd.DataFrame) -> bool:
+    return float(grids.y_km.max() - grids.y_km.min()) > float(grids.x_km.max() - grids.x_km.min())
+
+
+def _turn(df: pd.DataFrame, x_span: tuple[float, float]) -> pd.DataFrame:
+    """A quarter turn clockwise (north to the right) that keeps the coordinates' range."""
+    if df.empty or "x_km" not in df:
+        return df
+    lo, hi = x_span
+    return df.assign(x_km=df.y_km, y_km=lo + hi - df.x_km)
+
+
+def elapsed_min(drill: Any) -> float:
+    return (drill.now_h - drill.manager.origin_h) * 60.0
+
+
+def seek(current: dict, minute: float) -> None:
+    """Move the drill to ``minute`` after the first emergency: forward by running on, back by
+    replaying from the start at the same seed (a drill is deterministic; disturbances added by
+    hand are not replayed)."""
+    drill = current["drill"]
+    target_h = min(drill.horizon_h, drill.manager.origin_h + minute / 60.0)
+    if target_h < drill.now_h - 1e-9:
+        drill = start_drill(current["scenario"], current["seed"], current["rules"])
+        current["drill"], current["recorded"] = drill, False
+        current["peaks"] = {}
+    if target_h > drill.now_h:
+        drill.run_until(target_h)
+
+
+def _controls(current: dict, lang: str) -> None:
     drill = current["drill"]
     playing = bool(st.session_state.get("dr_playing"))
-    step_min = float(st.session_state.get("dr_step_min", 5.0))
-    if playing and not drill.finished and drill.now_h < drill.horizon_h:
-        drill.step(step_min / 60.0)
-    if playing and (drill.finished or drill.now_h >= drill.horizon_h):
-        st.session_state["dr_playing"] = False
-        _record(current)
-        st.rerun()
-    b1, b2, b3, b4 = st.columns([1, 1, 1, 1])
-    b1.number_input(tr("dr_step_h", lang), min_value=0.5, max_value=240.0, value=5.0, step=0.5,
-                    key="dr_step_min")
+    b1, b2, b3, b4, b5 = st.columns([1.3, 1, 1, 1, 1.2])
+    step_min = float(select(tr("dr_speed", lang), list(STEP_OPTIONS_MIN), "dr_step_min", lang,
+                            where=b1, index=STEP_OPTIONS_MIN.index(DEFAULT_STEP_MIN),
+                            format_func=lambda m: f"{m:g}"))
     if b2.button(tr("dr_step", lang), key="dr_step", disabled=drill.finished):
         drill.step(step_min / 60.0)
     if playing:
@@ -251,6 +357,29 @@ def _live(current: dict, lang: str) -> None:
         st.rerun()
     if b4.button(tr("dr_to_end", lang), key="dr_to_end", disabled=drill.finished):
         drill.run()
+    b5.toggle(tr("dr_projector", lang), key="dr_projector", persist_state="session")
+    horizon = max(1, int(math.ceil((drill.horizon_h - drill.manager.origin_h) * 60.0)))
+    now = min(horizon, int(round(elapsed_min(current["drill"]))))
+    st.session_state["dr_seek"] = now
+
+    def moved() -> None:
+        seek(current, float(st.session_state["dr_seek"]))
+
+    st.slider(tr("dr_seek", lang), 0, horizon, key="dr_seek", on_change=moved)
+
+
+def _live(current: dict, lang: str) -> None:
+    playing = bool(st.session_state.get("dr_playing"))
+    step_min = float(st.session_state.get("dr_step_min", DEFAULT_STEP_MIN))
+    drill = current["drill"]
+    if playing and not drill.finished and drill.now_h < drill.horizon_h:
+        drill.step(step_min / 60.0)
+    if playing and (drill.finished or drill.now_h >= drill.horizon_h):
+        st.session_state["dr_playing"] = False
+        _record(current)
+        st.rerun()
+    _controls(current, lang)
+    drill = current["drill"]
     if drill.finished:
         _record(current)
     state = drill.state()
@@ -260,22 +389,40 @@ def _live(current: dict, lang: str) -> None:
                             for k, v in current["rules"].items())
                 + f", {tr('seed', lang)} {current['seed']}"
                 + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
-    _kpi_cards(drill.kpis(), lang)
-    _interventions(drill, lang)
-    left, right = st.columns([3, 2])
+    projector = bool(st.session_state.get("dr_projector"))
     grids, units = map_frames(drill, lang)
+    turned = projector and turn_to_fit(grids)
+    if turned:  # a city taller than wide is turned a quarter so the map fills a wide screen
+        span = (float(grids.x_km.min()), float(grids.x_km.max()))
+        grids, units = _turn(grids, span), _turn(units, span)
+    hz = hazard_frame(drill, grids, current.setdefault("peaks", {}))
     ems = state["emergencies"]
-    hz_unit = ems[0]["unit"] if ems else ""
-    with left:
-        st.subheader(tr("dr_map", lang))
-        st.altair_chart(_map_chart(grids, units, hz_unit, lang), width="stretch")
-        if ems:
-            st.dataframe(_emergency_table(ems, lang), hide_index=True, width="stretch")
-    with right:
-        st.subheader(tr("dr_log", lang))
-        lines = drill.narrative()
-        box = st.container(height=520)
-        box.code("\n".join(lines[-400:]) or "…", language=None, wrap_lines=True)
+    chart = _map_chart(grids, units, hz, current["peaks"], department_scale(drill, lang), lang,
+                       px=PROJECTOR_MAP_PX if projector else MAP_PX)
+    lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
+    if projector:
+        left, right = st.columns([5, 2])
+        left.altair_chart(chart, width="content")
+        if turned:
+            left.caption(tr("dr_turned", lang))
+        with right:
+            _kpi_cards(drill.kpis(), lang, per_row=2)
+            box = st.container(height=420)
+            box.code("\n".join(lines) or "…", language=None, wrap_lines=True)
+        _interventions(drill, lang)
+    else:
+        _kpi_cards(drill.kpis(), lang)
+        _interventions(drill, lang)
+        left, right = st.columns([3, 2])
+        with left:
+            st.subheader(tr("dr_map", lang))
+            st.altair_chart(chart, width="content")
+        with right:
+            st.subheader(tr("dr_log", lang))
+            box = st.container(height=520)
+            box.code("\n".join(lines) or "…", language=None, wrap_lines=True)
+    if ems:
+        st.dataframe(_emergency_table(ems, lang), hide_index=True, width="stretch")
     st.subheader(tr("dr_gantt", lang))
     origin = drill.manager.origin_h
     g = gantt_frame(drill.events, (drill.now_h - origin) * 3600.0, lang)
@@ -285,15 +432,16 @@ def _live(current: dict, lang: str) -> None:
         st.altair_chart(_gantt_chart(g, lang), width="stretch")
 
 
-def _kpi_cards(kpis: dict[str, float], lang: str) -> None:
+def _kpi_cards(kpis: dict[str, float], lang: str, per_row: int = 4) -> None:
     keys = [k for k in ("em_first_response_min", "em_full_joint_response_min",
                         "em_containment_min", "em_max_level", "em_units_sent",
                         "em_mutual_aid_units", "em_damage_yuan", "em_people_affected")
             if k in kpis]
     for i, k in enumerate(keys):
-        if i % 4 == 0:
-            cols = st.columns(4)
-        cols[i % 4].metric(kpi_view.label(k, lang), kpi_view.fmt(k, kpis[k]))
+        if i % per_row == 0:
+            cols = st.columns(per_row)
+        cols[i % per_row].metric(kpi_view.label(k, lang), kpi_view.fmt(k, kpis[k]),
+                                 help=kpi_view.definition(k, lang))
 
 
 def _emergency_table(ems: list[dict], lang: str) -> pd.DataFrame:
@@ -347,6 +495,25 @@ def _record(current: dict) -> None:
                  **current["drill"].kpis()})
 
 
+def _rule_text(h: dict, lang: str) -> str:
+    return ", ".join(f"{field_label(f, lang)}: {option_label(h[f], lang)}" for f in RULE_FIELDS
+                     if f in h)
+
+
+def debrief_frame(a: dict, b: dict, lang: str) -> pd.DataFrame:
+    """Two drills of one scenario at one seed under two rules: each KPI, and B − A."""
+    rows = []
+    for k in a:
+        if not (k.startswith("em_") or k == "emergencies") or k not in b:
+            continue
+        va, vb = a[k], b[k]
+        rows.append({tr("kpi", lang): kpi_view.label(k, lang),
+                     _rule_text(a, lang): kpi_view.fmt(k, va), _rule_text(b, lang) + " ": kpi_view.fmt(k, vb),
+                     tr("dr_debrief_change", lang): "–" if va != va or vb != vb
+                     else (kpi_view.fmt_delta(k, vb - va) or "0")})
+    return pd.DataFrame(rows)
+
+
 def _history(lang: str) -> None:
     hist = st.session_state.get("dr_history", [])
     if not hist:
@@ -358,8 +525,20 @@ def _history(lang: str) -> None:
         if col.startswith("em_") or col == "emergencies":
             shown[col] = [kpi_view.fmt(col, v) if not (isinstance(v, float) and math.isnan(v))
                           else "–" for v in df[col]]
+        elif col in RULE_FIELDS:
+            shown[field_label(col, lang)] = [option_label(v, lang) for v in df[col]]
+        elif col == "scenario":
+            shown[tr("dr_kind", lang)] = df[col]
+        elif col == "seed":
+            shown[tr("seed", lang)] = df[col].map(str)
         else:
             shown[col] = df[col]
     out = pd.DataFrame(shown).rename(columns={c: kpi_view.label(c, lang) for c in df.columns
                                               if c.startswith("em_") or c == "emergencies"})
     st.dataframe(out, hide_index=True, width="stretch")
+    if len(hist) >= 2:
+        a, b = hist[-2], hist[-1]
+        if (a["scenario"], a["seed"]) == (b["scenario"], b["seed"]) and \
+                [a.get(f) for f in RULE_FIELDS] != [b.get(f) for f in RULE_FIELDS]:
+            st.subheader(tr("dr_debrief", lang))
+            st.table(debrief_frame(a, b, lang).set_index(tr("kpi", lang)))

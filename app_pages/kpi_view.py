@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from app_pages.i18n import kpi_formula
 from sim.metrics import KPI_DEFINITIONS, format_kpi, format_kpi_delta
 
 Direction = Literal["up", "down", "none"]
 
 #: Better when higher / lower; KPIs not listed (counts of what happened, loads) are neutral.
 _HIGHER_BETTER = frozenset({"discovery_rate", "filing_rate", "on_spot_share", "closure_rate",
+                            "dispatched_closure_rate", "timely_acceptance_rate", "resolved_rate",
                             "on_time_rate", "satisfaction", "mean_satisfaction",
                             "em_lead_5min_share", "resident_satisfaction", "resident_trust",
                             "resident_awareness", "composite_appraisal_score",
@@ -23,12 +25,32 @@ _LOWER_BETTER = frozenset({"mean_discovery_latency_h", "duplicate_rate", "mean_t
                            "em_people_affected", "em_max_level", "em_routine_cases_delayed",
                            "suppressed_incidents", "staged_verifications", "false_alarms",
                            "workers_quit", "p50_time_from_dispatch_to_close_h",
-                           "false_closure_share", "crew_overtime_h", "overtime_cost_monthly"})
+                           "false_closure_share", "crew_overtime_h", "overtime_cost_monthly",
+                           "missed_share", "problem_hours_per_1000_households",
+                           "mean_time_from_occurrence_to_close_h"})
 
-#: The KPIs shown as cards at the top of the lab (the rest are in the full table).
-HEADLINE: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate", "closure_rate",
-                             "mean_time_to_close_h", "cases_open_end", "resident_satisfaction",
-                             "monthly_staff_cost")
+#: The cards at the top of the lab, one per slot: the first KPI of a slot that
+#: ``sim.metrics.KPI_DEFINITIONS`` defines is shown (newer KPIs first, older ones as fallback).
+HEADLINE_SLOTS: tuple[tuple[str, ...], ...] = (
+    ("incidents_total",), ("discovery_rate",), ("on_time_rate",),
+    ("resolved_rate", "closure_rate"), ("problem_hours_per_1000_households", "cases_open_end"),
+    ("mean_time_to_close_h",), ("resident_satisfaction",), ("monthly_staff_cost",))
+#: The compare page's default targets, by the same rule.
+TARGET_SLOTS: tuple[tuple[str, ...], ...] = (
+    ("on_time_rate",), ("problem_hours_per_1000_households", "mean_time_to_close_h"),
+    ("monthly_staff_cost",))
+
+
+def _pick(slots: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return tuple(next(k for k in slot if k in KPI_DEFINITIONS) for slot in slots
+                 if any(k in KPI_DEFINITIONS for k in slot))
+
+
+HEADLINE: tuple[str, ...] = _pick(HEADLINE_SLOTS)
+
+
+def targets() -> tuple[str, ...]:
+    return _pick(TARGET_SLOTS)
 
 
 def direction(key: str) -> Direction:
@@ -47,6 +69,11 @@ def label(key: str, lang: str) -> str:
 
 def unit(key: str) -> str:
     return KPI_DEFINITIONS.get(key, ("", "", "", ""))[2]
+
+
+def definition(key: str, lang: str) -> str:
+    """The KPI's formula in ``lang`` (中文 from the app's catalogue)."""
+    return kpi_formula(key, KPI_DEFINITIONS.get(key, ("", "", "", ""))[3], lang)
 
 
 #: Values and changes are formatted where the CLI and reports format them: one definition.

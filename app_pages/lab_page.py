@@ -1,9 +1,12 @@
-"""Page 1 — Scenario lab: pick or upload a scenario, edit its levers, run, read the results."""
+"""Page 1 — Scenario lab: pick or upload a scenario, edit its levers, run at a few seeds, read
+each result with its 95% interval and each change against the scenario as loaded as a paired
+difference (common random numbers), "no detectable change" when its interval spans zero."""
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from typing import TYPE_CHECKING
 
@@ -12,16 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view, limits
-from app_pages.common_ui import (
-    lever_editor,
-    progress_reporter,
-    refuse_if_too_large,
-    run_with_progress,
-    scenario_picker,
-    select,
-    show_problems,
-)
-from app_pages.i18n import field_label, tr
+from app_pages.common_ui import (lever_editor, refuse_if_too_large, run_many, scenario_picker,
+                                 select, show_problems)
+from app_pages.i18n import field_label, option_label, tr, unit_label
+from app_pages.stats import excludes_zero, fixed, mean_ci, paired_diff
 from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
 from sim.scenario import Scenario, ScenarioError, scenario_with
 
@@ -32,6 +29,9 @@ if TYPE_CHECKING:  # altair and sim.run load when the first results are drawn
 
 #: Largest seed a browser number widget can hold exactly (JavaScript's safe integer).
 MAX_SEED = 2**53 - 1
+#: Seeds per run by default (a few, so that a change can be told from chance), and at most.
+DEFAULT_SEEDS = 3
+MAX_LAB_SEEDS = 10
 #: Grid attributes that may colour the map besides the per-grid KPIs.
 _GRID_ATTRS = ("households", "population", "area_km2", "difficulty", "resident_propensity")
 
@@ -46,7 +46,10 @@ def render(lang: str) -> None:
     with left:
         seed = int(st.number_input(tr("seed", lang), min_value=0, max_value=MAX_SEED,
                                    value=int(loaded.run.seed), step=1,
-                                   key=f"lab_seed:{loaded.hash()}"))
+                                   key=f"lab_seed:{loaded.hash()}", persist_state="session"))
+        reps = int(st.number_input(tr("lab_reps", lang), min_value=1, max_value=MAX_LAB_SEEDS,
+                                   value=DEFAULT_SEEDS, step=1, key="lab_reps",
+                                   help=tr("lab_reps_help", lang), persist_state="session"))
     with right:
         st.subheader(tr("levers", lang))
         edits = lever_editor(loaded, lang, "lab")
@@ -57,103 +60,185 @@ def render(lang: str) -> None:
         return
     if refuse_if_too_large(sc, lang):
         return
+    seeds = [seed + i for i in range(reps)]
+    runs = [sc] if loaded is sc or limits.check_scenario(loaded) else [loaded, sc]
+    problems = limits.check_batch(runs, reps)
+    if problems:
+        show_problems(tr("too_many", lang), [p.text(lang) for p in problems])
+        return
     if left.button(tr("run", lang), type="primary", key="lab_run"):
-        _run(loaded, sc, seed, lang)
+        _run(loaded, sc, runs, seeds, lang)
     shown = st.session_state.get("lab_result")
     if not shown:
         st.info(tr("run_first", lang))
         return
-    if shown["key"] != (sc.hash(), seed, loaded.hash()):
+    if shown["key"] != (sc.hash(), tuple(seeds), loaded.hash()):
         st.warning(tr("stale", lang))
-    _results(shown["scenario"], shown["result"], shown["base"], lang)
+    _results(shown, lang)
 
 
-def _run(loaded: Scenario, sc: Scenario, seed: int, lang: str) -> None:
-    base_ok = loaded is sc or not limits.check_scenario(loaded)
-    runs = [sc] if loaded is sc or not base_ok else [loaded, sc]
-    for_run, bar = progress_reporter(lang, len(runs))
-    results = [run_with_progress(s, seed, for_run(i)) for i, s in enumerate(runs)]
-    bar.empty()
-    st.session_state["lab_result"] = {
-        "key": (sc.hash(), seed, loaded.hash()), "scenario": sc, "result": results[-1],
-        "base": results[0] if len(results) == 2 else (results[0] if loaded is sc else None),
-    }
+def _run(loaded, sc, runs, seeds, lang) -> None:
+    pairs = [(s, seed) for s in runs for seed in seeds]
+    results = run_many(pairs, lang)
+    n = len(seeds)
+    res = results[-n:]
+    base = results[:n] if len(runs) == 2 else (res if loaded is sc else None)
+    st.session_state["lab_result"] = {"key": (sc.hash(), tuple(seeds), loaded.hash()),
+                                      "scenario": sc, "loaded": loaded, "seeds": list(seeds),
+                                      "results": res, "base": base}
 
 
-def _results(sc: Scenario, res: RunResult, base: RunResult | None, lang: str) -> None:
-    m = res.manifest
+def clip_ci(key: str, lo: float, hi: float) -> tuple[float, float]:
+    """A mean's interval within the KPI's range: a share in [0, 1]; counts, costs, hours >= 0."""
+    u = kpi_view.unit(key)
+    if u == "share":
+        return max(0.0, lo), min(1.0, hi)
+    if u in ("count", "yuan", "h", "min"):
+        return max(0.0, lo), hi
+    return lo, hi
+
+
+def card(key: str, res: list[dict], base: list[dict] | None, lang: str) -> dict:
+    """What the card of ``key`` shows: value, its interval, and the change against the loaded
+    scenario (paired by seed) with whether it is detectable. Plain data, tested without UI."""
+    vals = [k.get(key, math.nan) for k in res]
+    ci = mean_ci(vals)
+    lo, hi = clip_ci(key, ci.lo, ci.hi)
+    out = {"label": kpi_view.label(key, lang), "value": kpi_view.fmt(key, ci.mean),
+           "ci": "" if math.isnan(ci.lo) else tr("ci", lang, lo=kpi_view.fmt(key, lo),
+                                                hi=kpi_view.fmt(key, hi)),
+           "delta": None, "delta_color": "off", "change": ""}
+    if base is None or base is res:
+        return out
+    d = paired_diff([k.get(key, math.nan) for k in base], vals)
+    if d.n == 0:
+        return out
+    if d.identical:
+        out["delta"] = None
+        out["change"] = tr("no_change_same", lang)
+        return out
+    text = kpi_view.fmt_delta(key, d.mean)
+    if d.n < 2:
+        out.update(delta=text, change=tr("one_seed_change", lang))
+    elif fixed(d):
+        out.update(delta=text, delta_color=kpi_view.delta_color(key),
+                   change=tr("change_fixed", lang))
+    elif excludes_zero(d):
+        out.update(delta=text, delta_color=kpi_view.delta_color(key),
+                   change=tr("change_ci", lang, lo=kpi_view.fmt_delta(key, d.lo),
+                             hi=kpi_view.fmt_delta(key, d.hi)))
+    else:
+        out.update(delta=tr("no_change", lang), change=tr(
+            "no_change_ci", lang, d=text, lo=kpi_view.fmt_delta(key, d.lo),
+            hi=kpi_view.fmt_delta(key, d.hi)))
+    return out
+
+
+def _results(shown: dict, lang: str) -> None:
+    sc, res, base = shown["scenario"], shown["results"], shown["base"]
+    seeds = shown["seeds"]
+    m = res[0].manifest
+    kp = [r.kpis for r in res]
+    bp = [r.kpis for r in base] if base is not None and base is not res else None
     st.caption(tr("run_info", lang, grids=m["n_grids"], days=m["days"], warm=m["warmup_days"],
-                  seed=m["seed"], inc=m["incidents"], wall=m["wall_time_s"]))
+                  seeds=", ".join(map(str, seeds)),
+                  inc=round(float(np.mean([r.manifest["incidents"] for r in res]))),
+                  inc_w=round(float(np.mean([k.get("incidents_total", 0) for k in kp]))),
+                  wall=float(np.mean([r.manifest["wall_time_s"] for r in res]))))
     st.subheader(tr("kpis", lang))
-    show_delta = base is not None and base is not res
-    keys = [k for k in kpi_view.HEADLINE if k in res.kpis]
+    keys = [k for k in kpi_view.HEADLINE if k in res[0].kpis]
     for i, key in enumerate(keys):
         if i % 4 == 0:
             cols = st.columns(4)
-        v = res.kpis[key]
-        d = v - base.kpis[key] if show_delta else None
-        cols[i % 4].metric(kpi_view.label(key, lang), kpi_view.fmt(key, v),
-                           delta=kpi_view.fmt_delta(key, d) if show_delta else None,
-                           delta_color=kpi_view.delta_color(key),
-                           help=KPI_DEFINITIONS[key][3])
-    if show_delta:
-        st.caption(tr("delta_note", lang))
+        c = card(key, kp, bp, lang)
+        with cols[i % 4]:
+            st.metric(c["label"], c["value"], delta=c["delta"], delta_color=c["delta_color"],
+                      help=kpi_view.definition(key, lang), border=True,
+                      delta_arrow="off" if c["delta_color"] == "off" else "auto")
+            st.caption(" · ".join(x for x in (c["ci"], c["change"]) if x) or " ")
+    st.caption(tr("seeds_note", lang, n=len(seeds), first=seeds[0], last=seeds[-1])
+               if len(seeds) > 1 else tr("single_seed_note", lang))
     with st.expander(tr("all_kpis", lang)):
-        st.dataframe(_kpi_table(res, base if show_delta else None, lang), hide_index=True,
-                     width="stretch")
+        st.dataframe(kpi_table(kp, bp, lang), hide_index=True, width="stretch")
     t_ts, t_map, t_util, t_dl = st.tabs([tr("timeseries", lang), tr("map", lang),
                                          tr("utilisation", lang), tr("downloads", lang)])
+    first_base = base[0] if base is not None and base is not res else None
     with t_ts:
-        per_day = st.toggle(tr("per_day", lang), value=True, key="lab_per_day")
-        st.altair_chart(_timeseries_chart(res, lang, per_day), width="stretch")
-        st.caption(tr("ts_note", lang))
+        per_day = st.toggle(tr("per_day", lang), value=True, key="lab_per_day",
+                            persist_state="session")
+        st.altair_chart(_timeseries_chart(res[0], first_base, lang, per_day), width="stretch")
+        st.caption(tr("ts_note", lang) + " " + tr("ts_seed_note", lang, seed=seeds[0]))
     with t_map:
-        _grid_map(res, lang)
+        _grid_map(res[0], first_base, lang)
     with t_util:
         _utilisation(sc, res, lang)
     with t_dl:
-        _downloads(sc, res, lang)
+        _downloads(sc, res[0], lang)
 
 
-def _kpi_table(res: RunResult, base: RunResult | None, lang: str) -> pd.DataFrame:
+def kpi_table(res: list[dict], base: list[dict] | None, lang: str) -> pd.DataFrame:
+    """Every KPI: mean over the seeds and its 95% CI; with a base, its mean and the paired
+    change with its CI (KPIs undefined in every run are left out)."""
     rows = []
     for key in KPI_DEFINITIONS:
-        v = res.kpis.get(key, float("nan"))
-        if v != v and (base is None or base.kpis.get(key, v) != base.kpis.get(key, v)):
+        vals = [k.get(key, math.nan) for k in res]
+        bvals = [k.get(key, math.nan) for k in base] if base is not None else []
+        if all(v != v for v in vals + bvals):
             continue  # undefined here (e.g. emergency KPIs of a run without emergencies)
-        row = {tr("kpi", lang): kpi_view.label(key, lang),
-               tr("value", lang): kpi_view.fmt(key, res.kpis[key])}
+        ci = mean_ci(vals)
+        row = {tr("kpi", lang): kpi_view.label(key, lang), tr("value", lang): kpi_view.fmt(key, ci.mean),
+               "95% CI": "–" if math.isnan(ci.lo) else
+               f"{kpi_view.fmt(key, ci.lo)} – {kpi_view.fmt(key, ci.hi)}"}
         if base is not None:
-            row[tr("loaded", lang)] = kpi_view.fmt(key, base.kpis[key])
-            row[tr("change", lang)] = kpi_view.fmt_delta(key, res.kpis[key] - base.kpis[key]) or "–"
-        row[tr("unit", lang)] = kpi_view.unit(key)
+            d = paired_diff(bvals, vals)
+            row[tr("loaded", lang)] = kpi_view.fmt(key, mean_ci(bvals).mean)
+            cell = kpi_view.fmt_delta(key, d.mean) or "–"
+            if not math.isnan(d.lo) and d.lo != d.hi:
+                cell += f" [{kpi_view.fmt_delta(key, d.lo)}, {kpi_view.fmt_delta(key, d.hi)}]"
+                if not excludes_zero(d):
+                    cell += " " + tr("no_change", lang)
+            row[tr("change", lang)] = cell
+        row[tr("unit", lang)] = unit_label(kpi_view.unit(key), lang)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def timeseries_frame(res: RunResult, lang: str, per_day: bool = False) -> pd.DataFrame:
+def timeseries_frame(res: RunResult, lang: str, per_day: bool = False,
+                     scenario: str = "") -> pd.DataFrame:
     """Backlog (open cases at the sample time), reports and closures since the previous sample,
     per collection interval or per day, in long format with time in days."""
     ts = res.timeseries[["t_h", "n_backlog", "cum_reported", "cum_closed"]]
     if per_day:  # the last sample of each day: day d covers (24(d-1), 24d]
         ts = ts.assign(_d=np.ceil(ts["t_h"] / 24.0 - 1e-9)).groupby("_d").last().reset_index()
         ts = ts.assign(t_h=ts["_d"] * 24.0)
+    rep, clo = ("ts_discoveries_day", "ts_closures_day") if per_day else ("ts_discoveries",
+                                                                          "ts_closures")
     data = {tr("ts_backlog", lang): ts["n_backlog"],
-            tr("ts_discoveries", lang): ts["cum_reported"].diff().fillna(ts["cum_reported"]),
-            tr("ts_closures", lang): ts["cum_closed"].diff().fillna(ts["cum_closed"])}
+            tr(rep, lang): ts["cum_reported"].diff().fillna(ts["cum_reported"]),
+            tr(clo, lang): ts["cum_closed"].diff().fillna(ts["cum_closed"])}
     frame = pd.DataFrame({tr("day", lang): ts["t_h"].to_numpy() / 24.0, **data})
-    return frame.melt(id_vars=[tr("day", lang)], var_name=tr("series", lang),
-                      value_name=tr("count", lang))
+    out = frame.melt(id_vars=[tr("day", lang)], var_name=tr("series", lang),
+                     value_name=tr("count", lang))
+    return out.assign(**{tr("ts_scenario", lang): scenario}) if scenario else out
 
 
-def _timeseries_chart(res: RunResult, lang: str, per_day: bool) -> alt.Chart:
+def _timeseries_chart(res: RunResult, base: RunResult | None, lang: str,
+                      per_day: bool) -> alt.Chart:
     import altair as alt
 
-    df = timeseries_frame(res, lang, per_day)
+    scen = tr("ts_scenario", lang)
+    parts = [timeseries_frame(res, lang, per_day, tr("ts_changed", lang) if base else
+                              tr("loaded", lang))]
+    if base is not None:
+        parts.insert(0, timeseries_frame(base, lang, per_day, tr("loaded", lang)))
+    df = pd.concat(parts, ignore_index=True)
     day, series, count = tr("day", lang), tr("series", lang), tr("count", lang)
+    names = list(dict.fromkeys(df[scen]))
     lines = alt.Chart(df).mark_line(point=per_day).encode(
         x=alt.X(f"{day}:Q"), y=alt.Y(f"{count}:Q"), color=alt.Color(f"{series}:N"),
-        tooltip=[day, series, count])
+        strokeDash=alt.StrokeDash(f"{scen}:N", title=scen, scale=alt.Scale(
+            domain=names, range=[[4, 3], [1, 0]] if len(names) == 2 else [[1, 0]])),
+        tooltip=[scen, day, series, count])
     warm = alt.Chart(pd.DataFrame({"w": [res.context.warmup_h / 24]})).mark_rule(
         strokeDash=[4, 4], color="grey").encode(x=alt.X("w:Q", title=day))
     return (lines + warm).properties(height=320)
@@ -180,31 +265,89 @@ def _option_label(key: str, lang: str) -> str:
     return kpi_view.label(key, lang) if key in KPI_DEFINITIONS else field_label(key, lang)
 
 
-def grid_map_chart(frame: pd.DataFrame, key: str, label: str) -> alt.Chart:
-    """The basic grids as cells at their coordinates, coloured by ``key``; hotspots outlined."""
+def _value_text(key: str, v: float) -> str:
+    if key in KPI_DEFINITIONS:
+        return kpi_view.fmt(key, v)
+    return "–" if v != v else f"{v:,.4g}"
+
+
+def map_frame(frame: pd.DataFrame, key: str, lang: str, base: pd.DataFrame | None = None
+              ) -> pd.DataFrame:
+    """What the map draws and its tooltips say, in words: the value (or its change from
+    ``base``, grid by grid) formatted, the zone, hotspot or not, and the cases behind it."""
+    value = frame[key].astype(float)
+    out = frame.assign(_value=value)
+    if base is not None:
+        out = out.assign(_value=value - base.set_index("grid")[key].reindex(frame.grid).to_numpy())
+    zone = out["zone"].map(lambda z: field_label(str(z), lang)) if "zone" in out else ""
+    cases = out["cases_filed"] if "cases_filed" in out else pd.Series(np.nan, index=out.index)
+    text = [(kpi_view.fmt_delta(key, v) or "0") if base is not None and key in KPI_DEFINITIONS
+            else _value_text(key, v) for v in out["_value"]]
+    return out.assign(
+        t_value=text, t_zone=zone,
+        t_hotspot=[tr("yes" if h else "no", lang) for h in out.get("hotspot", False)]
+        if "hotspot" in out else "",
+        t_cases=[f"{c:,.0f}" if c == c else "–" for c in cases])
+
+
+def colour_scale(key: str, values: pd.Series, diff: bool) -> tuple[alt.Scale, str]:
+    """A fixed, meaningful scale: shares on [0, 1] as %, a diverging scale centred on zero for
+    changes (green is better), other values from zero to their maximum."""
+    import altair as alt
+
+    d = kpi_view.direction(key)
+    share = kpi_view.unit(key) == "share"
+    fmt = ".0%" if share else ",.3~g"
+    finite = values[np.isfinite(values)]
+    if diff:
+        m = float(finite.abs().max()) if len(finite) else 1.0
+        m = m if m > 0 else 1.0
+        scheme = "redyellowgreen" if d != "none" else "blueorange"
+        return alt.Scale(scheme=scheme, domain=[-m, m], reverse=d == "down"), fmt
+    if share:
+        return alt.Scale(scheme="redyellowgreen" if d != "down" else "yelloworangered",
+                         domain=[0, 1], reverse=False), fmt
+    hi = float(finite.max()) if len(finite) else 1.0
+    scheme = "yelloworangered" if d == "down" else "greens" if d == "up" else "viridis"
+    return alt.Scale(scheme=scheme, domain=[0, hi if hi > 0 else 1.0]), fmt
+
+
+def grid_map_chart(frame: pd.DataFrame, key: str, label: str, lang: str = "en",
+                   diff: bool = False) -> alt.Chart:
+    """The basic grids as cells at their coordinates, coloured by ``key`` (or its change);
+    hotspots outlined."""
     import altair as alt
 
     from app_pages.maps import cell_layer
 
-    df, enc = cell_layer(frame.assign(_value=frame[key]))
-    scheme = "redyellowgreen" if kpi_view.direction(key) == "up" else (
-        "yelloworangered" if kpi_view.direction(key) == "down" else "viridis")
+    df, enc = cell_layer(frame)
+    scale, fmt = colour_scale(key, df["_value"], diff)
+    title = label if not diff else f"Δ {label}"
     return alt.Chart(df).mark_rect(strokeWidth=2).encode(
         x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"],
-        color=alt.Color("_value:Q", title=label, scale=alt.Scale(scheme=scheme)),
+        color=alt.Color("_value:Q", title=title, scale=scale,
+                        legend=alt.Legend(format=fmt, gradientLength=220)),
         stroke=alt.condition("datum.hotspot", alt.value("black"), alt.value(None)),
-        tooltip=["grid", "community", "street", "zone", "hotspot",
-                 alt.Tooltip("_value:Q", title=label, format=".3~f")],
+        tooltip=[alt.Tooltip("grid:Q", title=tr("dr_inject_grid", lang)),
+                 alt.Tooltip("t_value:N", title=title),
+                 alt.Tooltip("t_cases:N", title=kpi_view.label("cases_filed", lang)),
+                 alt.Tooltip("t_zone:N", title=field_label("zones", lang)),
+                 alt.Tooltip("t_hotspot:N", title=tr("hotspot", lang))],
     ).properties(width=enc["width"], height=enc["height"])
 
 
-def _grid_map(res: RunResult, lang: str) -> None:
+def _grid_map(res: RunResult, base: RunResult | None, lang: str) -> None:
     frame = grid_values(res)
     opts = map_options(frame)
-    default = opts.index("cases_open_end") if "cases_open_end" in opts else 0
-    key = select(tr("colour_by", lang), opts, "lab_map_kpi", lang, index=default,
+    default = opts.index("on_time_rate") if "on_time_rate" in opts else 0
+    c1, c2 = st.columns([2, 1])
+    key = select(tr("colour_by", lang), opts, "lab_map_kpi", lang, index=default, where=c1,
                  format_func=lambda k: _option_label(k, lang))
-    st.altair_chart(grid_map_chart(frame, key, _option_label(key, lang)), width="content")
+    diff = base is not None and c2.toggle(tr("map_diff", lang), key="lab_map_diff",
+                                          persist_state="session")
+    shown = map_frame(frame, key, lang, grid_values(base) if diff else None)
+    st.altair_chart(grid_map_chart(shown, key, _option_label(key, lang), lang, diff),
+                    width="content")
     st.caption(tr("map_note", lang))
 
 
@@ -221,17 +364,24 @@ def utilisation_frame(sc: Scenario, res: RunResult, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _utilisation(sc: Scenario, res: RunResult, lang: str) -> None:
-    df = utilisation_frame(sc, res, lang)
+def _utilisation(sc: Scenario, results: list[RunResult], lang: str) -> None:
+    """Mean utilisation over the seeds; the axis reaches past 100% when a department works
+    beyond its shift hours, with a rule at 100%."""
+    frames = [utilisation_frame(sc, r, lang) for r in results]
     dep, u = tr("department", lang), tr("utilisation_share", lang)
+    df = pd.concat(frames).groupby(dep, sort=False, as_index=False)[u].mean()
     import altair as alt
 
+    top = max(1.0, float(df[u].max()) * 1.08 if df[u].notna().any() else 1.0)
     chart = alt.Chart(df).mark_bar().encode(
-        x=alt.X(f"{u}:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        x=alt.X(f"{u}:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, top])),
         y=alt.Y(f"{dep}:N", sort="-x", axis=alt.Axis(labelLimit=240)),
         tooltip=[dep, alt.Tooltip(f"{u}:Q", format=".1%")])
     text = chart.mark_text(align="left", dx=4).encode(text=alt.Text(f"{u}:Q", format=".1%"))
-    st.altair_chart((chart + text).properties(height=40 + 28 * len(df)), width="stretch")
+    full = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="grey"
+                                                           ).encode(x="x:Q")
+    st.altair_chart((chart + text + full).properties(height=40 + 28 * len(df)), width="stretch")
+    st.caption(tr("util_note", lang, n=len(results)))
 
 
 def results_zip(sc: Scenario, res: RunResult) -> bytes:

@@ -11,18 +11,24 @@ from dataclasses import dataclass
 
 from sim.scenario import CityConfig, Scenario
 
-MAX_UPLOAD_KB = 256
+#: one upload limit: Streamlit refuses more (``max_upload_size``, in whole MB) and the app
+#: checks the bytes again, so the label, the widget and the server agree
+MAX_UPLOAD_MB = 1
+MAX_UPLOAD_KB = MAX_UPLOAD_MB * 1024
 MAX_GRIDS = 600
 MAX_DAYS = 366.0
 MAX_GRID_DAYS = 40_000.0          # one run
 MAX_RUNS = 40                     # one comparison (variants × replications)
 MAX_TOTAL_GRID_DAYS = 120_000.0   # one comparison, all runs together
+MAX_SWEEP_RUNS = 400              # one sweep launched from the app
+MAX_SWEEP_GRID_DAYS = 400_000.0   # one sweep, all runs together (minutes on a few cores)
 
 
 @dataclass(frozen=True)
 class Problem:
     en: str
     zh: str
+    batch: bool = False   # a limit of a comparison or sweep, not of the scenario itself
 
     def text(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
@@ -63,12 +69,25 @@ def check_batch(scenarios: list[Scenario], replications: int) -> list[Problem]:
         out += check_scenario(sc)
     runs = len(scenarios) * replications
     if runs > MAX_RUNS:
-        out.append(Problem(f"{runs} runs; the app runs at most {MAX_RUNS} in one comparison",
-                           f"共 {runs} 次运行，本应用一次比较最多 {MAX_RUNS} 次"))
+        out.append(Problem(f"{runs} runs; the app runs at most {MAX_RUNS} at once",
+                           f"共 {runs} 次运行，本应用一次最多运行 {MAX_RUNS} 次", batch=True))
     total = replications * sum(grid_count(sc.city) * sc.run.days for sc in scenarios)
     if not out and total > MAX_TOTAL_GRID_DAYS:
         out.append(Problem(f"{total:,.0f} grid-days in all; the app runs at most "
                            f"{MAX_TOTAL_GRID_DAYS:,.0f} in one comparison (fewer replications or "
                            "days)", f"合计 {total:,.0f} 网格·天，本应用一次比较最多 "
-                           f"{MAX_TOTAL_GRID_DAYS:,.0f}（请减少重复次数或天数）"))
+                           f"{MAX_TOTAL_GRID_DAYS:,.0f}（请减少重复次数或天数）", batch=True))
+    return out
+
+
+def check_sweep(runs: int, grid_days: float) -> list[Problem]:
+    """Problems with launching a sweep of ``runs`` runs and about ``grid_days`` from the app."""
+    out: list[Problem] = []
+    if runs > MAX_SWEEP_RUNS:
+        out.append(Problem(f"{runs:,} runs; the app launches at most {MAX_SWEEP_RUNS:,}",
+                           f"共 {runs:,} 次运行，本应用最多启动 {MAX_SWEEP_RUNS:,} 次", batch=True))
+    if grid_days > MAX_SWEEP_GRID_DAYS:
+        out.append(Problem(f"about {grid_days:,.0f} grid-days in all; the app launches at most "
+                           f"{MAX_SWEEP_GRID_DAYS:,.0f}", f"合计约 {grid_days:,.0f} 网格·天，"
+                           f"本应用最多启动 {MAX_SWEEP_GRID_DAYS:,.0f}", batch=True))
     return out

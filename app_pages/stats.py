@@ -4,12 +4,16 @@ Each seed gives a pair (reference, variant) that saw the same incidents, so the 
 seed removes the shared noise and a paired t interval on the differences is much narrower than
 comparing two independent means. Several comparisons are judged together with Holm's step-down
 correction, so "significant" keeps its 5% meaning across the whole table.
+
+What is tested is an *effect*: a KPI that differs by the same amount at every seed (a staff cost
+set by the levers) is an input, reported as such and left out of the correction (:func:`judge`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import stats
@@ -79,4 +83,55 @@ def holm(pvalues: list[float]) -> list[float]:
     for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         out[i] = running
+    return out
+
+
+Kind = Literal["significant", "none", "fixed", "identical", "single"]
+
+
+def fixed(d: PairedDiff) -> bool:
+    """The same non-zero difference at every seed: an input the levers set (a cost), not an
+    effect to test."""
+    return d.n >= 2 and d.mean != 0 and d.lo == d.mean == d.hi
+
+
+def excludes_zero(d: PairedDiff) -> bool:
+    """The 95% interval lies on one side of zero."""
+    return d.n >= 2 and not math.isnan(d.lo) and (d.lo > 0 or d.hi < 0)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a paired comparison says about one KPI of one variant."""
+
+    variant: int
+    key: str
+    diff: PairedDiff
+    kind: Kind
+    p_adj: float = math.nan   # Holm-adjusted over the tested findings
+
+
+def judge(diffs: dict[tuple[int, str], PairedDiff], keys: list[str], variants: list[int],
+          alpha: float = 0.05) -> list[Finding]:
+    """Findings for ``keys`` × ``variants``: inputs fixed by the levers and exact ties are
+    reported as such and left out of the Holm correction, which runs over the rest together."""
+    tested = [(v, k) for v in variants for k in keys
+              if diffs[(v, k)].n >= 2 and not fixed(diffs[(v, k)])
+              and not diffs[(v, k)].identical and not math.isnan(diffs[(v, k)].p)]
+    adj = dict(zip(tested, holm([diffs[t].p for t in tested])))
+    out: list[Finding] = []
+    for v in variants:
+        for k in keys:
+            d = diffs[(v, k)]
+            if d.n == 0:
+                continue
+            if d.identical:
+                kind: Kind = "identical"
+            elif fixed(d):
+                kind = "fixed"
+            elif d.n < 2 or (v, k) not in adj:
+                kind = "single"
+            else:
+                kind = "significant" if adj[(v, k)] < alpha else "none"
+            out.append(Finding(v, k, d, kind, adj.get((v, k), math.nan)))
     return out

@@ -29,12 +29,12 @@ def test_drill_plays_to_the_end_and_shows_the_kpis_of_sim():
     sc = load_scenario(ROOT / "scenarios" / "fire_drill.yaml")
     at = _drill_at()
     at.button(key="dr_step").click().run()
-    assert "00:05:00" in " ".join(m.value for m in at.markdown)   # one 5-minute step
+    assert "00:01:00" in " ".join(m.value for m in at.markdown)   # one 1-minute step
     at.button(key="dr_to_end").click().run()
     assert_ok(at)
     drill = start_drill(sc, sc.run.seed, {"dispatch": sc.emergency.rules.dispatch,
                                           "command": sc.emergency.rules.command})
-    drill.step(5 / 60)
+    drill.step(1 / 60)
     drill.run()
     want = drill.kpis()
     shown = metrics(at)
@@ -43,7 +43,7 @@ def test_drill_plays_to_the_end_and_shows_the_kpis_of_sim():
         assert shown[KPI_DEFINITIONS[key][0]][0] == kpi_view.fmt(key, want[key]), key
     log = at.code[0].value
     assert "接警" in log and "alarm received" in log          # the narrative in both languages
-    assert log.splitlines() == drill.narrative()[-400:]
+    assert log.splitlines() == drill.narrative()[::-1][:400]   # the newest line first
 
 
 def test_drill_replay_with_sequential_dispatch_at_the_same_seed():
@@ -99,3 +99,63 @@ def test_flood_drill_runs_and_maps_the_water():
     at.selectbox(key="dr_inj_kind@en").set_value(flood).run()
     at.button(key="dr_inject").click().run()
     assert_ok(at)
+
+
+def test_drill_time_slider_goes_forward_and_back_to_the_same_state():
+    from app_pages.drill_page import start_drill
+    at = _drill_at()
+    at.slider(key="dr_seek").set_value(30).run()
+    assert_ok(at)
+    assert "00:30:00" in " ".join(m.value for m in at.markdown)
+    at.slider(key="dr_seek").set_value(10).run()
+    assert "00:10:00" in " ".join(m.value for m in at.markdown)
+    drill = at.session_state["drill"]["drill"]
+    sc = load_scenario(ROOT / "scenarios" / "fire_drill.yaml")
+    fresh = start_drill(sc, sc.run.seed, {"dispatch": sc.emergency.rules.dispatch,
+                                          "command": sc.emergency.rules.command})
+    fresh.run_until(fresh.manager.origin_h + 10 / 60)
+    assert drill.narrative() == fresh.narrative()      # back = replayed at the same seed
+    assert drill.kpis() == pytest.approx(fresh.kpis(), nan_ok=True)
+
+
+def test_legends_mean_one_thing_in_every_frame_and_language():
+    from app_pages.drill_page import STATUS_ORDER, status_scale
+    en, zh = status_scale("en"), status_scale("zh")
+    assert en[1] == zh[1] and len(set(en[1])) == len(STATUS_ORDER)   # one shape per status
+    at = _drill_at()
+    specs = []
+    for _ in range(3):
+        at.button(key="dr_step").click().run()
+        specs.append(at.get("vega_lite_chart")[0].proto.spec)
+    import json
+    for spec in specs:
+        layer = [l for l in json.loads(spec)["layer"] if "shape" in l.get("encoding", {})][0]
+        scale = layer["encoding"]["shape"]["scale"]
+        assert scale["domain"] == en[0] and scale["range"] == en[1]
+
+
+def test_chinese_narrative_is_chinese_alone():
+    import re
+
+    from app_pages.drill_page import start_drill
+    from app_pages.narrative import narrative
+    for name in ("fire_drill", "flood_drill"):
+        sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        d = start_drill(sc, sc.run.seed, {"dispatch": "sequential", "command": "lead"})
+        d.run()
+        zh = narrative(d.events, "zh")
+        assert len(zh) == len(d.narrative())          # one line per line of the CLI's narrative
+        for line in zh:
+            words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_\-]*", line)
+                     if not re.search(r"\d", w) and len(w) > 2]   # unit and station ids kept
+            units = {"km", "min", "iii", "ii", "iv"}   # units, response levels
+            assert not [w for w in words if w.lower() not in units], line
+
+
+def test_projector_layout_gives_the_map_the_screen():
+    import json
+    at = _drill_at()
+    at.toggle(key="dr_projector").set_value(True).run()
+    assert_ok(at)
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["width"] >= 500

@@ -251,8 +251,8 @@ def test_timeseries_per_day_adds_up_the_intervals():
     res = run_scenario(scenario_with(Scenario(), {"run.days": 4, "run.warmup_days": 1}), 2)
     fine = timeseries_frame(res, "en")
     daily = timeseries_frame(res, "en", per_day=True)
-    for series in ("Reports per interval (discoveries)", "Closures per interval"):
-        f = fine[fine.Series == series]
+    for series in ("Reports per day (discoveries)", "Closures per day"):
+        f = fine[fine.Series == series.replace("per day", "per interval")]
         d = daily[daily.Series == series]
         assert d.Count.sum() == f.Count.sum() == res.timeseries[
             "cum_reported" if "Reports" in series else "cum_closed"].iloc[-1]

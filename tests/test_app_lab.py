@@ -1,39 +1,99 @@
 """Scenario lab driven headless with streamlit.testing: widgets set, Run pressed, and the KPIs
-shown equal those of ``sim.run.run_scenario`` for the same scenario and seed; uploads' problems
-are shown as messages."""
+shown equal those of ``sim.run.run_scenario`` for the same scenario and seeds — their means and
+95% intervals over the seeds, and changes as differences paired by seed; uploads' problems are
+shown as messages."""
 
 from __future__ import annotations
 
 import pytest
 
 from app_pages import kpi_view, limits
+from app_pages.i18n import tr
+from app_pages.lab_page import clip_ci
+from app_pages.stats import excludes_zero, fixed, mean_ci, paired_diff
 from sim.metrics import KPI_DEFINITIONS
 from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario, scenario_with
 from tests.apptest_util import ROOT, assert_ok, metrics, open_app, widget
 
+SHORT = {"run.days": 8, "run.warmup_days": 2}
 
-def test_lab_runs_the_baseline_and_shows_the_kpis_of_sim():
+
+def _seeds(at, n: int) -> None:
+    at.number_input(key="lab_reps").set_value(n).run()
+
+
+def _seed_box(at):
+    return at.number_input(key=[w.key for w in at.number_input if w.key.startswith("lab_seed")][0])
+
+
+def test_lab_runs_the_baseline_at_a_few_seeds_and_shows_means_with_intervals():
     at = open_app()
+    assert at.number_input(key="lab_reps").value == 3          # a few seeds by default
     at.button(key="lab_run").click().run()
     assert_ok(at)
-    want = run_scenario(Scenario()).kpis
+    seed = Scenario().run.seed
+    runs = [run_scenario(Scenario(), seed + i).kpis for i in range(3)]
     shown = metrics(at)
     assert len(shown) == len(kpi_view.HEADLINE)
+    captions = " ".join(c.value for c in at.caption)
     for key in kpi_view.HEADLINE:
+        ci = mean_ci([r[key] for r in runs])
         value, delta = shown[KPI_DEFINITIONS[key][0]]
-        assert value == kpi_view.fmt(key, want[key]), key
+        assert value == kpi_view.fmt(key, ci.mean), key
         assert not delta  # nothing changed: no change to show
-    # the full table lists every KPI with the same values
+        if ci.hi > ci.lo:
+            lo, hi = clip_ci(key, ci.lo, ci.hi)   # a count's interval never below zero
+            assert tr("ci", "en", lo=kpi_view.fmt(key, lo), hi=kpi_view.fmt(key, hi)) \
+                in captions, key
+    assert f"Means over 3 seeds ({seed}–{seed + 2})" in captions
+    # the caption explains the incidents the KPIs count (after the warm-up)
+    inc_w = round(sum(r["incidents_total"] for r in runs) / 3)
+    assert f"{inc_w:,} after the warm-up" in captions
+    # the full table lists every KPI with the same means
     table = at.dataframe[0].value
-    defined = [k for k in KPI_DEFINITIONS if want[k] == want[k]]
-    assert list(table["Value"]) == [kpi_view.fmt(k, want[k]) for k in defined]
+    defined = [k for k in KPI_DEFINITIONS if any(r[k] == r[k] for r in runs)]
+    assert list(table["Value"]) == [kpi_view.fmt(k, mean_ci([r[k] for r in runs]).mean)
+                                    for k in defined]
 
 
-def test_lab_lever_and_seed_change_the_run_and_show_the_change_against_the_loaded():
+def test_a_change_is_shown_as_a_paired_difference_or_as_no_detectable_change():
     at = open_app()
-    at.number_input(key=[w.key for w in at.number_input if w.key.startswith("lab_seed")][0]
-                    ).set_value(11).run()
+    at.selectbox(key="lab_source@en").set_value("__upload__").run()
+    text = b"name: short\nrun: {days: 8, warmup_days: 2}\n"
+    at.file_uploader(key="lab_upload").set_value(("short.yaml", text, "application/x-yaml")).run()
+    at.selectbox(key="lab_group@en").set_value("staffing").run()
+    widget(at, "number_input", "staffing.workers_per_grid").set_value(3).run()
+    at.button(key="lab_run").click().run()
+    assert_ok(at)
+    base = scenario_with(Scenario(), {"name": "short", **SHORT})
+    more = scenario_with(base, {"staffing.workers_per_grid": 3})
+    seeds = [base.run.seed + i for i in range(3)]
+    b = [run_scenario(base, s).kpis for s in seeds]
+    v = [run_scenario(more, s).kpis for s in seeds]
+    shown = metrics(at)
+    seen = {"fixed": 0, "detectable": 0, "none": 0}
+    for key in kpi_view.HEADLINE:
+        d = paired_diff([x[key] for x in b], [x[key] for x in v])
+        _, delta = shown[KPI_DEFINITIONS[key][0]]
+        if d.identical:
+            assert not delta, key
+        elif fixed(d) or excludes_zero(d):
+            assert delta == kpi_view.fmt_delta(key, d.mean), key
+            seen["fixed" if fixed(d) else "detectable"] += 1
+        else:
+            assert delta == "no detectable change", key
+            seen["none"] += 1
+    # the staff cost is fixed by the lever: one more worker's pay in every grid, at every seed
+    assert seen["fixed"] >= 1
+    cost = paired_diff([x["monthly_staff_cost"] for x in b], [x["monthly_staff_cost"] for x in v])
+    assert fixed(cost) and cost.mean == limits.grid_count(base.city) * base.staffing.pay.grid_worker
+
+
+def test_single_seed_mode_says_so_and_shows_the_kpis_of_sim():
+    at = open_app()
+    _seeds(at, 1)
+    _seed_box(at).set_value(11).run()
     at.selectbox(key="lab_group@en").set_value("staffing").run()
     w = widget(at, "number_input", "staffing.workers_per_grid")
     assert (w.value, w.min, w.max) == (2, 1, 50)   # from the schema and the loaded scenario
@@ -46,18 +106,16 @@ def test_lab_lever_and_seed_change_the_run_and_show_the_change_against_the_loade
     for key in kpi_view.HEADLINE:
         value, delta = shown[KPI_DEFINITIONS[key][0]]
         assert value == kpi_view.fmt(key, edited[key]), key
-        assert delta == kpi_view.fmt_delta(key, edited[key] - base[key]), key
-    # one more worker per grid costs exactly its pay in every grid
-    n_grids = limits.grid_count(Scenario().city)
-    assert edited["monthly_staff_cost"] - base["monthly_staff_cost"] == \
-        n_grids * Scenario().staffing.pay.grid_worker
-    # the edits of a group not on screen are kept, and the download holds the edited scenario
+        assert (delta or None) == kpi_view.fmt_delta(key, edited[key] - base[key]), key
+    assert "Single-seed mode" in " ".join(c.value for c in at.caption)
+    # the edits of a group not on screen are kept
     at.selectbox(key="lab_group@en").set_value("platform").run()
     assert "staffing.workers_per_grid" in " ".join(c.value for c in at.caption)
 
 
 def test_lab_ready_scenario_and_chinese_labels():
     at = open_app(lang="zh")
+    at.number_input(key="lab_reps").set_value(1).run()
     at.selectbox(key="lab_source@zh").set_value("dense_commercial").run()
     at.button(key="lab_run").click().run()
     assert_ok(at)
@@ -72,6 +130,16 @@ def test_lab_ready_scenario_and_chinese_labels():
     assert at.selectbox(key="lab_source@en").value == "dense_commercial"
     assert at.selectbox(key="lab_group@en").value == "staffing"
     assert at.button(key="lab_run").label == "Run"
+
+
+def test_too_large_ready_scenarios_say_why_and_give_the_command():
+    at = open_app()
+    source = at.selectbox(key="lab_source@en")
+    assert "city_large (too large for the app)" in source.options
+    source.set_value("city_large").run()
+    errors = " ".join(e.value for e in at.error)
+    assert "basic grids" in errors and "gridsim run scenarios/city_large.yaml" in errors
+    assert "lab_run" not in [b.key for b in at.button]
 
 
 @pytest.mark.parametrize("content, expect", [
@@ -98,6 +166,7 @@ def test_lab_upload_of_a_good_file_runs_it():
     at.selectbox(key="lab_source@en").set_value("__upload__").run()
     text = b"name: small\nrun: {days: 5, warmup_days: 1, seed: 3}\ncity: {households: 4000}\n"
     at.file_uploader(key="lab_upload").set_value(("small.yaml", text, "application/x-yaml")).run()
+    at.number_input(key="lab_reps").set_value(1).run()
     at.button(key="lab_run").click().run()
     assert_ok(at)
     want = run_scenario(scenario_with(Scenario(), {"name": "small", "run.days": 5,
