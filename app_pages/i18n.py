@@ -346,7 +346,7 @@ FIELD_ZH: dict[str, str] = {
     "resident_trust": "居民信任度", "resident_reports": "居民上报数", "complaints": "投诉举报数",
     "campaign_events": "宣传活动次数", "mean_worker_effort": "网格员平均努力度",
     "mean_worker_skill": "网格员平均技能", "population": "人口", "area_km2": "面积",
-    "resident_propensity": "居民上报倾向",
+    "resident_propensity": "居民上报倾向", "cells": "单元网格数",
     "city": "城市", "staffing": "人员配置", "patrol": "巡查", "departments": "职能部门",
     "city_management": "城管", "public_works": "市政", "sanitation": "环卫", "environment": "环保",
     "police": "公安", "fire": "消防", "water": "水务", "civil_affairs": "民政", "incidents": "事件",
@@ -414,6 +414,16 @@ FIELD_ZH: dict[str, str] = {
     "first_responders": "先期处置力量", "off_duty_extra_min": "非巡查时段额外时间（分钟）", "workers": "出动网格员数",
     "micro_fire_stations": "微型消防站", "tick_min": "更新步长（分钟）", "trace_every_min": "轨迹记录间隔（分钟）",
     "workers_total": "网格员总数",
+    'acceptance_limit_h': '受理时限（小时）',
+    'auto_misroute_prob': '自动派遣错派率',
+    'district_to_joint_meeting': '区级将疑难案件提交联席会议',
+    'end_of_shift': '班次结束时',
+    'escalation': '逐级督办',
+    'misroute_visit_prob': '错派白跑概率',
+    'other_duties_h_per_day': '每日其他事务时长（小时）',
+    'overtime_cost_per_h': '加班每小时成本',
+    'park_after_last_level': '最后一级仍未解决则挂账',
+    'priority_boost': '督办提升优先级',
 }
 
 #: Chinese names of option values of Literal fields (English shows the value itself).
@@ -423,6 +433,8 @@ OPTION_ZH: dict[str, str] = {
     "hours": "小时", "days": "天", "wait": "等待完成", "preempt": "中断日常",
     "community": "社区内", "street": "街道内", "street_depots": "街道驻点", "district_km2": "按辖区面积",
     "communities": "每社区一站", "streets": "每街道一站", "block": "恒定雨强", "triangle": "先升后降",
+    'overtime': '加班完成',
+    'resume_next_shift': '下一班次继续',
 }
 
 
@@ -500,6 +512,17 @@ KPI_FORMULA_ZH: dict[str, str] = {
     "em_mutual_aid_units": "各 E 中来自本街道或本站辖区以外的单位数之和",
     "em_routine_cases_delayed": "各 E 中被中断的日常案件数，或因 E 占用队伍而等待的日常案件数之和",
     "em_lead_5min_share": "牵头力量首个单位在通知后 5 分钟内到场的已接警 E / 已接警 E（消防标准：5 分钟）",
+    'missed_share': '计量期内未经上报即结束的问题（未上报自行消失，或到期末仍未上报）÷ 计量期内问题数（即 1 − 发现率）',
+    'problem_hours_per_1000_households': 'Σ 计量期内各问题存续的小时数（从发生到处置完成、自行消失或运行结束）÷（户数 / 1000）',
+    'mean_time_from_occurrence_to_close_h': '计量期内已结案案件（结案时刻 − 问题发生时刻）的平均值',
+    'unreported_harm_yuan': 'Σ 计量期内在有人上报之前恶化的问题所造成的损失（子类的 harm_yuan）',
+    'dispatched_closure_rate': '计量期内已派遣且到期末已结案的案件 ÷ 计量期内已派遣案件（县级报表口径：结案数 ÷ 派遣数）',
+    'timely_acceptance_rate': '计量期内自首次上报起在 platform.acceptance_limit_h 内派遣的案件 ÷ 计量期内未当场处置、已派遣或已过时限的案件',
+    'p50_time_from_dispatch_to_close_h': '计量期内已派遣案件（结案 − 派遣）的 Kaplan–Meier 中位数，期末未结案者按删失处理：部门与核查环节所占的结案时长',
+    'false_closure_share': '计量期内已结案但问题仍在的案件（核查未发现处置失败，或走过场的核查）÷ 计量期内已结案案件',
+    'resolved_rate': '计量期内已结案且问题确实解决的案件 ÷ 计量期内案件',
+    'crew_overtime_h': '计量期内各处置队伍在班次之外工作的队伍小时数（end_of_shift 为加班的部门），全部部门合计',
+    'overtime_cost_monthly': 'Σ 各部门加班队伍小时数 × overtime_cost_per_h，折算为每 30 天',
 }
 
 #: 中文 of the KPI units of ``sim.metrics.KPI_DEFINITIONS``.
@@ -674,6 +697,19 @@ HELP_ZH: dict[str, str] = {
     "hazard update and sensor read": "险情更新与传感器读数",
     "hazard rows in trace": "轨迹中的险情记录",
     "head count of grid workers for the whole city, replacing workers_per_grid (e.g. Dongcheng: 350 supervisors over 1,593 grids); fewer workers than grids patrol beats of adjacent grids (sim/beats.py); null = workers_per_grid each": "全市网格员总数，代替每格网格员数（例如东城：1,593 个网格 350 名监督员）；网格员少于网格时按相邻网格组成的巡查片区巡查（sim/beats.py）；为空 = 每格按每格网格员数",
+    "hours of each worker's patrol window spent on duties other than patrol (information collection, meetings, paperwork); fixes, verifications and reports come on top, as they happen (assumption)": '每名网格员巡查时段中用于巡查以外事务（信息采集、会议、文书）的小时数；当场处置、核查和上报另计，随发生而占用（假设）',
+    'work in progress when the shift ends: finished as paid overtime, or stopped and resumed when the next shift opens (the case keeps its crew)': '班次结束时未完成的工作：作为带薪加班完成，或暂停并在下一班次开始时继续（案件保留原队伍）',
+    'yuan per crew-hour worked outside the shift': '班次之外每队伍小时的费用（元）',
+    "the platform's own limit from first report to dispatch (受理时限), for the timely-acceptance rate (12345 hotlines publish this KPI)": '平台自首次上报至派遣的受理时限，用于计算及时受理率（12345 热线公布此指标）',
+    'a case classified by an operator goes to a wrong department this often': '由坐席人工分类的案件被派错部门的概率',
+    'a case the platform classifies and dispatches automatically goes to a wrong department this often': '由平台自动分类派遣的案件被派错部门的概率',
+    'a misrouted case costs the wrong department a wasted crew visit this often': '错派案件使错误部门白跑一趟的概率',
+    'crew-priority levels a review adds to the case': '一次督办为案件提升的处置优先级级数',
+    "park a case still unsolved after the district's deadline": '超过区级时限仍未解决的案件予以挂账',
+    'with the joint meeting on, the district team sends a complex case that reached it to the meeting (parked for its agenda)': '联席会议开启时，区级将升级至本级的疑难案件提交联席会议（挂账待议）',
+    "area of one land cell (单元网格): the city is a fixed set of such cells, whatever the grid size (facts: Dongcheng's 10,000 m² unit-grid method)": '单元网格的面积：城市是一组固定的单元网格，与网格规模无关（依据：东城区万米单元网格法）',
+    'households per community (社区): communities are fixed areas of the city, independent of households_per_grid (Dongcheng 2004: 203,904 / 137 ≈ 1,488)': '每个社区的户数：社区是城市中固定的区域，与每格户数无关（东城区 2004 年：203,904 / 137 ≈ 1,488）',
+    'head count of grid workers for the whole city, replacing workers_per_grid (e.g. Dongcheng: 350 supervisors over 1,593 grids); fewer workers than grids patrol beats of adjacent grids (sim/world/beats.py); null = workers_per_grid each': '全市网格员总数，取代每格网格员数（如东城区：350 名监督员负责 1,593 个网格）；网格员少于网格时按相邻网格组成巡查片区（sim/world/beats.py）；留空 = 每格按每格网格员数配置',
 }
 
 

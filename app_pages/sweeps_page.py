@@ -373,7 +373,22 @@ EXPERIMENT_DIR = ROOT / "experiments"
 
 
 def ready_experiments() -> list[Path]:
-    return sorted(EXPERIMENT_DIR.glob("*.yaml"))
+    """The ready sweeps (optimisations choose their own candidates: `gridsim optimize`)."""
+    from sim.scenario import read_mapping
+
+    out = []
+    for p in sorted(EXPERIMENT_DIR.glob("*.yaml")):
+        try:
+            data = read_mapping(p)
+        except ScenarioError:
+            out.append(p)  # the launcher shows its problems
+            continue
+        design = data.get("design") if isinstance(data, dict) else None
+        optimisation = isinstance(data, dict) and data.get("optimize") is not None or (
+            isinstance(design, dict) and design.get("type") == "optimize")
+        if not optimisation:
+            out.append(p)
+    return out
 
 
 class ProgressReporter:

@@ -176,9 +176,11 @@ def test_cli_optimize_then_report_and_discover(tmp_path):
     assert r.returncode == 2 and "--trials" in r.stderr
 
 
-def test_sweep_explorer_shows_the_answer_and_discovery(reference):
+def test_sweep_explorer_shows_the_answer_and_discovery(reference, monkeypatch):
+    from app_pages.deploy import ENV_RESULTS
     from tests.apptest_util import assert_ok, open_app
 
+    monkeypatch.setenv(ENV_RESULTS, str(reference.parent))  # the app opens stores only there
     at = open_app("sweeps")
     at.text_input(key="sw_path").set_value(str(reference)).run()
     assert_ok(at)
