@@ -31,6 +31,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z\-']+")
 def english_words(text: str) -> list[str]:
     """ASCII words of ``text`` that are not proper nouns, code (`…`) or field paths."""
     text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\d(?:\.\d+)?e[-+]?\d+", " ", text)        # numbers such as p=1e-07
     text = re.sub(r"[\w/\-]+(?:\.[\w]+)+", " ", text)            # dotted paths, file names
     text = re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", " ", text)     # identifiers
     return [w for w in _WORD.findall(text) if w.lower() not in PROPER]
