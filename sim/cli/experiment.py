@@ -135,14 +135,20 @@ def _precision_line(kpis, prec, reps: dict[int, int]) -> None:
                          f"{prec.max_replications}", highlight=False)
 
 
+#: The backend options every command that runs many scenarios takes (sweep, optimize).
+WorkersOpt = Annotated[Optional[int], typer.Option(
+    help="Worker processes (processes, dask LocalCluster); default: all cores.")]
+BackendOpt = Annotated[Optional[str], typer.Option(
+    help="serial | processes (default) | dask (a LocalCluster unless --scheduler).")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask).")]
+
+
 def sweep_cmd(
     experiment: Annotated[Path, typer.Argument(help="Experiment YAML file (experiments/*.yaml).")],
-    workers: Annotated[Optional[int], typer.Option(
-        help="Worker processes (processes, dask LocalCluster); default: all cores.")] = None,
-    backend: Annotated[Optional[str], typer.Option(
-        help="serial | processes (default) | dask (a LocalCluster unless --scheduler).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(
-        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask).")] = None,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
     store: Annotated[Optional[Path], typer.Option(
         help="Results store (DuckDB); default out/sweeps/<experiment name>.duckdb.")] = None,
     retry_failed: Annotated[bool, typer.Option(

@@ -12,18 +12,16 @@ import typer
 from sim.scenario import ScenarioError
 
 from sim.cli.common import console, err_console, fail
-from sim.cli.experiment import _backend, _sigterm_as_interrupt  # the sweep's backend choice
+from sim.cli.experiment import (  # the sweep's backend choice and options
+    BackendOpt, SchedulerOpt, WorkersOpt, _backend, _sigterm_as_interrupt)
 
 
 def optimize_cmd(
     experiment: Annotated[Path, typer.Argument(
         help="Experiment YAML with an optimize: section (experiments/cheapest_staffing.yaml).")],
-    workers: Annotated[Optional[int], typer.Option(
-        help="Worker processes (processes, dask LocalCluster); default: all cores.")] = None,
-    backend: Annotated[Optional[str], typer.Option(
-        help="serial | processes (default) | dask (a LocalCluster unless --scheduler).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(
-        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --backend dask).")] = None,
+    workers: WorkersOpt = None,
+    backend: BackendOpt = None,
+    scheduler: SchedulerOpt = None,
     store: Annotated[Optional[Path], typer.Option(
         help="Results store (DuckDB); default out/optimize/<experiment name>.duckdb.")] = None,
     trials: Annotated[Optional[int], typer.Option(
