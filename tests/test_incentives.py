@@ -163,6 +163,9 @@ class _NoPolicies:
     def adjust_channel_times(self, inc, sub, times):
         pass
 
+    def adjust_birth_times(self, grids, subs, t, u, free, t3):
+        pass
+
     def on_report(self, inc, channel):
         pass
 

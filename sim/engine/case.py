@@ -12,6 +12,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sim.scenario import Deadline, Scenario
 
 # Columns of the per-incident uniform draws.
@@ -145,14 +147,36 @@ def case_key(u: list[float]) -> int:
     return k
 
 
-_PURPOSES: dict[str, int] = {}
+_M1, _M2, _GOLDEN = (np.uint64(x) for x in (0xBF58476D1CE4E5B9, 0x94D049BB133111EB,
+                                             0x9E3779B97F4A7C15))
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-def _purpose(name: str) -> int:
-    p = _PURPOSES.get(name)
-    if p is None:
-        p = _PURPOSES[name] = zlib.crc32(name.encode())
-    return p
+def _mix_array(x: np.ndarray) -> np.ndarray:
+    """``_mix`` on an array of uint64 (arithmetic modulo 2**64, as above)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+def case_keys(u: np.ndarray) -> np.ndarray:
+    """``case_key`` of each row of ``u`` (n × N_UNIFORMS) at once; the same numbers."""
+    k = np.full(len(u), 0x6A09E667F3BCC908, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(u.shape[1]):
+            k = _mix_array(k ^ (u[:, j] * _TWO53).astype(np.uint64))
+    return k
+
+
+_SALTS: dict[tuple[str, int], int] = {}
+
+
+def _salt(purpose: str, k: int) -> int:
+    x = _SALTS.get((purpose, k))
+    if x is None:
+        x = _SALTS[(purpose, k)] = _mix((zlib.crc32(purpose.encode()) << 20) + k)
+    return x
 
 
 def case_uniform(inc: Incident, purpose: str, k: int = 0) -> float:
@@ -160,4 +184,7 @@ def case_uniform(inc: Incident, purpose: str, k: int = 0) -> float:
     key = inc.key
     if key is None:
         key = inc.key = case_key(inc.u)
-    return (_mix(key ^ _mix((_purpose(purpose) << 20) + k)) >> 11) / _TWO53
+    salt = _SALTS.get((purpose, k))
+    if salt is None:
+        salt = _salt(purpose, k)
+    return (_mix(key ^ salt) >> 11) / _TWO53

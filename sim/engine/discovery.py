@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from sim.engine.slots import Slots
 from sim.scenario import Window
 from sim.world.calendar import open_hours_between
 
@@ -46,30 +47,48 @@ def open_part(hour: int, hours: Window) -> tuple[float, float]:
     return (a, b) if b > a else (float(hour), float(hour))
 
 
+#: report channels, by code (``Discovery.ch``; ``PATROL`` for a patrol find)
+CHANNELS = ("hotline", "app", "wechat", "sensor", "video", "handed_down", "patrol")
+HANDED_DOWN, PATROL = 5, 6
+
+
 @dataclass
 class HourOutcome:
-    """What happens to pending incidents during one hour (ids and times, sorted by time)."""
+    """What happens to pending incidents during one hour.
 
-    found_ids: np.ndarray
-    found_t: np.ndarray
-    vanished_ids: np.ndarray
-    vanished_t: np.ndarray
-    worsened_ids: np.ndarray
-    worsened_t: np.ndarray
+    ``reports``: the first reports (by a patrol or another channel), sorted by time, each with
+    its incident's birth data (the columns of :class:`Discovery`) and ``t``, ``kind`` (a
+    ``CHANNELS`` code). ``vanished`` (sorted by time, with ``t``) and ``worsened`` (``t``) the
+    same way."""
+
+    reports: dict[str, np.ndarray]
+    vanished: dict[str, np.ndarray]
+    worsened: dict[str, np.ndarray]
 
 
 class Discovery:
-    """Pending (unreported) incidents and the grids' patrol exposure."""
+    """Pending (unreported) incidents, with their birth data, and the grids' patrol exposure.
 
-    _FIELDS = ("ids", "grid", "level", "t_vanish", "t_worsen", "t_other")
+    An incident stays here, as a row of arrays, until its first report, its disappearance or
+    the end of the run; only then does the model give it a Python object (``sim.engine.model``).
+    """
+
+    #: per pending incident: id, grid, exposure level at which a patrol finds it, vanish and
+    #: worsen times, first report by another channel (time, ``CHANNELS`` code), subtype, birth
+    #: time, the other channels' times (resident, sensor, video; handed down in the first
+    #: column) and the birth uniforms
+    _FIELDS = ("ids", "grid", "level", "t_vanish", "t_worsen", "t_other", "ch", "sub", "t_occur",
+               "t3", "u")
 
     def __init__(self, beat_of_grid: np.ndarray, n_beats: int, eff_area: np.ndarray,
-                 coverage_km2_per_h: float, hours: Window):
+                 coverage_km2_per_h: float, hours: Window, n_uniforms: int = 0,
+                 horizon_h: float = INF):
         n = len(beat_of_grid)
         self.beat_of_grid = beat_of_grid
         self.eff_area = eff_area
         self.coverage = coverage_km2_per_h
         self.hours = hours
+        self.horizon = horizon_h
         self.H = np.zeros(n)
         self.rate = np.zeros(n)  # exposure per open hour, this hour
         self.owed_h = np.zeros(n_beats)  # worker-hours of duties not yet taken from patrol
@@ -77,9 +96,13 @@ class Discovery:
         self._a = self._b = 0.0
         self.hour = 0
         self.n = 0  # pending incidents: the first n entries of the arrays below
-        self.ids = np.empty(256, dtype=np.int64)
-        self.grid = np.empty(256, dtype=np.int64)
-        self.level, self.t_vanish, self.t_worsen, self.t_other = (np.empty(256) for _ in range(4))
+        size = 256
+        self.ids, self.grid, self.sub = (np.empty(size, dtype=np.int64) for _ in range(3))
+        self.level, self.t_vanish, self.t_worsen, self.t_other, self.t_occur = (
+            np.empty(size) for _ in range(5))
+        self.ch = np.empty(size, dtype=np.int8)
+        self.t3 = np.empty((size, 3))
+        self.u = np.empty((size, n_uniforms))
         self._next_fate = INF  # no pending incident vanishes or worsens before this time
 
     # ------------------------------------------------------------------------------- the budget
@@ -116,7 +139,8 @@ class Discovery:
 
     # ------------------------------------------------------------------------------- incidents
     def add(self, ids: np.ndarray, grids: np.ndarray, t: np.ndarray, threshold: np.ndarray,
-            t_vanish: np.ndarray, t_worsen: np.ndarray, t_other: np.ndarray) -> None:
+            t_vanish: np.ndarray, t_worsen: np.ndarray, t_other: np.ndarray, ch: np.ndarray,
+            subs: np.ndarray, t3: np.ndarray, u: np.ndarray) -> None:
         """New incidents of this hour. ``threshold`` = E / visibility (inf: patrols never see it)."""
         k = len(ids)
         if not k:
@@ -126,19 +150,16 @@ class Discovery:
             size = max(n + k, 2 * len(self.ids))
             for name in self._FIELDS:
                 a = getattr(self, name)
-                b = np.empty(size, dtype=a.dtype)
+                b = np.empty((size,) + a.shape[1:], dtype=a.dtype)
                 b[:n] = a[:n]
                 setattr(self, name, b)
         sl = slice(n, n + k)
-        self.ids[sl], self.grid[sl] = ids, grids
+        self.ids[sl], self.grid[sl], self.sub[sl], self.t_occur[sl] = ids, grids, subs, t
         self.level[sl] = self.exposure_at(grids, t) + threshold
         self.t_vanish[sl], self.t_worsen[sl], self.t_other[sl] = t_vanish, t_worsen, t_other
+        self.ch[sl], self.t3[sl], self.u[sl] = ch, t3, u
         self.n = n + k
         self._next_fate = min(self._next_fate, float(t_vanish.min()), float(t_worsen.min()))
-
-    def drop(self, done: np.ndarray) -> None:
-        """Forget pending incidents already reported (``done[id]`` True)."""
-        self._keep(~done[self.ids[: self.n]])
 
     def _keep(self, keep: np.ndarray) -> None:
         m = int(keep.sum())
@@ -149,17 +170,28 @@ class Discovery:
             a[:m] = a[: self.n][keep]
         self.n = m
 
+    def _rows(self, start: int, mask: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """The birth data of the pending incidents ``start + where(mask)``, sorted by ``t``."""
+        idx = np.flatnonzero(mask)
+        tt = t[idx]
+        o = np.argsort(tt, kind="stable")
+        idx = idx[o] + start
+        rows = {name: getattr(self, name)[idx] for name in self._FIELDS}
+        rows["t"] = tt[o]
+        return rows
+
     def decide(self, start: int = 0) -> HourOutcome:
         """Decide the current hour for the pending incidents from index ``start`` on (all by
-        default; the last few for incidents added in the middle of the hour)."""
+        default; the last few for incidents added in the middle of the hour): first reports by
+        a patrol or another channel, disappearances, harm. Nothing at or past the horizon."""
         n = self.n
+        if start >= n:
+            return _EMPTY
         end = self.hour + 1.0
         span = self._b - self._a
         check_fate = self._next_fate < end
-        if start >= n or (span <= 0 and not check_fate):
-            return _EMPTY
         sl = slice(start, n)
-        ids, t_other = self.ids[sl], self.t_other[sl]
+        t_other = self.t_other[sl]
         if span > 0:
             g = self.grid[sl]
             h0, rate = self.H[g], self.rate[g]
@@ -167,63 +199,73 @@ class Discovery:
             found = (gap < rate * span) & (rate > 0)
             t_found = np.full(n - start, INF)
             t_found[found] = self._a + gap[found] / rate[found]
-            found &= t_found < t_other
+            found &= (t_found < t_other) & (t_found < self.horizon)
         else:
             found = np.zeros(n - start, dtype=bool)
             t_found = np.full(n - start, INF)
+        other = (t_other < end) & (t_other < self.horizon) & ~found
         if check_fate:
             t_vanish, t_worsen = self.t_vanish[sl], self.t_worsen[sl].copy()
             first = np.minimum(t_other, t_found)
-            vanish = (t_vanish < end) & (t_vanish < first)
+            vanish = (t_vanish < end) & (t_vanish < first) & (t_vanish < self.horizon)
             found &= ~vanish
+            other &= ~vanish
             worsen = (t_worsen < end) & (t_worsen < first) & (t_worsen < t_vanish)
             self.t_worsen[sl][worsen] = INF
-            if start == 0:
-                self._next_fate = min(float(self.t_vanish[:n][~(found | vanish)].min(initial=INF)),
-                                      float(self.t_worsen[:n].min(initial=INF)))
+            worsen &= t_worsen < self.horizon
         else:
             vanish = worsen = np.zeros(n - start, dtype=bool)
             t_worsen = t_found
-        gone = found | vanish
-        out = HourOutcome(*_sorted(ids, t_found, found), *_sorted(ids, self.t_vanish[sl], vanish),
-                          *_sorted(ids, t_worsen, worsen))
+        gone = found | other | vanish
+        if check_fate and start == 0:
+            self._next_fate = min(float(self.t_vanish[:n][~gone].min(initial=INF)),
+                                  float(self.t_worsen[:n].min(initial=INF)))
+        reported = found | other
+        if reported.any():
+            t_rep = np.where(found, t_found, t_other)
+            reports = self._rows(start, reported, t_rep)
+            reports["kind"] = np.where(found[reported][np.argsort(t_rep[reported], kind="stable")],
+                                       PATROL, reports["ch"])
+        else:
+            reports = _NONE
+        out = HourOutcome(reports,
+                          self._rows(start, vanish, self.t_vanish[sl]) if vanish.any() else _NONE,
+                          self._rows(start, worsen, t_worsen) if worsen.any() else _NONE)
         if gone.any():
             keep = np.ones(n, dtype=bool)
             keep[start:] = ~gone
             self._keep(keep)
         return out
 
+    def pending(self) -> dict[str, np.ndarray]:
+        """The birth data of every incident still pending (at the end of a run)."""
+        return {name: getattr(self, name)[: self.n] for name in self._FIELDS}
+
     @property
     def n_pending(self) -> int:
         return self.n
 
 
-_E_I, _E_F = np.empty(0, dtype=np.int64), np.empty(0)
-_EMPTY = HourOutcome(_E_I, _E_F, _E_I, _E_F, _E_I, _E_F)
+_NONE: dict[str, np.ndarray] = {"ids": np.empty(0, dtype=np.int64)}
+_EMPTY = HourOutcome(_NONE, _NONE, _NONE)
 
 
-def _sorted(ids: np.ndarray, t: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    i, tt = ids[mask], t[mask]
-    o = np.argsort(tt, kind="stable")
-    return i[o], tt[o]
+class WorkerPool(Slots):
+    """A beat's workers as one pool of servers (on-the-spot fixes, verifications, padded reports).
 
+    The time a worker is held inside patrol hours is charged to the beat's budget when it is
+    released: those hours are taken from patrol (``Discovery.charge``)."""
 
-class WorkerPool(simpy.Resource):
-    """A beat's workers as one SimPy resource (on-the-spot fixes, verifications, padded reports).
-
-    The time a request holds a worker inside patrol hours is charged to the beat's budget when
-    it is released: those hours are taken from patrol (``Discovery.charge``)."""
+    __slots__ = ("beat", "discovery", "hours")
 
     def __init__(self, env: simpy.Environment, capacity: int, beat: int, discovery: Discovery,
                  hours: Window):
-        super().__init__(env, capacity=capacity)
-        self.clock = env
+        super().__init__(env, capacity)
         self.beat = beat
         self.discovery = discovery
         self.hours = hours
 
-    def release(self, request: simpy.resources.resource.Release) -> simpy.Event:  # type: ignore[override]
-        t0 = getattr(request, "usage_since", None)
-        if t0 is not None and request in self.users:
-            self.discovery.charge(self.beat, open_hours_between(t0, self.clock.now, self.hours))
-        return super().release(request)
+    def release_from(self, t0: float) -> None:
+        """Give back a worker taken at ``t0``, charging the patrol hours it was held."""
+        self.discovery.charge(self.beat, open_hours_between(t0, self.env.now, self.hours))
+        self.release()

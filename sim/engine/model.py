@@ -18,8 +18,10 @@ Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 
 from __future__ import annotations
 
+import gc
 import math
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import mesa
 import numpy as np
@@ -36,11 +38,12 @@ from sim.agents import (
 )
 from sim.engine import case as I
 from sim.engine.arrivals import N_FATE, ArrivalGenerator, normalised
-from sim.engine.discovery import Discovery, WorkerPool
+from sim.engine.discovery import CHANNELS, PATROL, Discovery, WorkerPool
 from sim.engine.problems import Problems
 from sim.engine.case import Incident, SubtypeInfo, taxonomy
 from sim.engine.records import CaseLog
 from sim.engine.seeding import Streams
+from sim.engine.slots import Slots
 from sim.agents.levels import LevelDesks
 from sim.engine.workflow import _crew_visit, _verify, case_process, schedule_deadline
 from sim.metrics import RunContext
@@ -51,17 +54,27 @@ from sim.world.calendar import due_time, open_hours_between
 from sim.world.city import build_city
 
 
-class CountingEnvironment(simpy.Environment):
-    """SimPy's environment, counting the events it schedules (the engine's unit of work)."""
+@contextmanager
+def relaxed_gc() -> Iterator[None]:
+    """Collect cyclic garbage less often while the clock runs.
 
-    def __init__(self, initial_time: float = 0) -> None:
-        super().__init__(initial_time)
-        self.events_scheduled = 0
+    A run allocates millions of short-lived objects (events, case processes, rows) beside a
+    large, long-lived population (agents, open cases, pending incidents); with CPython's default
+    thresholds the collector then spends a third of the run re-scanning the long-lived objects.
+    Larger thresholds keep memory bounded (cycles such as finished case processes are still
+    collected) at a fraction of the cost; the caller's thresholds are restored afterwards."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 100_000), max(old[1], 50), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
-    def schedule(self, event: simpy.Event, priority: int = simpy.events.NORMAL,
-                 delay: float = 0) -> None:
-        self.events_scheduled += 1
-        super().schedule(event, priority, delay)
+
+def events_scheduled(env: simpy.Environment) -> int:
+    """Events ``env`` has scheduled so far (SimPy numbers each one from an ``itertools.count``)."""
+    return int(repr(env._eid)[len("count("):-1])
+
 
 MONTH_DAYS = 30.0
 RESIDENT_CHANNELS = ("hotline", "app", "wechat")
@@ -74,11 +87,14 @@ class GridModel(mesa.Model):
         self.streams = Streams(self.seed)
         super().__init__(rng=self.streams.int_seed("mesa"))
         self.scenario = scenario
-        self.env = CountingEnvironment()
+        self.env = simpy.Environment()
         self.horizon_h = scenario.run.days * 24.0
         self.warmup_h = scenario.run.warmup_days * 24.0
         self.city = build_city(scenario.city, self.streams["city"])
         self.subtypes: list[SubtypeInfo] = taxonomy(scenario)
+        self._sub_category, self._sub_name, self._sub_department = (
+            np.array([getattr(x, f) for x in self.subtypes], dtype=object)
+            for f in ("category", "subtype", "department"))
         self.case_log = CaseLog(case_sink)
         self.open_incidents: dict[int, Incident] = {}
         self.counters = {"incidents": 0, "reported": 0, "closed": 0, "parked": 0,
@@ -121,7 +137,8 @@ class GridModel(mesa.Model):
         beat_workers = [[GridWorker(self, int(first_grid[b]), float(skills[b, k]), st.effort)
                          for k in range(int(self.beats.workers[b]))] for b in range(nb)]
         self.discovery = Discovery(self.beats.beat_of_grid, nb, city.area_km2 * city.difficulty,
-                                   sc.patrol.coverage_km2_per_h, sc.patrol.hours)
+                                   sc.patrol.coverage_km2_per_h, sc.patrol.hours, I.N_UNIFORMS,
+                                   self.horizon_h)
         beat_pools = [WorkerPool(env, int(c), b, self.discovery, sc.patrol.hours)
                       for b, c in enumerate(self.beats.workers)]
         self.workers_by_grid: list[list[GridWorker]] = [beat_workers[b]
@@ -137,13 +154,12 @@ class GridModel(mesa.Model):
                                  ("district", city.n_districts))}
         self.level_desks = LevelDesks(self)  # level teams' review capacity (sim.agents.levels)
         if st.managers_per_grid:
-            self._manager_pools = [simpy.Resource(env, capacity=st.managers_per_grid)
-                                   for _ in range(n)]
+            self._manager_pools = [Slots(env, st.managers_per_grid) for _ in range(n)]
         else:  # no grid manager: the community team coordinates
             cap = max(1, st.level_teams.community)
-            per_comm = [simpy.Resource(env, capacity=cap) for _ in range(city.n_communities)]
+            per_comm = [Slots(env, cap) for _ in range(city.n_communities)]
             self._manager_pools = [per_comm[c] for c in city.community]
-        self.operators = simpy.Resource(env, capacity=sc.platform.operators)
+        self.operators = Slots(env, sc.platform.operators)
         self.residents = [ResidentGroup(self, g, float(city.households[g]),
                                         float(city.resident_propensity[g])) for g in range(n)]
         ch = sc.channels
@@ -211,7 +227,7 @@ class GridModel(mesa.Model):
                 return self.workers_by_grid[g][k]
         return self.workers_by_grid[g][-1]
 
-    def manager_pool(self, g: int) -> simpy.Resource:
+    def manager_pool(self, g: int) -> Slots:
         return self._manager_pools[g]
 
     def manager_of(self, g: int) -> Any:
@@ -239,7 +255,14 @@ class GridModel(mesa.Model):
 
     def busy_stop(self, token: int, now: float | None = None) -> None:
         kind, t0, n = self._in_progress.pop(token)
-        t1 = self.env.now if now is None else now
+        self._add_busy(kind, t0, self.env.now if now is None else now, n)
+
+    def busy_add(self, kind: str, t0: float, t1: float) -> None:
+        """One of ``kind`` will be busy from ``t0`` to ``t1`` (work that nothing interrupts,
+        booked when it starts; what falls past the horizon is not counted)."""
+        self._add_busy(kind, t0, t1, 1)
+
+    def _add_busy(self, kind: str, t0: float, t1: float, n: int) -> None:
         lo, hi = max(t0, self.warmup_h), min(t1, self.horizon_h)
         if hi <= lo:
             return
@@ -274,6 +297,25 @@ class GridModel(mesa.Model):
             inc.false_closure, inc.state, inc.t_parked, inc.misrouted_to,
             *Policies.case_flags(inc), *self.problems.row(inc)))
 
+    def record_unreported(self, rows: dict[str, np.ndarray], state: str, t_gone: np.ndarray) -> None:
+        """Case-log rows for incidents nobody reported (vanished, or still there at the end),
+        from the discovery's arrays (``Discovery._rows``)."""
+        ids = rows["ids"]
+        k = len(ids)
+        if not k:
+            return
+        sub = rows["sub"]
+        nan, f = math.nan, False
+        p = self.problems
+        cols = (ids.tolist(), rows["grid"].tolist(), self._sub_category[sub].tolist(),
+                self._sub_name[sub].tolist(), self._sub_department[sub].tolist(),
+                rows["t_occur"].tolist(), p.cell[ids].tolist(), t_gone.tolist(),
+                p.harm[ids].tolist())
+        self.case_log.extend(
+            (i, g, c, sb, d, t0, "", nan, 0, -1, f, f, nan, nan, nan, nan, nan, nan, nan, 0, 0, 0,
+             f, state, nan, "", f, f, f, f, f, cell, end, harm)
+            for i, g, c, sb, d, t0, cell, end, harm in zip(*cols))
+
     # -------------------------------------------------------------------------------- processes
     def _arrivals(self):
         gen = ArrivalGenerator(self.scenario, self.city, self.subtypes, self.streams["arrivals"],
@@ -301,50 +343,23 @@ class GridModel(mesa.Model):
             day += 24.0
             yield self.env.timeout(day - self.env.now)
 
-    def new_incident(self, t: float, g: int, s: int, handed_down: bool, u: list[float],
-                     iid: int, u_resident: float = 0.0, t_vanish: float = math.inf) -> float:
-        """Create one incident and schedule its first report by a channel other than patrols
-        (unless it vanishes first). Returns that report's time (inf: none)."""
-        inc = Incident(iid, g, s, t, u)
-        self.counters["incidents"] += 1
-        self.open_incidents[inc.id] = inc
-        if handed_down:
-            times = {"handed_down": t}
+    def first_report(self, row: tuple, _event: object = None) -> None:
+        """An incident's first report (``sim.engine.problems``): it becomes an object and a
+        case now. ``row``: (id, time, grid, subtype, birth time, uniforms, other channels'
+        times, channel code, first other report's time and code, vanish time, ``case_key``)."""
+        iid, _t, g, s, t0, u, t3, kind, t_other, ch, t_vanish, key = row
+        inc = Incident(iid, g, s, t0, u)
+        inc.key = key
+        self.open_incidents[iid] = inc
+        inc.channel_times = tuple(sorted(x for x in t3 if x != math.inf))
+        if kind == PATROL:
+            self.patrol_found(inc)
+            if not inc.channel and ch >= 0 and t_other < min(self.horizon_h, t_vanish):
+                # kept off the record by its patrol: another channel still reports it
+                self.env.timeout(t_other - self.env.now).callbacks.append(
+                    lambda _e: self._on_channel(inc, CHANNELS[ch]))
         else:
-            times = self._channel_times(inc, u_resident)
-        if not times:
-            return math.inf
-        channel = min(times, key=times.__getitem__)
-        t_first = times[channel]
-        inc.channel_times = tuple(sorted(times.values()))
-        if t_first < self.horizon_h and t_first < t_vanish:
-            ev = self.env.timeout(t_first - self.env.now)
-            ev.callbacks.append(lambda _e, inc=inc, ch=channel: self._on_channel(inc, ch))
-        return t_first
-
-    def _channel_times(self, inc: Incident, u_resident: float) -> dict[str, float]:
-        """First-report times by residents, sensors and video, fixed at the incident's birth."""
-        sub = self.subtypes[inc.sub]
-        g, u, t = inc.grid, inc.u, inc.t_occur
-        sc = self.scenario
-        times: dict[str, float] = {}
-        res = self.resident_rate_h * self.residents[g].reporting_multiplier * sub.resident_salience
-        if res > 0 and self._res_channels and u_resident < sub.resident_report_prob:
-            e = -math.log1p(-u[I.U_RESIDENT])
-            ch = self._res_channels[-1]
-            for name, c in zip(self._res_channels, self._res_cum):
-                if u[I.U_RES_CHANNEL] < c:
-                    ch = name
-                    break
-            times[ch] = t + e / res
-        st = self.sensor_stations[g]
-        chc = sc.channels
-        if st.sensor and sub.sensor_detectable and u[I.U_SENSOR] < chc.sensor_detect_prob:
-            times["sensor"] = t + chc.sensor_delay.ppf(u[I.U_SENSOR_DELAY])
-        if st.video and sub.video_detectable and u[I.U_VIDEO] < chc.video_detect_prob:
-            times["video"] = t + chc.video_delay.ppf(u[I.U_VIDEO_DELAY])
-        self.policies.adjust_channel_times(inc, sub, times)  # AI video
-        return times
+            self._on_report(inc, CHANNELS[kind])
 
     def _on_channel(self, inc: Incident, channel: str) -> None:
         if not inc.channel:  # a patrol may have reported it first
@@ -357,7 +372,7 @@ class GridModel(mesa.Model):
         now = self.env.now
         times = {"patrol": now}
         # the policy hook may keep it off the record (a colluding worker; only the patrol and
-        # handed-down entries are read here, the other channels were scheduled at birth)
+        # handed-down entries are read here, the other channels were fixed at birth)
         self.policies.adjust_channel_times(inc, self.subtypes[inc.sub], times)
         if "patrol" in times:
             inc.channel_times = tuple(sorted(inc.channel_times + (now,)))
@@ -372,7 +387,6 @@ class GridModel(mesa.Model):
         inc.channel = channel
         inc.t_report = self.env.now
         self.counters["reported"] += 1
-        self.problems.reported(inc)
         if channel == "patrol":  # writing the report is patrol time lost
             self.discovery.charge(int(self.beats.beat_of_grid[inc.grid]),
                                   self.scenario.patrol.report_time.ppf(inc.u[I.U_REPORT_TIME]))
@@ -401,10 +415,11 @@ class GridModel(mesa.Model):
             yield self.env.timeout(hour + 1 - self.env.now)
 
     def _screen_invalid(self, u: float):
-        req = self.operators.request()
-        yield req
+        ev = self.operators.acquire()
+        if ev is not None:
+            yield ev
         yield self.env.timeout(self.scenario.platform.screening_time.ppf(u))
-        self.operators.release(req)
+        self.operators.release()
         self.counters["invalid_reports"] += 1
         if self.warmup_h <= self.env.now < self.horizon_h:
             self.counters["invalid_in_window"] += 1
@@ -471,7 +486,8 @@ class GridModel(mesa.Model):
         """Advance the clock to ``t`` hours (no further than the horizon)."""
         t = min(t, self.horizon_h)
         if t > self.env.now:
-            self.env.run(until=t)
+            with relaxed_gc():
+                self.env.run(until=t)
 
     def crew_visit(self, inc: Incident, dept: Department, travel_h: float, work_h: float):
         """A crew visit of ``dept`` to a case at the case's priority (the workflow's handling
@@ -485,7 +501,7 @@ class GridModel(mesa.Model):
     @property
     def events_scheduled(self) -> int:
         """Events scheduled so far: the engine's unit of work."""
-        return self.env.events_scheduled
+        return events_scheduled(self.env)
 
     def finish(self) -> RunContext:
         """Record every incident still open (nothing is dropped) and return the KPI context."""
@@ -493,6 +509,8 @@ class GridModel(mesa.Model):
         self.policies.finish()
         for inc in list(self.open_incidents.values()):
             self._record(inc)
+        pending = self.discovery.pending()
+        self.record_unreported(pending, "undiscovered", np.full(len(pending["ids"]), np.nan))
         for token, (kind, t0, n) in list(self._in_progress.items()):
             self.busy_stop(token, now=self.horizon_h)
         self.case_log.close()

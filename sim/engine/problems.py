@@ -22,14 +22,16 @@ arrays indexed by incident id.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import ndtri
 
 from sim.engine import case as I
+from sim.engine.case import case_keys
 from sim.engine.arrivals import F_LIFETIME, F_RESIDENT, N_FATE, HourBatch
-from sim.engine.discovery import HourOutcome
+from sim.engine.discovery import CHANNELS, HANDED_DOWN, HourOutcome
 
 if TYPE_CHECKING:
     from sim.engine.case import Incident
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 INF = math.inf
 NAN = float("nan")
 FATES = {"persist": 0, "vanish": 1, "worsen": 2}
+SENSOR, VIDEO = CHANNELS.index("sensor"), CHANNELS.index("video")
 
 
 def _lognormal(mu: np.ndarray, sigma: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -81,18 +84,25 @@ class Problems:
         self._p1 = np.array([p[1] for p in params], dtype=float)
         self._p2 = np.array([p[2] for p in params], dtype=float)
         self.harm_yuan = np.array([s.harm_yuan for s in subs], dtype=float)
+        self.salience = np.array([x.resident_salience for x in subs], dtype=float)
+        self.res_prob = np.array([x.resident_report_prob for x in subs], dtype=float)
+        self.sensor_ok = np.array([x.sensor_detectable for x in subs], dtype=bool)
+        self.video_ok = np.array([x.video_detectable for x in subs], dtype=bool)
+        self.has_sensor = np.array([st.sensor for st in m.sensor_stations], dtype=bool)
+        self.has_video = np.array([st.video for st in m.sensor_stations], dtype=bool)
+        self.res_cum = np.asarray(m._res_cum, dtype=float)
+        self.res_codes = np.array([CHANNELS.index(c) for c in m._res_channels], dtype=np.int8)
         self.cell = np.full(1024, -1, dtype=np.int64)
-        self.done = np.zeros(1024, dtype=bool)
         self.t_gone = np.full(1024, NAN)
         self.harm = np.zeros(1024)
         self.vanished = 0
         self.worsened = 0
 
     def _ensure(self, n: int) -> None:
-        if n <= len(self.done):
+        if n <= len(self.cell):
             return
-        size = max(n, 2 * len(self.done))
-        for name, fill in (("cell", -1), ("done", False), ("t_gone", NAN), ("harm", 0.0)):
+        size = max(n, 2 * len(self.cell))
+        for name, fill in (("cell", -1), ("t_gone", NAN), ("harm", 0.0)):
             a = getattr(self, name)
             b = np.full(size, fill, dtype=a.dtype)
             b[: len(a)] = a
@@ -119,8 +129,6 @@ class Problems:
     # ---------------------------------------------------------------------------------- births
     def begin_hour(self, hour: int) -> None:
         m = self.m
-        if hour % 24 == 0:  # reported incidents are inert in the discovery; forget them daily
-            self.disc.drop(self.done)
         self.disc.begin_hour(hour, m._worker_strength, m._assistant_strength, m._planned_h)
 
     def prepare(self, batch: HourBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,24 +141,55 @@ class Problems:
         t_vanish, t_worsen = self._lifetimes(batch.subs, batch.times, batch.fate[:, F_LIFETIME])
         return threshold, t_vanish, t_worsen
 
+    def channel_times(self, batch: HourBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first reports by channels other than patrols, fixed at birth for a whole batch:
+        (times by residents, sensors and video — the first column holds a case handed down —,
+        the earliest of them, its ``CHANNELS`` code; -1: none)."""
+        m = self.m
+        ch_cfg = m.scenario.channels
+        n = len(batch)
+        t, g, s, u = batch.times, batch.grids, batch.subs, batch.u
+        t3 = np.full((n, 3), INF)
+        free = ~batch.handed
+        if m._res_channels:
+            groups = m.residents
+            mult = np.fromiter((groups[k].reporting_multiplier for k in g.tolist()), float, n)
+            res = m.resident_rate_h * mult * self.salience[s]
+            ok = free & (res > 0) & (batch.fate[:, F_RESIDENT] < self.res_prob[s])
+            t3[ok, 0] = t[ok] - np.log1p(-u[ok, I.U_RESIDENT]) / res[ok]
+        ok = free & self.has_sensor[g] & self.sensor_ok[s] & (u[:, I.U_SENSOR]
+                                                              < ch_cfg.sensor_detect_prob)
+        if ok.any():
+            t3[ok, 1] = t[ok] + ch_cfg.sensor_delay.ppf_array(u[ok, I.U_SENSOR_DELAY])
+        ok = free & self.has_video[g] & self.video_ok[s] & (u[:, I.U_VIDEO]
+                                                            < ch_cfg.video_detect_prob)
+        if ok.any():
+            t3[ok, 2] = t[ok] + ch_cfg.video_delay.ppf_array(u[ok, I.U_VIDEO_DELAY])
+        m.policies.adjust_birth_times(g, s, t, u, free, t3)  # AI video
+        t3[batch.handed, 0] = t[batch.handed]
+        col = np.argmin(t3, axis=1)  # ties: residents, then sensors, then video
+        t_other = t3[np.arange(n), col]
+        res_code = self.res_codes[np.minimum(
+            np.searchsorted(self.res_cum, u[:, I.U_RES_CHANNEL], side="right"),
+            len(self.res_cum) - 1)] if len(self.res_cum) else np.zeros(n, dtype=np.int8)
+        code = np.where(col == 0, res_code, np.where(col == 1, SENSOR, VIDEO))
+        code = np.where(batch.handed, HANDED_DOWN, code)
+        return t3, t_other, np.where(t_other < INF, code, -1).astype(np.int8)
+
     def add(self, batch: HourBatch, ids: np.ndarray,
             prepared: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
-        """The hour's incidents (ids already allocated): create them, schedule the channels
-        other than patrols, hand the patrol thresholds to the discovery."""
-        m = self.m
+        """The hour's incidents (ids already allocated): their channels and patrol thresholds go
+        to the discovery, which keeps them as arrays until their first report."""
         n = len(batch)
         if not n:
             return
         self._ensure(int(ids[-1]) + 1)
         self.cell[ids] = batch.cells
+        self.m.counters["incidents"] += n
         threshold, t_vanish, t_worsen = prepared if prepared is not None else self.prepare(batch)
-        t_other = np.empty(n)
-        for k, (iid, t, g, s, h, row, fr, tv) in enumerate(zip(
-                ids.tolist(), batch.times.tolist(), batch.grids.tolist(), batch.subs.tolist(),
-                batch.handed.tolist(), batch.u.tolist(), batch.fate[:, F_RESIDENT].tolist(),
-                t_vanish.tolist())):
-            t_other[k] = m.new_incident(t, g, s, h, row, iid, fr, tv)
-        self.disc.add(ids, batch.grids, batch.times, threshold, t_vanish, t_worsen, t_other)
+        t3, t_other, ch = self.channel_times(batch)
+        self.disc.add(ids, batch.grids, batch.times, threshold, t_vanish, t_worsen, t_other, ch,
+                      batch.subs, t3, batch.u)
 
     def add_one(self, iid: int, t: float, g: int, s: int, handed: bool, u: list[float],
                 cell: int, fate: np.ndarray) -> None:
@@ -163,46 +202,37 @@ class Problems:
 
     # ------------------------------------------------------------------------------- outcomes
     def settle(self, out: HourOutcome) -> None:
-        """Schedule the patrol finds of the hour, record what vanished, book the harm."""
+        """Schedule the hour's first reports, record what vanished, book the harm."""
         m = self.m
-        horizon = m.horizon_h
-        now = m.env.now
-        for iid, t in zip(out.found_ids.tolist(), out.found_t.tolist()):
-            if t >= horizon:
-                continue
-            inc = m.open_incidents.get(iid)
-            if inc is None:
-                continue
-            ev = m.env.timeout(max(0.0, t - now))
-            ev.callbacks.append(lambda _e, inc=inc: m.patrol_found(inc))
-        for iid, t in zip(out.vanished_ids.tolist(), out.vanished_t.tolist()):
-            inc = m.open_incidents.get(iid)
-            if t >= horizon or inc is None or inc.channel:
-                continue
-            self.done[iid] = True
-            self.t_gone[iid] = t
-            self.vanished += 1
-            inc.state = "vanished"
-            m._record(inc)
-        for iid, t in zip(out.worsened_ids.tolist(), out.worsened_t.tolist()):
-            inc = m.open_incidents.get(iid)
-            if t < horizon and inc is not None:
-                self.harm[iid] = self.harm_yuan[inc.sub]
-                self.worsened += 1
-
-    def reported(self, inc: "Incident") -> None:
-        if inc.id >= 0:
-            self._ensure(inc.id + 1)
-            self.done[inc.id] = True
+        rep = out.reports
+        if len(rep["ids"]):
+            env = m.env
+            now = env.now
+            timeout = env.timeout
+            first = m.first_report
+            for row in zip(rep["ids"].tolist(), rep["t"].tolist(), rep["grid"].tolist(),
+                           rep["sub"].tolist(), rep["t_occur"].tolist(), rep["u"].tolist(),
+                           rep["t3"].tolist(), rep["kind"].tolist(), rep["t_other"].tolist(),
+                           rep["ch"].tolist(), rep["t_vanish"].tolist(),
+                           case_keys(rep["u"]).tolist()):
+                timeout(row[1] - now).callbacks.append(partial(first, row))
+        van = out.vanished
+        if len(van["ids"]):
+            ids = van["ids"]
+            self.t_gone[ids] = van["t"]
+            self.vanished += len(ids)
+            m.record_unreported(van, "vanished", van["t"])
+        wor = out.worsened
+        if len(wor["ids"]):
+            self.harm[wor["ids"]] = self.harm_yuan[wor["sub"]]
+            self.worsened += len(wor["ids"])
 
     def row(self, inc: "Incident") -> tuple[int, float, float]:
         """(cell, time the problem ended, harm) for the case log."""
         iid = inc.id
-        if iid < 0 or iid >= len(self.done):
+        if iid < 0 or iid >= len(self.cell):
             return -1, NAN, 0.0
-        if inc.state == "vanished":
-            end = float(self.t_gone[iid])
-        elif inc.state == "closed":
+        if inc.state == "closed":
             end = inc.t_handled if inc.t_handled == inc.t_handled else inc.t_closed
         else:
             end = NAN

@@ -71,6 +71,12 @@ class CaseLog:
         if len(self._rows) >= self.batch_rows:
             self._flush()
 
+    def extend(self, rows) -> None:
+        """Append many rows (an iterable of tuples) at once."""
+        self._rows.extend(rows)
+        if len(self._rows) >= self.batch_rows:
+            self._flush()
+
     def _flush(self) -> None:
         if not self._rows:
             return

@@ -61,12 +61,14 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         worker.reports += 1
         if sub.minor and u[I.U_ONSPOT] < sc.patrol.on_spot_fix_prob * worker.skill:
             pool = m.worker_pools[g]
-            req = pool.request()
-            yield req
-            token = m.busy_start("worker", 1)
-            yield env.timeout(sc.patrol.on_spot_fix_time.ppf(u[I.U_ONSPOT_TIME]))
-            pool.release(req)
-            m.busy_stop(token)
+            ev = pool.acquire()
+            if ev is not None:
+                yield ev
+            t0 = env.now
+            d = sc.patrol.on_spot_fix_time.ppf(u[I.U_ONSPOT_TIME])
+            m.busy_add("worker", t0, t0 + d)
+            yield env.timeout(d)
+            pool.release_from(t0)
             worker.on_spot_fixes += 1
             inc.on_spot = True
             inc.t_filed = inc.t_closed = env.now
@@ -76,10 +78,11 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
 
     # 2. filing and screening by the platform
     ops = m.operators
-    req = ops.request()
-    yield req
+    ev = ops.acquire()
+    if ev is not None:
+        yield ev
     yield env.timeout(plat.screening_time.ppf(u[I.U_SCREEN]))
-    ops.release(req)
+    ops.release()
     inc.t_filed = env.now
     inc.state = "filed"
     if plat.handoff_delay.mean > 0:  # paper transfer between bodies, no shared platform
@@ -94,10 +97,11 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         inc.complex = u[I.U_COMPLEX] < sub.complex_prob
         inc.state = "coordinating"
         pool = m.manager_pool(g)
-        req = pool.request()
-        yield req
+        ev = pool.acquire()
+        if ev is not None:
+            yield ev
         yield env.timeout(plat.manager_coordination_time.ppf(u[I.U_COORD]))
-        pool.release(req)
+        pool.release()
         m.manager_of(g).cases_coordinated += 1
     misroute = plat.auto_misroute_prob if auto \
         else plat.misroute_prob * m.policies.misroute_factor(inc)
@@ -171,15 +175,16 @@ def _verify(m: "GridModel", inc: Incident, duration_h: float) -> Generator:
         start = next_open(env.now, hours)
         if start > env.now:
             yield env.timeout(start - env.now)
-        req = pool.request()
-        yield req
+        ev = pool.acquire()
+        if ev is not None:
+            yield ev
         if hours.always or in_window(env.now, hours):
             break
-        pool.release(req)  # the queue ran past patrol hours: wait for the next ones
-    token = m.busy_start("worker", 1)
+        pool.release_from(env.now)  # the queue ran past patrol hours: wait for the next ones
+    t0 = env.now
+    m.busy_add("worker", t0, t0 + duration_h)
     yield env.timeout(duration_h)
-    pool.release(req)
-    m.busy_stop(token)
+    pool.release_from(t0)
 
 
 def _joint_visits(m: "GridModel", inc: Incident, lead: str, partners: tuple[str, ...],
@@ -226,16 +231,17 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
     while True:
         req = crews.request(priority=inc.priority, preempt=False)
         req.case_id = inc.id  # lets an emergency name the case it pre-empts
-        if inc.signal is None:
-            inc.signal = env.event()
-        yield req | inc.signal
-        if not req.triggered:
-            req.cancel()
-            if inc.park_due:
-                if first:
-                    inc.crew_wait_h = env.now - inc.t_crew_req
-                return False
-            continue
+        if not req.triggered:  # no crew free (or off shift): wait for one, or for a signal
+            if inc.signal is None:
+                inc.signal = env.event()
+            yield req | inc.signal
+            if not req.triggered:
+                req.cancel()
+                if inc.park_due:
+                    if first:
+                        inc.crew_wait_h = env.now - inc.t_crew_req
+                    return False
+                continue
         if first:
             inc.crew_wait_h = env.now - inc.t_crew_req
             first = False
@@ -313,11 +319,12 @@ def _dispatch_step(m: "GridModel", auto: bool, u_time: float) -> Generator:
     """A dispatcher's work, unless the platform dispatches the case automatically."""
     if auto:
         return
-    plat = m.scenario.platform
-    req = m.operators.request()
-    yield req
-    yield m.env.timeout(plat.dispatch_time.ppf(u_time))
-    m.operators.release(req)
+    ops = m.operators
+    ev = ops.acquire()
+    if ev is not None:
+        yield ev
+    yield m.env.timeout(m.scenario.platform.dispatch_time.ppf(u_time))
+    ops.release()
 
 
 # ------------------------------------------------------------------------------------ escalation

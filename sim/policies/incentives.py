@@ -301,12 +301,14 @@ class Incentives:
         if self.rng_sup.random() < self.sup.spot_check_share * self.sup.spot_check_detect_prob:
             self.caught(w.unique_id, "padded", inc)
         pool = m.worker_pools[w.grid]
-        req = pool.request()
-        yield req
-        token = m.busy_start("worker", 1)
-        yield m.env.timeout(m.scenario.patrol.report_time.mean)
-        pool.release(req)
-        m.busy_stop(token)
+        ev = pool.acquire()
+        if ev is not None:
+            yield ev
+        t0 = m.env.now
+        d = m.scenario.patrol.report_time.mean
+        m.busy_add("worker", t0, t0 + d)
+        yield m.env.timeout(d)
+        pool.release_from(t0)
         inc.on_spot = True
         inc.t_filed = inc.t_closed = m.env.now
         m.finish_case(inc, "closed")

@@ -1,7 +1,7 @@
 """Wires the behaviour and policy modules into a GridModel through a few hooks.
 
-``GridModel`` calls: ``adjust_channel_times`` when an incident is born (AI video, a colluding
-patrol keeping it off the record), ``on_report`` at a first report, ``staged_verification``
+``GridModel`` calls: ``adjust_birth_times`` for a batch of new incidents (AI video),
+``adjust_channel_times`` when a patrol finds one (a colluding patrol keeping it off the record), ``on_report`` at a first report, ``staged_verification``
 before a site check, ``misroute_factor`` at dispatch, ``on_finish`` when a case closes or is
 parked (returns True if the joint meeting holds it), ``on_overdue`` at each missed deadline,
 ``case_flags`` when a row is written, ``finish`` at the end and ``context`` for the KPIs.
@@ -113,10 +113,14 @@ class Policies:
     # ------------------------------------------------------------------------------------ hooks
     def adjust_channel_times(self, inc: Incident, sub: "SubtypeInfo",
                              times: dict[str, float]) -> None:
-        if self.smart.ai.enabled:
-            self.smart.adjust_times(inc, sub, times)
         if self.incentives.gaming_active and times:
             self.incentives.maybe_suppress(inc, times)
+
+    def adjust_birth_times(self, grids: Any, subs: Any, t: Any, u: Any, free: Any,
+                           t3: Any) -> None:
+        """Channel times of a batch of new incidents (arrays; ``t3[:, 2]`` video): AI video."""
+        if self.smart.ai.enabled:
+            self.smart.adjust_birth_times(grids, subs, t, u, free, t3)
 
     def on_report(self, inc: Incident, channel: str) -> None:
         self.incentives.on_report(inc, channel)

@@ -79,14 +79,15 @@ class SmartPlatform:
         self.tally.add("patrol_reallocations")
 
     # ---------------------------------------------------------------------------------- AI video
-    def adjust_times(self, inc: Incident, sub: "SubtypeInfo", times: dict[str, float]) -> None:
-        if not self.ai_grid[inc.grid] or not sub.video_detectable:
-            return
-        u = inc.u
-        if u[I.U_VIDEO] < self.ai.accuracy:
-            t = inc.t_occur + self.ai.delay.ppf(u[I.U_VIDEO_DELAY])
-            if t < times.get("video", math.inf):
-                times["video"] = t
+    def adjust_birth_times(self, grids: np.ndarray, subs: np.ndarray, t: np.ndarray,
+                           u: np.ndarray, free: np.ndarray, t3: np.ndarray) -> None:
+        """AI video on the covered grids spots a new incident after ``ai_video.delay`` (from
+        the incident's own video uniforms), if sooner than the plain video (``t3[:, 2]``)."""
+        video_ok = np.array([x.video_detectable for x in self.m.subtypes], dtype=bool)
+        ok = free & self.ai_grid[grids] & video_ok[subs] & (u[:, I.U_VIDEO] < self.ai.accuracy)
+        if ok.any():
+            t_ai = t[ok] + self.ai.delay.ppf_array(u[ok, I.U_VIDEO_DELAY])
+            t3[ok, 2] = np.minimum(t3[ok, 2], t_ai)
 
     def false_alarms(self):
         """Poisson false alarms on the covered grids; each costs screening time."""
@@ -106,10 +107,11 @@ class SmartPlatform:
 
     def _screen(self, screening, u: float):
         m = self.m
-        req = m.operators.request()
-        yield req
+        ev = m.operators.acquire()
+        if ev is not None:
+            yield ev
         yield m.env.timeout(screening.ppf(u))
-        m.operators.release(req)
+        m.operators.release()
         self.tally.add("false_alarms")
 
     def monthly_cost(self) -> float:

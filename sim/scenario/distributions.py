@@ -13,6 +13,7 @@ from functools import cached_property
 from statistics import NormalDist
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.scenario.base import no_huge_number
@@ -39,6 +40,9 @@ class Fixed(_Dist):
     def ppf(self, u: float) -> float:
         return self.value
 
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        return np.full(len(u), self.value)
+
 
 class Exponential(_Dist):
     """Memoryless duration with the given mean."""
@@ -55,6 +59,9 @@ class Exponential(_Dist):
 
     def ppf(self, u: float) -> float:
         return -self.mean_value * math.log1p(-u)
+
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        return -self.mean_value * np.log1p(-u)
 
 
 class LogNormal(_Dist):
@@ -80,6 +87,12 @@ class LogNormal(_Dist):
         mu, sigma = self._params
         return math.exp(mu + sigma * _inv_norm(min(max(u, 1e-12), 1 - 1e-12)))
 
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri
+
+        mu, sigma = self._params
+        return np.exp(mu + sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+
 
 class Uniform(_Dist):
     """Any value between low and high, equally likely."""
@@ -100,6 +113,9 @@ class Uniform(_Dist):
 
     def ppf(self, u: float) -> float:
         return self.low + (self.high - self.low) * u
+
+    def ppf_array(self, u: np.ndarray) -> np.ndarray:
+        return self.low + (self.high - self.low) * np.asarray(u)
 
 
 Distribution = Annotated[
