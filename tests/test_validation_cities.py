@@ -39,14 +39,7 @@ def reduced_results():
     return get
 
 
-KNOWN_DISAGREEMENTS = {  # found when #11 and #12 met; recalibrate in the next stop
-    "dongcheng_2009": "mean time to close 10.1 h [8.2, 12.0] against the published 6.5 h in the "
-                      "combined model (fixed city, lifetimes, in-shift crews, censored times)"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason=KNOWN_DISAGREEMENTS[n], strict=False)) if n in KNOWN_DISAGREEMENTS else n
-    for n in VALIDATIONS])
+@pytest.mark.parametrize("name", list(VALIDATIONS))
 def test_published_vs_simulated(name, reduced_results):
     df = reduced_results(name)
     print()
