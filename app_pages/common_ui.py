@@ -278,8 +278,8 @@ def progress_reporter(lang: str, n_runs: int = 1) -> tuple[Callable[[int], Calla
     """A progress bar and a factory of ``progress(now_h, horizon_h)`` callbacks for run i."""
     bar = st.progress(0.0, text=tr("running", lang, d=0, n=0))
 
-    def for_run(i: int) -> Callable[[float, float], None]:
-        def cb(now_h: float, horizon_h: float) -> None:
+    def for_run(i: int) -> Callable[[float, float, int], None]:
+        def cb(now_h: float, horizon_h: float, events: int = 0) -> None:
             frac = (i + min(1.0, now_h / horizon_h if horizon_h else 1.0)) / n_runs
             bar.progress(min(1.0, frac), text=tr("running", lang, d=now_h / 24, n=horizon_h / 24))
         return cb

@@ -64,13 +64,13 @@ def run_key(scenario: Scenario, seed: int) -> tuple[str, int]:
 
 
 def cached_run(cache: RunCache, scenario: Scenario, seed: int,
-               progress: Callable[[float, float], None] | None = None) -> RunResult:
+               progress: Callable[[float, float, int], None] | None = None) -> RunResult:
     """The result of ``run_scenario(scenario, seed)``, from the cache when it has it."""
     key = run_key(scenario, seed)
     hit = cache.get(key)
     if hit is not None:
         if progress:
-            progress(hit.context.end_h, hit.context.end_h)
+            progress(hit.context.end_h, hit.context.end_h, 0)
         return hit
     from sim.run import run_scenario
 

@@ -63,12 +63,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def run_scenario(scenario: Scenario, seed: int | None = None, *,
                  out_dir: str | Path | None = None, keep_cases: bool = True,
-                 progress: Callable[[float, float], None] | None = None) -> RunResult:
+                 progress: Callable[[float, float, int], None] | None = None) -> RunResult:
     """Run one scenario at one seed (``scenario.run.seed`` when None).
 
     With ``out_dir`` the case log streams to ``out_dir/cases.parquet`` while the model runs and
-    the other result files are written at the end. ``progress(now_h, horizon_h)`` is called once
-    per simulated day.
+    the other result files are written at the end. ``progress(now_h, horizon_h, events)`` is called
+    once per simulated day (``events``: SimPy events scheduled so far).
     """
     t0 = time.perf_counter()
     sink = Path(out_dir) / CASES_FILE if out_dir else None
@@ -78,7 +78,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
         while model.now < model.horizon_h:
             model.run_until(model.now + day)
             if progress:
-                progress(model.now, model.horizon_h)
+                progress(model.now, model.horizon_h, model.events_scheduled)
         ctx = model.finish()
     except BaseException:
         model.case_log.discard()

@@ -233,7 +233,7 @@ def test_run_cache_returns_the_same_result_for_the_same_scenario_and_seed(monkey
     cache = RunCache(max_entries=2)
     sc = scenario_with(Scenario(), {"run.days": 3, "run.warmup_days": 1})
     seen = []
-    a = cached_run(cache, sc, 1, progress=lambda now, h: seen.append(now / h))
+    a = cached_run(cache, sc, 1, progress=lambda now, h, _events: seen.append(now / h))
     b = cached_run(cache, scenario_with(sc, {}), 1)          # an equal scenario: same hash
     assert a is b and len(calls) == 1 and seen[-1] == 1.0
     c = cached_run(cache, sc, 2)                             # another seed is another run

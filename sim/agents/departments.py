@@ -9,6 +9,7 @@ the end of a shift is the department's ``end_of_shift`` (``sim.engine.workflow``
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Generator
 
 import mesa
@@ -40,6 +41,84 @@ class _ShiftGate:
             self._trigger_put(None)  # type: ignore[attr-defined]
             if len(self.users) == n:  # type: ignore[attr-defined]
                 break
+
+
+    # the claim interface of the workflow (``sim.engine.workflow._crew_visit``), as CrewPool's
+    def claim(self, priority: int, case_id: int) -> tuple[Any, Any]:
+        """Ask for a crew: (token, None) if one is granted now, else (token, event to wait
+        for)."""
+        req = self.request(priority=priority, preempt=False)  # type: ignore[attr-defined]
+        req.case_id = case_id  # lets an emergency name the case it pre-empts
+        return req, (None if req.triggered else req)
+
+    def unclaim(self, token: Any) -> None:
+        token.cancel()
+
+    def give_back(self, token: Any) -> None:
+        self.release(token)  # type: ignore[attr-defined]
+
+
+class CrewPool:
+    """A street's crews of one department when no emergency can claim them: the same rules as
+    ``ShiftCrews`` — by priority, first come first served within one, routine requests granted
+    only inside the shift — but a free crew is taken without an event, and only a case that
+    must wait gets one (triggered when a crew passes to it)."""
+
+    __slots__ = ("env", "capacity", "shift", "count", "n_waiting", "_heap", "_seq")
+
+    def __init__(self, env: simpy.Environment, capacity: int, shift: Window):
+        self.env = env
+        self.capacity = capacity
+        self.shift = shift
+        self.count = 0  # crews out
+        self.n_waiting = 0
+        self._heap: list[tuple[int, float, int, simpy.Event]] = []
+        self._seq = 0
+
+    def _open(self) -> bool:
+        return self.shift.always or in_window(self.env.now, self.shift)
+
+    def claim(self, priority: int, case_id: int) -> tuple[Any, Any]:
+        if self.count < self.capacity and self._open():
+            self.count += 1
+            return None, None
+        ev = simpy.Event(self.env)
+        ev.waiting = True  # type: ignore[attr-defined]
+        self._seq += 1
+        heapq.heappush(self._heap, (priority, self.env.now, self._seq, ev))
+        self.n_waiting += 1
+        return ev, ev
+
+    def unclaim(self, token: Any) -> None:
+        if token.waiting:  # left lazily in the heap, skipped when it comes up
+            token.waiting = False
+            self.n_waiting -= 1
+
+    def give_back(self, token: Any) -> None:
+        self.count -= 1
+        if self._heap and self._open():
+            self._grant()
+
+    def _grant(self) -> bool:
+        heap = self._heap
+        while heap:
+            ev = heapq.heappop(heap)[3]
+            if ev.waiting:
+                ev.waiting = False
+                self.n_waiting -= 1
+                self.count += 1
+                ev.succeed()
+                return True
+        return False
+
+    def grant_waiting(self) -> None:
+        """Grant queued requests while crews are free (called when the shift opens)."""
+        while self.count < self.capacity and self._grant():
+            pass
+
+    @property
+    def queue(self) -> range:  # its length: the cases waiting
+        return range(self.n_waiting)
 
 
 class ShiftCrews(_ShiftGate, simpy.PriorityResource):
@@ -96,8 +175,10 @@ class Department(GridAgent):
         self.code = code
         self.cfg = cfg
         em = getattr(model.scenario, "emergency", None)  # emergencies may pre-empt routine work
-        pool = (PreemptiveShiftCrews if em is not None and em.enabled
-                and em.rules.routine_work == "preempt" else ShiftCrews)
+        if em is None or not em.enabled:
+            pool: Any = CrewPool
+        else:
+            pool = PreemptiveShiftCrews if em.rules.routine_work == "preempt" else ShiftCrews
         self.crews = [pool(env, cfg.crews_per_street, cfg.shift)
                       for _ in range(n_streets)] if cfg.crews_per_street else []
         if self.crews and not cfg.shift.always:

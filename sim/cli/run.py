@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -51,13 +52,19 @@ def run(
     if out is not None and out.exists() and not out.is_dir():
         fail(ScenarioError([("out", "exists and is not a directory")], str(out)))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("day {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
+                  TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err_console, transient=True,
                   disable=json_out or not err_console.is_terminal) as bar:
-        task = bar.add_task(f"{sc.name}", total=sc.run.days)
+        task = bar.add_task(f"{sc.name}", total=sc.run.days, rate="")
+        t_start = time.perf_counter()
+
+        def tick(now_h: float, horizon_h: float, events: int) -> None:
+            rate = events / max(time.perf_counter() - t_start, 1e-9)
+            bar.update(task, completed=now_h / 24, rate=f"{rate:,.0f} events/s")
+
         with _staging(out) as stage:  # the files appear in out/ only once all are written
-            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False,
-                                  progress=lambda now, h: bar.update(task, completed=now / 24))
+            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False, progress=tick)
     if json_out:
         print(json.dumps({"kpis": {k: (None if v != v else v) for k, v in result.kpis.items()},
                           "manifest": result.manifest}, ensure_ascii=False, indent=2))

@@ -18,10 +18,8 @@ Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 
 from __future__ import annotations
 
-import gc
 import math
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator
 
 import mesa
 import numpy as np
@@ -42,38 +40,23 @@ from sim.engine.discovery import CHANNELS, PATROL, Discovery, WorkerPool
 from sim.engine.problems import Problems
 from sim.engine.case import Incident, SubtypeInfo, taxonomy
 from sim.engine.records import CaseLog
+from sim.engine.clock import events_scheduled, relaxed_gc
 from sim.engine.seeding import Streams
 from sim.engine.slots import Slots
 from sim.agents.levels import LevelDesks
-from sim.engine.workflow import _crew_visit, _verify, case_process, schedule_deadline
+from sim.engine.workflow import (
+    _crew_visit,
+    _verify,
+    case_process,
+    release_deadlines,
+    schedule_deadline,
+)
 from sim.metrics import RunContext
 from sim.policies.registry import Policies
 from sim.scenario import Scenario
 from sim.world.beats import patrol_beats
 from sim.world.calendar import due_time, open_hours_between
 from sim.world.city import build_city
-
-
-@contextmanager
-def relaxed_gc() -> Iterator[None]:
-    """Collect cyclic garbage less often while the clock runs.
-
-    A run allocates millions of short-lived objects (events, case processes, rows) beside a
-    large, long-lived population (agents, open cases, pending incidents); with CPython's default
-    thresholds the collector then spends a third of the run re-scanning the long-lived objects.
-    Larger thresholds keep memory bounded (cycles such as finished case processes are still
-    collected) at a fraction of the cost; the caller's thresholds are restored afterwards."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 100_000), max(old[1], 50), max(old[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
-def events_scheduled(env: simpy.Environment) -> int:
-    """Events ``env`` has scheduled so far (SimPy numbers each one from an ``itertools.count``)."""
-    return int(repr(env._eid)[len("count("):-1])
 
 
 MONTH_DAYS = 30.0
@@ -104,6 +87,9 @@ class GridModel(mesa.Model):
         self._shift_of = {code: d.shift for code, d in scenario.departments.items()}
         self._in_progress: dict[int, tuple[str, float, int]] = {}
         self._token = 0
+        self.deadline_book: list[tuple[float, int, Incident, int]] = []  # sim.engine.workflow
+        self.deadline_seq = 0
+        self.deadlines_until = 0.0
         self._next_id = 0
         self._build_actors()
         self._precompute_rates()
@@ -326,6 +312,7 @@ class GridModel(mesa.Model):
             day, starts = gen.draw_hours(day0, min(day0 + 24, end))
             thr, t_vanish, t_worsen = problems.prepare(day)
             for k in range(len(starts) - 1):
+                release_deadlines(self, day0 + k + 1.0)
                 problems.begin_hour(day0 + k)
                 a, b = int(starts[k]), int(starts[k + 1])
                 ids = np.arange(self._next_id, self._next_id + b - a, dtype=np.int64)
@@ -343,32 +330,36 @@ class GridModel(mesa.Model):
             day += 24.0
             yield self.env.timeout(day - self.env.now)
 
-    def first_report(self, row: tuple, _event: object = None) -> None:
-        """An incident's first report (``sim.engine.problems``): it becomes an object and a
-        case now. ``row``: (id, time, grid, subtype, birth time, uniforms, other channels'
-        times, channel code, first other report's time and code, vanish time, ``case_key``)."""
+    def case_life(self, row: tuple) -> Generator:
+        """An incident's first report (``sim.engine.problems``), as a process started at that
+        moment: it becomes an object and, unless its patrol keeps it off the record, a case.
+        ``row``: (id, time, grid, subtype, birth time, uniforms, other channels' times, channel
+        code, first other report's time and code, vanish time, ``case_key``)."""
         iid, _t, g, s, t0, u, t3, kind, t_other, ch, t_vanish, key = row
         inc = Incident(iid, g, s, t0, u)
         inc.key = key
         self.open_incidents[iid] = inc
         inc.channel_times = tuple(sorted(x for x in t3 if x != math.inf))
         if kind == PATROL:
-            self.patrol_found(inc)
-            if not inc.channel and ch >= 0 and t_other < min(self.horizon_h, t_vanish):
-                # kept off the record by its patrol: another channel still reports it
-                self.env.timeout(t_other - self.env.now).callbacks.append(
-                    lambda _e: self._on_channel(inc, CHANNELS[ch]))
+            if not self.patrol_found(inc, start=False):
+                if not inc.channel and ch >= 0 and t_other < min(self.horizon_h, t_vanish):
+                    # kept off the record by its patrol: another channel still reports it
+                    self.env.timeout(t_other - self.env.now).callbacks.append(
+                        lambda _e: self._on_channel(inc, CHANNELS[ch]))
+                return
         else:
-            self._on_report(inc, CHANNELS[kind])
+            self._on_report(inc, CHANNELS[kind], start=False)
+        yield from case_process(self, inc)
 
     def _on_channel(self, inc: Incident, channel: str) -> None:
         if not inc.channel:  # a patrol may have reported it first
             self._on_report(inc, channel)
 
-    def patrol_found(self, inc: Incident) -> None:
-        """A patrol finds an unreported incident now (``sim.engine.discovery``)."""
+    def patrol_found(self, inc: Incident, start: bool = True) -> bool:
+        """A patrol finds an unreported incident now (``sim.engine.discovery``). True if it is
+        reported now (its case process started, unless ``start`` is False)."""
         if inc.channel:
-            return
+            return False
         now = self.env.now
         times = {"patrol": now}
         # the policy hook may keep it off the record (a colluding worker; only the patrol and
@@ -376,14 +367,16 @@ class GridModel(mesa.Model):
         self.policies.adjust_channel_times(inc, self.subtypes[inc.sub], times)
         if "patrol" in times:
             inc.channel_times = tuple(sorted(inc.channel_times + (now,)))
-            self._on_report(inc, "patrol")
-        elif times.get("handed_down", math.inf) < self.horizon_h:
+            self._on_report(inc, "patrol", start)
+            return True
+        if times.get("handed_down", math.inf) < self.horizon_h:
             t = times["handed_down"]
             inc.channel_times = tuple(sorted(inc.channel_times + (t,)))
             ev = self.env.timeout(t - now)
             ev.callbacks.append(lambda _e, inc=inc: self._on_channel(inc, "handed_down"))
+        return False
 
-    def _on_report(self, inc: Incident, channel: str) -> None:
+    def _on_report(self, inc: Incident, channel: str, start: bool = True) -> None:
         inc.channel = channel
         inc.t_report = self.env.now
         self.counters["reported"] += 1
@@ -395,7 +388,8 @@ class GridModel(mesa.Model):
         elif channel in ("sensor", "video"):
             self.sensor_stations[inc.grid].detections += 1
         self.policies.on_report(inc, channel)
-        self.env.process(case_process(self, inc))
+        if start:
+            self.env.process(case_process(self, inc))
 
     def _invalid_reports(self):
         """Unfounded or out-of-scope reports: they cost screening time and are rejected."""

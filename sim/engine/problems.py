@@ -22,7 +22,6 @@ arrays indexed by incident id.
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from scipy.special import ndtri
 
 from sim.engine import case as I
 from sim.engine.case import case_keys
+from sim.engine.clock import DelayedProcess
 from sim.engine.arrivals import F_LIFETIME, F_RESIDENT, N_FATE, HourBatch
 from sim.engine.discovery import CHANNELS, HANDED_DOWN, HourOutcome
 
@@ -208,14 +208,13 @@ class Problems:
         if len(rep["ids"]):
             env = m.env
             now = env.now
-            timeout = env.timeout
-            first = m.first_report
+            life = m.case_life
             for row in zip(rep["ids"].tolist(), rep["t"].tolist(), rep["grid"].tolist(),
                            rep["sub"].tolist(), rep["t_occur"].tolist(), rep["u"].tolist(),
                            rep["t3"].tolist(), rep["kind"].tolist(), rep["t_other"].tolist(),
                            rep["ch"].tolist(), rep["t_vanish"].tolist(),
                            case_keys(rep["u"]).tolist()):
-                timeout(row[1] - now).callbacks.append(partial(first, row))
+                DelayedProcess(env, life(row), row[1] - now)
         van = out.vanished
         if len(van["ids"]):
             ids = van["ids"]

@@ -23,6 +23,7 @@ uniforms the incident drew at birth (``sim.engine.case.U_*``), everything else f
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import TYPE_CHECKING, Generator
 
@@ -229,14 +230,13 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
         inc.t_crew_req = env.now
     left_h = travel_h + work_h
     while True:
-        req = crews.request(priority=inc.priority, preempt=False)
-        req.case_id = inc.id  # lets an emergency name the case it pre-empts
-        if not req.triggered:  # no crew free (or off shift): wait for one, or for a signal
+        req, wait = crews.claim(inc.priority, inc.id)
+        if wait is not None:  # no crew free (or off shift): wait for one, or for a signal
             if inc.signal is None:
                 inc.signal = env.event()
-            yield req | inc.signal
-            if not req.triggered:
-                req.cancel()
+            yield wait | inc.signal
+            if not wait.triggered:
+                crews.unclaim(req)
                 if inc.park_due:
                     if first:
                         inc.crew_wait_h = env.now - inc.t_crew_req
@@ -259,7 +259,7 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
             yield from crew_time(m, dept, travel_h, [0.0])
     except simpy.Interrupt:
         pass
-    crews.release(req)
+    crews.give_back(req)
     return True
 
 
@@ -328,15 +328,36 @@ def _dispatch_step(m: "GridModel", auto: bool, u_time: float) -> Generator:
 
 
 # ------------------------------------------------------------------------------------ escalation
+# Most cases close before their deadline, so a deadline is not an event from the start: it waits
+# in the model's deadline book (a heap) and becomes a timeout only in the hour it falls in, if its
+# case is still open then (``release_deadlines``, called at the start of every hour).
 def schedule_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) -> None:
     """At ``t_due`` the case, if still open, escalates to ``level`` (4: past the district)."""
-    ev = m.env.timeout(max(0.0, t_due - m.env.now))
-    ev.callbacks.append(lambda _e: _missed_deadline(m, inc, t_due, level))
+    if t_due < m.deadlines_until:
+        ev = m.env.timeout(max(0.0, t_due - m.env.now))
+        ev.callbacks.append(lambda _e: _missed_deadline(m, inc, t_due, level))
+    elif math.isfinite(t_due):
+        m.deadline_seq += 1
+        heapq.heappush(m.deadline_book, (t_due, m.deadline_seq, inc, level))
+
+
+def release_deadlines(m: "GridModel", until: float) -> None:
+    """Make timeouts of the booked deadlines before ``until`` whose cases are still open."""
+    m.deadlines_until = until
+    book = m.deadline_book
+    while book and book[0][0] < until:
+        t_due, _, inc, level = heapq.heappop(book)
+        if _open(inc):
+            schedule_deadline(m, inc, t_due, level)
+
+
+def _open(inc: Incident) -> bool:
+    return not (inc.state in ("closed", "parked") or inc.t_parked == inc.t_parked
+                or inc.t_closed == inc.t_closed)
 
 
 def _missed_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) -> None:
-    if inc.state in ("closed", "parked") or inc.t_parked == inc.t_parked \
-            or inc.t_closed == inc.t_closed:
+    if not _open(inc):
         return
     esc = m.scenario.platform.escalation
     if level > 3:
