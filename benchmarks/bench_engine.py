@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import os
@@ -78,6 +79,7 @@ def setup_scaling() -> list[tuple[int, float]]:
     rows = []
     for f in (0.25, 0.5, 1.0):
         sc = load_scenario(LARGE, {"city.households": int(9_600_000 * f), "run.days": 3})
+        gc.collect()  # the last model's garbage is not this one's set-up
         t0 = time.process_time()
         m = GridModel(sc)
         rows.append((m.city.n_grids, time.process_time() - t0))

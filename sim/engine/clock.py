@@ -12,27 +12,21 @@ import simpy
 
 @contextmanager
 def relaxed_gc() -> Iterator[None]:
-    """Collect cyclic garbage less often, and never re-scan what was alive before, while the
-    clock runs.
+    """Collect cyclic garbage less often while the clock runs.
 
     A run allocates millions of short-lived objects (events, case processes, rows) beside a
     large, long-lived population (agents, the scenario, open cases, pending processes); with
-    CPython's default settings the collector spends a third of the run re-scanning the
-    long-lived ones. Inside this block the thresholds are larger and the objects alive on entry
-    are frozen (``gc.freeze``: left out of collections); on exit both are undone, so garbage
-    among them is collected later as usual. Cycles made inside the block (finished case
-    processes, say) are still collected. If something else has frozen objects, nothing is
-    frozen here (``gc.unfreeze`` would thaw them too)."""
+    CPython's default first threshold (700 allocations) the collector runs so often that it
+    takes about a third of a large city's run. Here the first threshold is 100,000 and the
+    others are kept, so cyclic garbage is still collected at every level and memory stays what
+    it was (measured on city_large, 8 days: the same peak RSS, 30% less CPU). Freezing the
+    long-lived objects instead was tried and dropped: each day's cyclic garbage stayed frozen.
+    The caller's thresholds are restored afterwards."""
     old = gc.get_threshold()
-    freeze = gc.get_freeze_count() == 0
-    gc.set_threshold(max(old[0], 100_000), max(old[1], 50), max(old[2], 100))
-    if freeze:
-        gc.freeze()
+    gc.set_threshold(max(old[0], 100_000), old[1], old[2])
     try:
         yield
     finally:
-        if freeze:
-            gc.unfreeze()
         gc.set_threshold(*old)
 
 

@@ -19,8 +19,10 @@ Duties are charged with a lag: time a worker spends on them is owed by the beat 
 the next open hours' patrol time (at most all of it; the rest carries over).
 
 The whole hour is decided at its start, for all pending incidents at once (NumPy): which are
-found and when (inside the open part of the hour, by linear interpolation of ``H``), which vanish
-unreported (lifetime over before any report), and which worsen unreported (a harm cost).
+found and when (inside the open part of the hour, by linear interpolation of ``H``), which are
+first reported by another channel (residents, sensors, video, a case handed down: times fixed at
+birth), which vanish unreported (lifetime over before any report), and which worsen unreported
+(a harm cost). Nothing is decided at or past the run's horizon.
 """
 
 from __future__ import annotations

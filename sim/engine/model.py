@@ -10,8 +10,10 @@ incidents at once (``sim.engine.discovery``); the other channels are fixed at an
 from its own uniform numbers — residents (if they would report it at all) at rate
 ``resident rate · propensity[grid] · awareness · salience`` per hour, sensors and video after a
 delay where they cover the grid. The earliest report opens the case, later ones become duplicate
-reports; a problem nobody reports may vanish or worsen (``sim.engine.problems``). Every morning
-each worker plans the day over the workers' ``AgentSet`` (patrol versus other duties).
+reports; a problem nobody reports may vanish or worsen (``sim.engine.problems``). Until its first
+report an incident is a row of the discovery's arrays; the report makes it an ``Incident`` and
+starts its case process (``case_life``). Every morning each worker plans the day over the
+workers' ``AgentSet`` (patrol versus other duties).
 
 Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 """
