@@ -10,6 +10,7 @@ import pytest
 
 from sim.data.calibrate import CalibrationError, calibrate
 from sim.data.calreport import fit_report, scenario_text
+from tests.conftest import gridsim
 
 DATA = Path(__file__).parent / "data"
 PERSONAL = ("PRIVATE LANE", "SECRET STREET", "HIDDEN AVE", "40.75", "-73.99", "34.05", "-118.24",
@@ -142,6 +143,40 @@ def test_utc_timestamps_are_converted_to_the_citys_zone():
     assert "America/New_York (--tz)" in fit_report(ny)
     with pytest.raises(CalibrationError, match="tz: unknown time zone 'Mars/Olympus'"):
         calibrate(DATA / "utc_timestamps.json", "open311", tz="Mars/Olympus")
+
+
+def test_dates_outside_the_years_allowed_are_counted_and_a_log_of_only_those_fails(tmp_path):
+    """Year -1 (or 9999) reads as a date pandas cannot hold: such a row is malformed, with the
+    column and the years allowed in the reason; a log of nothing else is an error saying so."""
+    from sim.data.logtimes import YEARS_ALLOWED
+
+    lines = (DATA / "open311_small.csv").read_text(encoding="utf-8").splitlines()
+    first = lines[1].split(",")
+    created, closed = (lines[0].split(",").index(c) for c in ("requested_datetime",
+                                                               "updated_datetime"))
+    far = first.copy()
+    far[created], far[closed] = "-0001-01-01T00:00:00", "-0001-01-02T00:00:00"
+    late = lines[2].split(",")
+    late[closed] = "9999-04-13T10:00:00-08:00"  # closed in year 9999: kept for rates only
+    log = tmp_path / "far.csv"
+    log.write_text("\n".join([lines[0], ",".join(far), ",".join(late), *lines[3:]]),
+                   encoding="utf-8")
+    cal, _ = calibrate(log, "open311")
+    assert cal.log.malformed[f"requested_datetime outside the {YEARS_ALLOWED}"] == 1
+    assert cal.log.malformed[f"updated_datetime outside the {YEARS_ALLOWED} (kept for rates, "
+                             "not for time to close)"] == 1
+    orig, _ = calibrate(DATA / "open311_small.csv", "open311")
+    assert cal.counts["readable"] == orig.counts["readable"] - 1
+    only = tmp_path / "only_far.csv"
+    only.write_text(f"{lines[0]}\n{','.join(far)}\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match=f"requested_datetime outside the {YEARS_ALLOWED}"):
+        calibrate(only, "open311")
+    r = gridsim("calibrate", str(only), "--format", "open311", "--households", "20000",
+                "--out", str(tmp_path / "fit.yaml"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "requested_datetime outside the years 1678 to 2261" in r.stderr
+    assert not (tmp_path / "fit.yaml").exists()
 
 
 def test_a_json_file_given_as_csv_says_what_it_is():

@@ -98,6 +98,28 @@ def test_store_refuses_a_different_experiment_and_foreign_databases(tmp_path):
             ("mine",)], "nothing added to somebody else's database"
 
 
+def test_a_store_is_made_in_one_transaction_so_a_kill_leaves_no_half_made_store(
+        tmp_path, monkeypatch):
+    """Stand-in for a kill between two of the tables: the last statement fails."""
+    import duckdb
+
+    import sim.experiment.store as store_mod
+    from sim.experiment.store import StoreWriteError
+
+    path = tmp_path / "s.duckdb"
+    monkeypatch.setattr(store_mod, "SCHEMA", store_mod.SCHEMA + "SELECT error('stop');")
+    with pytest.raises(StoreWriteError):
+        ResultsStore(path)
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+    r = gridsim("report", str(path))
+    assert r.returncode == 2 and "no meta table" in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.undo()
+    sweep(_exp(replications=1), SerialBackend(), path)  # a later sweep makes it whole
+    with ResultsStore(path, read_only=True) as st:
+        assert st.version == store_mod.SCHEMA_VERSION and len(st.runs()) > 0
+
+
 def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     import sim.run
 

@@ -121,8 +121,6 @@ FALLBACK_DESCRIPTIONS: dict[str, str] = {
     "incidents.categories.<key>.subtypes.<key>.deadline.unit":
         "working hours / working days count calendar.working_hours; hours / days are calendar "
         "time",
-    "channels.resident_channel_shares": "how residents' reports split over hotline, app and "
-                                        "WeChat (add up to 1)",
     "channels.sensor_delay": "time from occurrence to a sensor alert (h)",
     "channels.sensor_detect_prob": "chance a sensor in a covered grid detects a detectable "
                                    "incident",

@@ -207,6 +207,11 @@ def fit_log(log: LogData, households: float, households_from: str, mapping: Mapp
     import pandas as pd
 
     df = log.frame
+    if df.empty and log.malformed:  # no row was readable: say why, not "none mapped"
+        why = "; ".join(f"{k}: {v:,}" for k, v in sorted(log.malformed.items(),
+                                                         key=lambda kv: -kv[1])[:4])
+        raise CalibrationError([("", f"no readable request ({log.rows_read:,} rows read; "
+                                     f"rows left out: {why})")], source)
     if df.empty or df.category.notna().sum() == 0:
         top = sorted(log.unmapped.items(), key=lambda kv: -kv[1])[:8]
         seen = ("; unmapped: " + ", ".join(f"{k!r} ({v:,})" for k, v in top)) if top else ""

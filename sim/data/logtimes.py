@@ -32,6 +32,13 @@ _SLASH_FORMATS = (US_FORMAT, "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 _UTC = re.compile(r"(?:Z|[+-]00:?00)$", re.IGNORECASE)
 
+#: the years a timestamp may have: whole years inside the range of nanosecond times
+#: (1677-09-21 … 2262-04-11) that the period, profiles and times to close are computed in
+FIRST_YEAR, LAST_YEAR = 1678, 2261
+_EARLIEST = pd.Timestamp(f"{FIRST_YEAR}-01-01")
+_LATEST = pd.Timestamp(f"{LAST_YEAR + 1}-01-01")
+YEARS_ALLOWED = f"years {FIRST_YEAR} to {LAST_YEAR}"
+
 
 @dataclass
 class TimeInfo:
@@ -74,8 +81,9 @@ def check_tz(name: str) -> str | None:
     return None
 
 
-def parse_times(values: pd.Series, info: TimeInfo | None = None) -> pd.Series:
-    """Naive local wall-clock times from the forms real exports use.
+def read_times(values: pd.Series, info: TimeInfo | None = None) -> tuple[pd.Series, pd.Series]:
+    """Naive local wall-clock times from the forms real exports use, and the mask of the values
+    that read as a time outside :data:`YEARS_ALLOWED` (year -1, 9999: NaT in the times).
 
     ``MM/DD/YYYY hh:mm:ss AM`` (NYC exports) and other slash forms; ISO 8601 with or without
     an offset. A timestamp in UTC (``Z``/``+00:00``) is converted to ``info.tz``; one with another
@@ -84,22 +92,32 @@ def parse_times(values: pd.Series, info: TimeInfo | None = None) -> pd.Series:
     """
     s = values.fillna("").astype(str).str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    far = pd.Series(False, index=s.index)
+
+    def put(got: pd.Series) -> pd.Series:
+        """Write the readable values of ``got`` into ``out`` (those outside the years allowed
+        are marked in ``far`` instead); return the mask of the values that read as a time."""
+        ok = got.notna()
+        outside = ok & ((got < _EARLIEST) | (got >= _LATEST))
+        far[got.index[outside]] = True
+        inside = ok & ~outside
+        out[got.index[inside]] = got[inside].astype("datetime64[ns]")
+        return ok
+
     slash = s.str.contains("/", regex=False)
     todo = slash.copy()
     for fmt in _SLASH_FORMATS:
         if not todo.any():
             break
-        got = pd.to_datetime(s[todo], format=fmt, errors="coerce")
-        ok = got.notna()
-        out[got.index[ok]] = got[ok]
-        todo[got.index[ok]] = False
+        ok = put(pd.to_datetime(s[todo], format=fmt, errors="coerce"))
+        todo[ok.index[ok]] = False
     iso = ~slash & (s != "")
     if not iso.any():
-        return out
+        return out, far
     has_off = iso & s.str.contains(_OFFSET, regex=True)
     naive = iso & ~has_off
     if naive.any():
-        out[naive] = pd.to_datetime(s[naive], format="ISO8601", errors="coerce")
+        put(pd.to_datetime(s[naive], format="ISO8601", errors="coerce"))
     if has_off.any():
         utc = has_off & s.str.contains(_UTC, regex=True)
         other = has_off & ~utc
@@ -112,14 +130,14 @@ def parse_times(values: pd.Series, info: TimeInfo | None = None) -> pd.Series:
         if convert.any():
             inst = pd.to_datetime(s[convert].str.upper().str.replace("Z", "+00:00", regex=False),
                                   format="ISO8601", utc=True, errors="coerce")
-            out[convert] = inst.dt.tz_convert(tz).dt.tz_localize(None)
+            put(inst.dt.tz_convert(tz).dt.tz_localize(None))
         keep = has_off & ~convert
         if keep.any():
-            out[keep] = pd.to_datetime(s[keep].str.replace(_OFFSET, "", regex=True),
-                                       format="ISO8601", errors="coerce")
+            put(pd.to_datetime(s[keep].str.replace(_OFFSET, "", regex=True), format="ISO8601",
+                               errors="coerce"))
     elif info is not None:
         info.local += int(naive.sum())
-    return out
+    return out, far
 
 
 # ------------------------------------------------------------------------------------ period

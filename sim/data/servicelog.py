@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from sim.data.logformats import (DEFAULT_STATUS, FIELDS, FORMATS, STATUS_CLASSES, FormatSpec,
                                  StatusVocabulary, header_key, resolve_columns)
-from sim.data.logtimes import US_FORMAT, TimeInfo, parse_times
+from sim.data.logtimes import US_FORMAT, YEARS_ALLOWED, TimeInfo, read_times
 from sim.scenario import Scenario, ScenarioError, read_mapping
 
 if TYPE_CHECKING:
@@ -444,12 +444,13 @@ def _clean_chunk(chunk: dict[str, list[str]], mapping: Mapping, log: LogData) ->
     cols = log.columns
     n = len(chunk["match"])
     code = pd.Series(chunk["match"], dtype=object).str.strip()
-    created = parse_times(pd.Series(chunk["created"], dtype=object), log.times)
+    created, created_far = read_times(pd.Series(chunk["created"], dtype=object), log.times)
     bad = pd.Series(False, index=code.index)
     checks = []
     if "id" in chunk:
         checks.append((f"missing {cols['id']}", pd.Series(chunk["id"]).str.strip() == ""))
     checks += [(f"missing {log.match}", code == ""),
+               (f"{cols['created']} outside the {YEARS_ALLOWED}", created_far),
                (f"missing or unreadable {cols['created']}", created.isna())]
     for reason, mask in checks:
         mask = mask & ~bad
@@ -457,9 +458,10 @@ def _clean_chunk(chunk: dict[str, list[str]], mapping: Mapping, log: LogData) ->
         bad |= mask
     closed = pd.Series(pd.NaT, index=code.index, dtype="datetime64[ns]")
     has_time = pd.Series(False, index=code.index)
+    closed_far = has_time.copy()
     if "closed" in chunk:
         raw = pd.Series(chunk["closed"], dtype=object).fillna("").str.strip()
-        closed = parse_times(raw, log.times)
+        closed, closed_far = read_times(raw, log.times)
         has_time = raw != ""
     if "status" in chunk:
         sraw = pd.Series(chunk["status"], dtype=object).fillna("").str.strip()
@@ -479,7 +481,10 @@ def _clean_chunk(chunk: dict[str, list[str]], mapping: Mapping, log: LogData) ->
     if "closed" in chunk:
         name = cols["closed"]
         is_closed = status == "closed"
-        unreadable = is_closed & has_time & closed.isna() & ~bad
+        far = is_closed & closed_far & ~bad
+        _count(log.malformed, f"{name} outside the {YEARS_ALLOWED} (kept for rates, not for "
+                              "time to close)", far.sum())
+        unreadable = is_closed & has_time & closed.isna() & ~closed_far & ~bad
         _count(log.malformed, f"unreadable {name} (kept for rates, not for time to close)",
                unreadable.sum())
         no_time = is_closed & ~has_time & ~bad

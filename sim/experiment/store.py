@@ -66,6 +66,15 @@ VOLATILE_RUN_COLUMNS = ("wall_time_s", "started_utc", "finished_utc", "host", "p
 TABLES = ("points", "runs", "kpis", "timeseries", "sessions")
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo the open transaction, if the connection still can (a failed write may have
+    invalidated it: then nothing of the transaction is kept anyway)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def _utc() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -99,11 +108,14 @@ class ResultsStore:
                                                        "results store; choose another --store")],
                                     str(path))
             fresh = not self._has_table("runs")
-            try:
+            try:  # one transaction: a kill while the store is made leaves no half-made store
+                self.con.execute("BEGIN")
                 self.con.execute(SCHEMA)
                 if fresh:
                     self._set_meta({"schema_version": str(SCHEMA_VERSION)})
+                self.con.execute("COMMIT")
             except duckdb.Error as err:
+                _rollback(self.con)
                 self.close()
                 raise store_write_error(err, path) from None
         elif not self._has_table("meta"):
@@ -135,10 +147,7 @@ class ResultsStore:
             self._set_meta({"schema_version": str(SCHEMA_VERSION)})
             con.execute("COMMIT")
         except duckdb.Error as err:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
+            _rollback(con)
             self.close()
             if isinstance(err, duckdb.ConstraintException):
                 raise ScenarioError([("results store", "holds a KPI recorded twice; it cannot "
@@ -274,10 +283,7 @@ class ResultsStore:
                              [x for s in series for x in o.timeseries[s]]])
             con.execute("COMMIT")
         except duckdb.Error as err:  # e.g. no space left on device: this run is not kept
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
+            _rollback(con)
             raise store_write_error(err, self.path) from None
         except BaseException:
             con.execute("ROLLBACK")

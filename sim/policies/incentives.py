@@ -386,7 +386,7 @@ class Incentives:
     def on_report(self, inc: Incident, channel: str) -> None:
         g = inc.grid
         self._all_reports[g] += 1
-        if channel in ("hotline", "app", "wechat"):
+        if channel == "resident":
             self._res_reports[g] += 1
         if self.ds.penalty_per_case_yuan:
             dept = self.m.subtypes[inc.sub].department

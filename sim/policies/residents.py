@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sim.engine.model import GridModel
     from sim.policies.incentives import Incentives
 
-RESIDENT_CHANNELS = ("hotline", "app", "wechat")
+RESIDENT_CHANNELS = ("resident",)
 CAMPAIGN_KINDS = ("talks", "leaflets", "volunteers")
 BAD_EXPERIENCE = 50.0
 

@@ -9,8 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Channel = Literal["patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down"]
-CHANNELS: tuple[str, ...] = ("patrol", "hotline", "app", "wechat", "sensor", "video", "handed_down")
+#: the channel of a case's first report; ``resident`` is any resident's report (hotline 12345,
+#: app, WeChat: the model treats them alike, so it does not tell them apart)
+Channel = Literal["patrol", "resident", "sensor", "video", "handed_down"]
+CHANNELS: tuple[str, ...] = ("patrol", "resident", "sensor", "video", "handed_down")
 ZoneType = Literal["residential", "commercial", "mixed", "industrial", "village"]
 
 

@@ -77,8 +77,7 @@ def set_paths(data: dict, overrides: dict[str, Any], source: str | None = "--set
 
 def _is_dict_field(parts: list[str]) -> bool:
     """True where the path points into a user-keyed mapping (departments, categories, zones…)."""
-    keyed = {("departments",), ("incidents", "categories"), ("city", "zones"),
-             ("channels", "resident_channel_shares")}
+    keyed = {("departments",), ("incidents", "categories"), ("city", "zones")}
     if tuple(parts) in keyed:
         return True
     if parts[:1] == ["emergency"] and parts[-1] in ("responders", "kinds", "levels", "units",

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from sim.scenario.base import _Model
 from sim.scenario.distributions import Distribution, Exponential, Fixed, LogNormal
@@ -16,9 +14,6 @@ class ChannelConfig(_Model):
 
     resident_reports_per_incident_per_day: float = Field(
         default=0.15, ge=0, description="hazard that some resident reports a visible incident"
-    )
-    resident_channel_shares: dict[Literal["hotline", "app", "wechat"], float] = Field(
-        default_factory=lambda: {"hotline": 0.5, "app": 0.2, "wechat": 0.3}
     )
     invalid_reports_per_1000_households_per_day: float = Field(
         default=0.3, ge=0, description="unfounded or out-of-scope reports, screened out"
@@ -32,13 +27,6 @@ class ChannelConfig(_Model):
     handed_down_per_day: float = Field(
         default=0.5, ge=0, description="cases handed down from higher levels, city-wide"
     )
-
-    @field_validator("resident_channel_shares")
-    @classmethod
-    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
-        if any(x < 0 for x in v.values()) or abs(sum(v.values()) - 1) > 1e-6:
-            raise ValueError("channel shares must be >= 0 and add up to 1")
-        return v
 
 
 class EscalationConfig(_Model):
