@@ -472,7 +472,7 @@ def policy_kpis(cases: pd.DataFrame, ctx: RunContext, k: dict[str, float]) -> di
     padded = _flag(cases, "padded")
     out = {
         "reports_patrol": float((c & (ch == "patrol")).sum()),
-        "reports_resident": float((c & np.isin(ch, ["hotline", "app", "wechat"])).sum()),
+        "reports_resident": float((c & (ch == "resident")).sum()),
         "reports_sensor_video": float((c & np.isin(ch, ["sensor", "video"])).sum()),
         "reports_handed_down": float((c & (ch == "handed_down")).sum()),
         "padded_report_share": _share(int((c & padded).sum()), int(c.sum())),

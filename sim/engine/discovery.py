@@ -50,8 +50,8 @@ def open_part(hour: int, hours: Window) -> tuple[float, float]:
 
 
 #: report channels, by code (``Discovery.ch``; ``PATROL`` for a patrol find)
-CHANNELS = ("hotline", "app", "wechat", "sensor", "video", "handed_down", "patrol")
-HANDED_DOWN, PATROL = 5, 6
+CHANNELS = ("resident", "sensor", "video", "handed_down", "patrol")
+RESIDENT, SENSOR, VIDEO, HANDED_DOWN, PATROL = range(5)
 
 
 @dataclass

@@ -62,7 +62,7 @@ from sim.world.city import build_city
 
 
 MONTH_DAYS = 30.0
-RESIDENT_CHANNELS = ("hotline", "app", "wechat")
+RESIDENT_CHANNELS = ("resident",)
 
 
 class GridModel(mesa.Model):
@@ -164,9 +164,6 @@ class GridModel(mesa.Model):
         self.patrol_allocation = np.ones(self.city.n_grids)  # set by hotspot patrols
         self.refresh_patrol_rates()
         self.resident_rate_h = sc.channels.resident_reports_per_incident_per_day / 24.0
-        shares = sc.channels.resident_channel_shares
-        self._res_channels = [c for c in RESIDENT_CHANNELS if shares.get(c, 0) > 0]
-        self._res_cum = np.cumsum([shares[c] for c in self._res_channels]).tolist()
 
     def _strengths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(workers' patrol strength per grid, assistants' per grid, planned patrol worker-hours

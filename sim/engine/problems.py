@@ -31,7 +31,7 @@ from sim.engine import case as I
 from sim.engine.case import case_keys
 from sim.engine.clock import DelayedProcess
 from sim.engine.arrivals import F_LIFETIME, F_RESIDENT, N_FATE, HourBatch
-from sim.engine.discovery import CHANNELS, HANDED_DOWN, HourOutcome
+from sim.engine.discovery import HANDED_DOWN, RESIDENT, SENSOR, VIDEO, HourOutcome
 
 if TYPE_CHECKING:
     from sim.engine.case import Incident
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 INF = math.inf
 NAN = float("nan")
 FATES = {"persist": 0, "vanish": 1, "worsen": 2}
-SENSOR, VIDEO = CHANNELS.index("sensor"), CHANNELS.index("video")
 
 
 def _lognormal(mu: np.ndarray, sigma: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -90,8 +89,6 @@ class Problems:
         self.video_ok = np.array([x.video_detectable for x in subs], dtype=bool)
         self.has_sensor = np.array([st.sensor for st in m.sensor_stations], dtype=bool)
         self.has_video = np.array([st.video for st in m.sensor_stations], dtype=bool)
-        self.res_cum = np.asarray(m._res_cum, dtype=float)
-        self.res_codes = np.array([CHANNELS.index(c) for c in m._res_channels], dtype=np.int8)
         self.cell = np.full(1024, -1, dtype=np.int64)
         self.t_gone = np.full(1024, NAN)
         self.harm = np.zeros(1024)
@@ -151,7 +148,7 @@ class Problems:
         t, g, s, u = batch.times, batch.grids, batch.subs, batch.u
         t3 = np.full((n, 3), INF)
         free = ~batch.handed
-        if m._res_channels:
+        if m.resident_rate_h > 0:
             groups = m.residents
             mult = np.fromiter((groups[k].reporting_multiplier for k in g.tolist()), float, n)
             res = m.resident_rate_h * mult * self.salience[s]
@@ -169,10 +166,7 @@ class Problems:
         t3[batch.handed, 0] = t[batch.handed]
         col = np.argmin(t3, axis=1)  # ties: residents, then sensors, then video
         t_other = t3[np.arange(n), col]
-        res_code = self.res_codes[np.minimum(
-            np.searchsorted(self.res_cum, u[:, I.U_RES_CHANNEL], side="right"),
-            len(self.res_cum) - 1)] if len(self.res_cum) else np.zeros(n, dtype=np.int8)
-        code = np.where(col == 0, res_code, np.where(col == 1, SENSOR, VIDEO))
+        code = np.where(col == 0, RESIDENT, np.where(col == 1, SENSOR, VIDEO))
         code = np.where(batch.handed, HANDED_DOWN, code)
         return t3, t_other, np.where(t_other < INF, code, -1).astype(np.int8)
 

@@ -26,7 +26,6 @@ from sim.engine.case import Incident
 from sim.policies.tally import Tally
 
 if TYPE_CHECKING:
-    from sim.engine.case import SubtypeInfo
     from sim.engine.model import GridModel
 
 
