@@ -78,6 +78,8 @@ def test_missing_file(tmp_path):
     ("noequals", "an override must look like path.to.field=value"),
     ("departments.police.crews_per_street=0",
      "departments.police.crews_per_street: department 'police' handles"),
+    # valid field by field, but 1e15 land cells: refused before any array is allocated
+    ("city.zones.residential.households_per_km2=1e-9", "at most 10,000,000 are allowed"),
 ])
 def test_bad_set_override(override, expected):
     r = gridsim_inproc("run", "--set", override)

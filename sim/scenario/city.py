@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.base import ZoneType, _Model
 
@@ -26,6 +26,10 @@ def _default_zones() -> dict[str, Zone]:
                            difficulty=1.5),
         "mixed": Zone(share=0.1, households_per_km2=8000, incident_multiplier=1.2, difficulty=1.2),
     }
+
+
+#: land cells a city may have (city_large has 100,000; each costs about 100 bytes)
+MAX_CELLS = 10_000_000
 
 
 class CityConfig(_Model):
@@ -64,6 +68,20 @@ class CityConfig(_Model):
         if abs(total - 1) > 1e-6:
             raise ValueError(f"zone shares must add up to 1 (they add up to {total:.4g})")
         return zones
+
+    @model_validator(mode="after")
+    def _cells(self) -> "CityConfig":
+        # the land cells are built as arrays (sim.world.city._layout): refuse a city of more
+        # cells than a machine can hold before anything is allocated
+        km2 = self.cell_m2 / 1e6
+        n = sum(max(1, round(self.households * z.share / z.households_per_km2 / km2))
+                for z in self.zones.values())
+        if n > MAX_CELLS:
+            raise ValueError(
+                f"the city would have {n:,.0f} land cells (households / households_per_km2 / "
+                f"cell_m2, zone by zone); at most {MAX_CELLS:,} are allowed: raise "
+                "zones.*.households_per_km2 or cell_m2, or lower households")
+        return self
 
 
 # --------------------------------------------------------------------------------------- staffing
