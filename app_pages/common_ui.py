@@ -287,7 +287,7 @@ def progress_reporter(lang: str, n_runs: int = 1) -> tuple[Callable[[int], Calla
     return for_run, bar
 
 
-def run_with_progress(sc: Scenario, seed: int, cb: Callable[[float, float], None]) -> RunResult:
+def run_with_progress(sc: Scenario, seed: int, cb: Callable[[float, float, int], None]) -> RunResult:
     return cached_run(shared_cache(), sc, seed, progress=cb)
 
 
@@ -302,8 +302,8 @@ def run_many(pairs: list[tuple[Scenario, int]], lang: str) -> list[RunResult]:
         total[0] = n
         bar.progress(done / n if n else 1.0, text=tr("running_runs", lang, i=done, n=n))
 
-    def fine(done: int) -> Callable[[float, float], None]:
-        def cb(now_h: float, horizon_h: float) -> None:
+    def fine(done: int) -> Callable[[float, float, int], None]:
+        def cb(now_h: float, horizon_h: float, events: int = 0) -> None:
             frac = min(1.0, now_h / horizon_h if horizon_h else 1.0)
             bar.progress(min(1.0, (done + frac) / max(total[0], 1)),
                          text=tr("running_seed", lang, i=done + 1, n=total[0], d=now_h / 24,

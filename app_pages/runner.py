@@ -122,7 +122,7 @@ def _work(scenario: Scenario, seed: int) -> RunResult:
 
 def run_batch(cache: RunCache, pairs: list[tuple[Scenario, int]], pool: RunPool | None = None,
               on_done: Callable[[int, int], None] | None = None,
-              progress: Callable[[int], Callable[[float, float], None]] | None = None
+              progress: Callable[[int], Callable[[float, float, int], None]] | None = None
               ) -> list[RunResult]:
     """The results of ``run_scenario(s, seed)`` for each pair, in order: from the cache where it
     has them, the others in the pool when there are two or more (one in this process, with the

@@ -89,7 +89,7 @@ class GridModel(mesa.Model):
         self._shift_of = {code: d.shift for code, d in scenario.departments.items()}
         self._in_progress: dict[int, tuple[str, float, int]] = {}
         self._token = 0
-        self.deadline_book: list[tuple[float, int, Incident, int]] = []  # sim.engine.workflow
+        self.deadline_book: list[tuple[float, int, int, int]] = []  # sim.engine.workflow
         self.deadline_seq = 0
         self.deadlines_until = 0.0
         self._next_id = 0

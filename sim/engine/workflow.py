@@ -329,8 +329,9 @@ def _dispatch_step(m: "GridModel", auto: bool, u_time: float) -> Generator:
 
 # ------------------------------------------------------------------------------------ escalation
 # Most cases close before their deadline, so a deadline is not an event from the start: it waits
-# in the model's deadline book (a heap) and becomes a timeout only in the hour it falls in, if its
-# case is still open then (``release_deadlines``, called at the start of every hour).
+# in the model's deadline book (a heap of case ids, so that closed cases are not kept alive) and
+# becomes a timeout only in the hour it falls in, if its case is still open then
+# (``release_deadlines``, called at the start of every hour).
 def schedule_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) -> None:
     """At ``t_due`` the case, if still open, escalates to ``level`` (4: past the district)."""
     if t_due < m.deadlines_until:
@@ -338,16 +339,18 @@ def schedule_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) -
         ev.callbacks.append(lambda _e: _missed_deadline(m, inc, t_due, level))
     elif math.isfinite(t_due):
         m.deadline_seq += 1
-        heapq.heappush(m.deadline_book, (t_due, m.deadline_seq, inc, level))
+        heapq.heappush(m.deadline_book, (t_due, m.deadline_seq, inc.id, level))
 
 
 def release_deadlines(m: "GridModel", until: float) -> None:
     """Make timeouts of the booked deadlines before ``until`` whose cases are still open."""
     m.deadlines_until = until
     book = m.deadline_book
+    cases = m.open_incidents
     while book and book[0][0] < until:
-        t_due, _, inc, level = heapq.heappop(book)
-        if _open(inc):
+        t_due, _, iid, level = heapq.heappop(book)
+        inc = cases.get(iid)  # None: closed and recorded since
+        if inc is not None and _open(inc):
             schedule_deadline(m, inc, t_due, level)
 
 
