@@ -16,7 +16,7 @@ from typing import Callable
 import pandas as pd
 
 from sim.engine.model import GridModel
-from sim.metrics import RunContext, compute_kpis
+from sim.metrics import KPI_CASE_COLUMNS, RunContext, compute_kpis
 from sim.scenario import Scenario
 from sim.version import __version__
 
@@ -83,7 +83,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     except BaseException:
         model.case_log.discard()
         raise
-    cases = model.case_log.frame()
+    cases = model.case_log.frame(None if keep_cases else list(KPI_CASE_COLUMNS))
     kpis = compute_kpis(cases, ctx)
     ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     wall = time.perf_counter() - t0

@@ -159,3 +159,25 @@ def test_empty_log_gives_nan_not_errors():
     empty = log(case()).iloc[0:0]
     k = case_kpis(empty, 0, END)
     assert math.isnan(k["closure_rate"]) and math.isnan(k["p50_time_to_close_h"])
+
+
+@pytest.mark.parametrize("name", ["baseline", "incentives_collusion", "joint_meeting_weekly",
+                                  "flood_drill", "smart_ai_video", "dongcheng_2009"])
+def test_kpis_read_only_the_columns_they_declare(name):
+    """A run that does not keep its case log reads back only KPI_CASE_COLUMNS: the KPIs from
+    those columns equal the KPIs from the whole log (policy, emergency and meeting sections on)."""
+    from sim.engine.records import CASE_COLUMNS
+    from sim.metrics import KPI_CASE_COLUMNS, compute_kpis
+    from sim.run import run_scenario
+    from sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
+
+    sc = load_scenario(SCENARIOS / f"{name}.yaml", {"run.days": 8, "run.warmup_days": 1})
+    r = run_scenario(sc, seed=3)
+    assert set(KPI_CASE_COLUMNS) <= set(CASE_COLUMNS)
+    full = compute_kpis(r.cases, r.context)
+    part = compute_kpis(r.cases[list(KPI_CASE_COLUMNS)], r.context)
+    assert full.keys() == part.keys()
+    assert all(a == b or (a != a and b != b) for a, b in zip(full.values(), part.values()))
+    lean = run_scenario(sc, seed=3, keep_cases=False).kpis
+    assert all(a == b or (a != a and b != b) for a, b in zip(full.values(), lean.values()))
