@@ -57,7 +57,7 @@ CASE_COLUMNS: tuple[str, ...] = tuple(CASE_SCHEMA.names)
 
 
 class CaseLog:
-    def __init__(self, sink: str | Path | None = None, batch_rows: int = 50_000):
+    def __init__(self, sink: str | Path | None = None, batch_rows: int = 20_000):
         self.batch_rows = batch_rows
         self._rows: list[tuple] = []
         self._batches: list[pa.RecordBatch] = []
