@@ -57,6 +57,10 @@ class _ShiftGate:
     def give_back(self, token: Any) -> None:
         self.release(token)  # type: ignore[attr-defined]
 
+    @property
+    def n_waiting(self) -> int:
+        return len(self.queue)  # type: ignore[attr-defined]
+
 
 class CrewPool:
     """A street's crews of one department when no emergency can claim them: the same rules as
@@ -116,9 +120,6 @@ class CrewPool:
         while self.count < self.capacity and self._grant():
             pass
 
-    @property
-    def queue(self) -> range:  # its length: the cases waiting
-        return range(self.n_waiting)
 
 
 class ShiftCrews(_ShiftGate, simpy.PriorityResource):
@@ -199,4 +200,4 @@ class Department(GridAgent):
         return sum(r.count for r in self.crews)
 
     def queue_length(self) -> int:
-        return sum(len(r.queue) for r in self.crews)
+        return sum(r.n_waiting for r in self.crews)

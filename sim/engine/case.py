@@ -173,9 +173,8 @@ _SALTS: dict[tuple[str, int], int] = {}
 
 
 def _salt(purpose: str, k: int) -> int:
-    x = _SALTS.get((purpose, k))
-    if x is None:
-        x = _SALTS[(purpose, k)] = _mix((zlib.crc32(purpose.encode()) << 20) + k)
+    """The mixed (purpose, repetition) salt, computed once per pair."""
+    x = _SALTS[(purpose, k)] = _mix((zlib.crc32(purpose.encode()) << 20) + k)
     return x
 
 

@@ -172,14 +172,15 @@ class Discovery:
             a[:m] = a[: self.n][keep]
         self.n = m
 
-    def _rows(self, start: int, mask: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        """The birth data of the pending incidents ``start + where(mask)``, sorted by ``t``."""
+    def _rows(self, start: int, mask: np.ndarray, t: np.ndarray,
+              **extra: np.ndarray) -> dict[str, np.ndarray]:
+        """The birth data of the pending incidents ``start + where(mask)``, sorted by ``t``
+        (``t`` and ``extra`` are arrays over the same pending incidents as ``mask``)."""
         idx = np.flatnonzero(mask)
-        tt = t[idx]
-        o = np.argsort(tt, kind="stable")
-        idx = idx[o] + start
-        rows = {name: getattr(self, name)[idx] for name in self._FIELDS}
-        rows["t"] = tt[o]
+        idx = idx[np.argsort(t[idx], kind="stable")]
+        rows = {name: getattr(self, name)[idx + start] for name in self._FIELDS}
+        rows["t"] = t[idx]
+        rows.update((name, a[idx]) for name, a in extra.items())
         return rows
 
     def decide(self, start: int = 0) -> HourOutcome:
@@ -224,10 +225,8 @@ class Discovery:
                                   float(self.t_worsen[:n].min(initial=INF)))
         reported = found | other
         if reported.any():
-            t_rep = np.where(found, t_found, t_other)
-            reports = self._rows(start, reported, t_rep)
-            reports["kind"] = np.where(found[reported][np.argsort(t_rep[reported], kind="stable")],
-                                       PATROL, reports["ch"])
+            reports = self._rows(start, reported, np.where(found, t_found, t_other),
+                                 kind=np.where(found, PATROL, self.ch[sl]))
         else:
             reports = _NONE
         out = HourOutcome(reports,

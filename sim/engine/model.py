@@ -340,7 +340,7 @@ class GridModel(mesa.Model):
         self.open_incidents[iid] = inc
         inc.channel_times = tuple(sorted(x for x in t3 if x != math.inf))
         if kind == PATROL:
-            if not self.patrol_found(inc, start=False):
+            if not self.patrol_found(inc):
                 if not inc.channel and ch >= 0 and t_other < min(self.horizon_h, t_vanish):
                     # kept off the record by its patrol: another channel still reports it
                     self.env.timeout(t_other - self.env.now).callbacks.append(
@@ -354,9 +354,9 @@ class GridModel(mesa.Model):
         if not inc.channel:  # a patrol may have reported it first
             self._on_report(inc, channel)
 
-    def patrol_found(self, inc: Incident, start: bool = True) -> bool:
+    def patrol_found(self, inc: Incident) -> bool:
         """A patrol finds an unreported incident now (``sim.engine.discovery``). True if it is
-        reported now (its case process started, unless ``start`` is False)."""
+        reported now; the caller (``case_life``) then runs its case."""
         if inc.channel:
             return False
         now = self.env.now
@@ -366,7 +366,7 @@ class GridModel(mesa.Model):
         self.policies.adjust_channel_times(inc, self.subtypes[inc.sub], times)
         if "patrol" in times:
             inc.channel_times = tuple(sorted(inc.channel_times + (now,)))
-            self._on_report(inc, "patrol", start)
+            self._on_report(inc, "patrol", start=False)
             return True
         if times.get("handed_down", math.inf) < self.horizon_h:
             t = times["handed_down"]

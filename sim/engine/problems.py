@@ -8,12 +8,13 @@ Each hour the model hands this module the hour's incidents (``sim.engine.arrival
   ``worsen`` stays and, if still unreported at ``t0 + L``, does harm (``harm_yuan``: a loose
   manhole cover becomes an injury). ``L`` is a draw of ``lifetime_h`` from the incident's own
   fate uniform;
-* the channels other than patrols, fixed at birth as before (residents — only if they would
-  report it at all, chance ``resident_report_prob`` of the subtype, from the incident's own fate
-  uniform —, sensors, video, cases handed down): the earliest is scheduled;
+* the channels other than patrols, fixed at birth for the whole batch at once (residents — only
+  if they would report it at all, chance ``resident_report_prob`` of the subtype, from the
+  incident's own fate uniform —, sensors, video, cases handed down);
 * the patrol threshold, handed to :class:`sim.engine.discovery.Discovery`, which decides each
-  hour, for all pending incidents at once, which a patrol finds and when, which vanish and which
-  worsen.
+  hour, for all pending incidents at once, which a patrol finds and when, which another channel
+  reports first, which vanish and which worsen. Each first report starts the incident's case
+  process at its moment (``settle``).
 
 Per-incident results that the case log needs (cell, when the problem ended, harm) are kept in
 arrays indexed by incident id.

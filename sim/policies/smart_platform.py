@@ -43,6 +43,7 @@ class SmartPlatform:
         self.unit = np.asarray(unit, dtype=int)
         cover = m.streams["ai_video"].random(n)
         self.ai_grid = (cover < self.ai.coverage) if self.ai.enabled else np.zeros(n, dtype=bool)
+        self._video_ok = np.array([x.video_detectable for x in m.subtypes], dtype=bool)
 
     # ----------------------------------------------------------------------------------- hotspot
     def on_report(self, inc: Incident) -> None:
@@ -82,8 +83,8 @@ class SmartPlatform:
                            u: np.ndarray, free: np.ndarray, t3: np.ndarray) -> None:
         """AI video on the covered grids spots a new incident after ``ai_video.delay`` (from
         the incident's own video uniforms), if sooner than the plain video (``t3[:, 2]``)."""
-        video_ok = np.array([x.video_detectable for x in self.m.subtypes], dtype=bool)
-        ok = free & self.ai_grid[grids] & video_ok[subs] & (u[:, I.U_VIDEO] < self.ai.accuracy)
+        ok = free & self.ai_grid[grids] & self._video_ok[subs] & (u[:, I.U_VIDEO]
+                                                                  < self.ai.accuracy)
         if ok.any():
             t_ai = t[ok] + self.ai.delay.ppf_array(u[ok, I.U_VIDEO_DELAY])
             t3[ok, 2] = np.minimum(t3[ok, 2], t_ai)
