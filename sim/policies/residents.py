@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine.case import Incident
+from sim.engine.case import Incident, case_uniform
 from sim.policies.tally import Tally
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 RESIDENT_CHANNELS = ("resident",)
 CAMPAIGN_KINDS = ("talks", "leaflets", "volunteers")
 BAD_EXPERIENCE = 50.0
+OVERDUE, FINISHED = 0, 1  # the moments residents judge a case (its complaint numbers)
 
 
 class ResidentsBehaviour:
@@ -45,7 +46,6 @@ class ResidentsBehaviour:
         self.tally = tally
         self.incentives = incentives
         self.cfg = m.scenario.residents
-        self.rng = m.streams["complaints"]
         n = m.city.n_grids
         golden = (np.sqrt(5) - 1) / 2
         self._acc = {k: (np.arange(n) * golden) % 1.0 for k in CAMPAIGN_KINDS}
@@ -84,7 +84,7 @@ class ResidentsBehaviour:
     def on_finish(self, inc: Incident, state: str) -> None:
         cfg = self.cfg
         if state == "parked":
-            self._experience(inc, cfg.parked_score)
+            self._experience(inc, cfg.parked_score, FINISHED)
             return
         if state != "closed":
             return
@@ -96,15 +96,19 @@ class ResidentsBehaviour:
             allowed = inc.t_due - inc.t_dispatch if inc.t_due == inc.t_due else 0.0
             late = max(0.0, (inc.t_closed - inc.t_occur) - allowed)
             score = 100.0 * math.exp(-late / cfg.lateness_scale_h)
-        self._experience(inc, score)
+        self._experience(inc, score, FINISHED)
 
     def on_overdue(self, inc: Incident) -> None:
-        self._experience(inc, self.cfg.overdue_score)
+        self._experience(inc, self.cfg.overdue_score, OVERDUE)
 
-    def _experience(self, inc: Incident, score: float) -> None:
+    def _experience(self, inc: Incident, score: float, moment: int) -> None:
+        """Residents judge a case (when it goes overdue, and when it closes or is parked); after
+        a bad experience they may complain — decided by the case's own number for that moment,
+        so the same case gives the same complaint whatever else happened in the run."""
         g = inc.grid
         self.m.residents[g].observe(score, self._weight(inc))
-        if score < BAD_EXPERIENCE and self.rng.random() < self.incentives.complain_prob(g):
+        if score < BAD_EXPERIENCE \
+                and case_uniform(inc, "complaint", moment) < self.incentives.complain_prob(g):
             self._complain(inc)
 
     # ------------------------------------------------------------------------------- complaints
@@ -124,7 +128,8 @@ class ResidentsBehaviour:
         for key, kind in (("suppressed_by", "suppressed"), ("staged_by", "staged")):
             wid = extra.get(key)
             if wid is not None and not extra.get("caught") \
-                    and self.rng.random() < cfg.investigation_detect_prob:
+                    and case_uniform(inc, "investigation_" + kind) \
+                    < cfg.investigation_detect_prob:
                 self.incentives.caught(wid, kind, inc)
                 self.tally.add("caught_by_complaint")
         self.m.residents[inc.grid].move_trust(gain=cfg.feedback_trust_gain)
@@ -152,13 +157,13 @@ class ResidentsBehaviour:
 
     # ---------------------------------------------------------------------------------- summary
     def mean_satisfaction(self) -> float:
-        r = self.m.residents
+        r = self.m.own_residents  # the city's groups (a part's own: sim.engine.parts)
         w = np.array([x.households for x in r])
         s = np.array([x.satisfaction for x in r])
         return float((w * s).sum() / w.sum()) if w.sum() else float("nan")
 
     def mean_trust(self) -> float:
-        return float(np.mean([x.trust for x in self.m.residents]))
+        return float(np.mean([x.trust for x in self.m.own_residents]))
 
     def mean_awareness(self) -> float:
-        return float(np.mean([x.awareness for x in self.m.residents]))
+        return float(np.mean([x.awareness for x in self.m.own_residents]))
