@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from sim.engine.model import GridModel
 from sim.metrics import KPI_CASE_COLUMNS, RunContext, compute_kpis
@@ -63,13 +66,19 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def run_scenario(scenario: Scenario, seed: int | None = None, *,
                  out_dir: str | Path | None = None, keep_cases: bool = True,
-                 progress: Callable[[float, float, int], None] | None = None) -> RunResult:
+                 progress: Callable[[float, float, int], None] | None = None,
+                 parts: int = 1, executor: Any = None) -> RunResult:
     """Run one scenario at one seed (``scenario.run.seed`` when None).
 
     With ``out_dir`` the case log streams to ``out_dir/cases.parquet`` while the model runs and
     the other result files are written at the end. ``progress(now_h, horizon_h, events)`` is called
     once per simulated day (``events``: SimPy events scheduled so far).
+
+    ``parts > 1`` runs the city's districts in that many processes (on ``executor`` if given) and
+    merges them (``sim.engine.parts``); ``manifest["parts"]`` says whether that was exact.
     """
+    if parts > 1:
+        return _run_in_parts(scenario, seed, out_dir, keep_cases, progress, parts, executor)
     t0 = time.perf_counter()
     sink = Path(out_dir) / CASES_FILE if out_dir else None
     model = GridModel(scenario, seed=seed, case_sink=str(sink) if sink else None)
@@ -86,25 +95,57 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     cases = model.case_log.frame(None if keep_cases else list(KPI_CASE_COLUMNS))
     kpis = compute_kpis(cases, ctx)
     ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    wall = time.perf_counter() - t0
-    manifest = {
+    manifest = _manifest(scenario, model.seed, model.city.n_grids, model.counters["incidents"],
+                         model.events_scheduled, time.perf_counter() - t0)
+    result = RunResult(kpis=kpis, timeseries=ts, cases=cases if keep_cases else None,
+                       manifest=manifest, context=ctx,
+                       grids=model.policies.grid_frame(model.city.grid_frame()))
+    if out_dir:
+        result.write(out_dir)
+    return result
+
+
+def _manifest(scenario: Scenario, seed: int, n_grids: int, incidents: int, events: int,
+              wall: float) -> dict:
+    return {
         "gridsim_version": __version__,
         "scenario_name": scenario.name,
         "scenario_hash": scenario.hash(),
-        "seed": model.seed,
+        "seed": seed,
         "days": scenario.run.days,
         "warmup_days": scenario.run.warmup_days,
-        "n_grids": model.city.n_grids,
-        "incidents": model.counters["incidents"],
-        "events": model.events_scheduled,
+        "n_grids": n_grids,
+        "incidents": incidents,
+        "events": events,
         "wall_time_s": round(wall, 3),
         "python": platform.python_version(),
         "host": platform.node(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    result = RunResult(kpis=kpis, timeseries=ts, cases=cases if keep_cases else None,
-                       manifest=manifest, context=ctx,
-                       grids=model.policies.grid_frame(model.city.grid_frame()))
+
+
+def _run_in_parts(scenario: Scenario, seed: int | None, out_dir: str | Path | None,
+                  keep_cases: bool, progress: Callable[[float, float, int], None] | None,
+                  parts: int, executor: Any) -> RunResult:
+    from sim.engine.parts import run_in_parts
+
+    t0 = time.perf_counter()
+    seed = scenario.run.seed if seed is None else int(seed)
+    work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="gridsim-parts-"))
+    try:
+        pr = run_in_parts(scenario, seed, parts, work, progress=progress, executor=executor)
+        cases = pq.read_table(pr.cases_file, columns=None if keep_cases
+                              else list(KPI_CASE_COLUMNS)).to_pandas(self_destruct=True,
+                                                                      split_blocks=True)
+    finally:
+        if not out_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    kpis = compute_kpis(cases, pr.context)
+    manifest = _manifest(scenario, seed, len(pr.grids), pr.counters["incidents"], pr.events,
+                         time.perf_counter() - t0)
+    manifest["parts"] = pr.info
+    result = RunResult(kpis=kpis, timeseries=pr.timeseries, cases=cases if keep_cases else None,
+                       manifest=manifest, context=pr.context, grids=pr.grids)
     if out_dir:
         result.write(out_dir)
     return result

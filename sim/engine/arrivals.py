@@ -51,6 +51,11 @@ class HourBatch:
     def __len__(self) -> int:
         return len(self.times)
 
+    def take(self, idx: np.ndarray) -> "HourBatch":
+        """The incidents at positions ``idx`` (in order)."""
+        return HourBatch(self.times[idx], self.cells[idx], self.grids[idx], self.subs[idx],
+                         self.handed[idx], self.u[idx], self.fate[idx])
+
     def part(self, a: int, b: int) -> "HourBatch":
         return HourBatch(self.times[a:b], self.cells[a:b], self.grids[a:b], self.subs[a:b],
                          self.handed[a:b], self.u[a:b], self.fate[a:b])

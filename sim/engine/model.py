@@ -45,6 +45,7 @@ from sim.engine.records import CaseLog
 from sim.engine.clock import events_scheduled, relaxed_gc
 from sim.engine.seeding import Streams
 from sim.engine.slots import Slots
+from sim.engine.parts import Part
 from sim.agents.levels import LevelDesks
 from sim.engine.workflow import (
     _crew_visit,
@@ -67,7 +68,8 @@ RESIDENT_CHANNELS = ("resident",)
 
 class GridModel(mesa.Model):
     def __init__(self, scenario: Scenario, seed: int | None = None,
-                 case_sink: str | None = None):
+                 case_sink: str | None = None, part: "Part | None" = None):
+        self.part = part  # one part of a city run in parts (sim.engine.parts); None: the city
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         super().__init__(rng=self.streams.int_seed("mesa"))
@@ -147,7 +149,8 @@ class GridModel(mesa.Model):
             cap = max(1, st.level_teams.community)
             per_comm = [Slots(env, cap) for _ in range(city.n_communities)]
             self._manager_pools = [per_comm[c] for c in city.community]
-        self.operators = Slots(env, sc.platform.operators)
+        self.operators = Slots(env, sc.platform.operators if self.part is None
+                               else self.part.operators)
         self.residents = [ResidentGroup(self, g, float(city.households[g]),
                                         float(city.resident_propensity[g])) for g in range(n)]
         ch = sc.channels
@@ -157,6 +160,12 @@ class GridModel(mesa.Model):
         self.sensor_stations = [SensorStation(self, g, bool(has_sensor[g]), bool(has_video[g]))
                                 for g in range(n)]
         self.workers = self.agents_by_type[GridWorker]  # AgentSet: the daily plan runs over it
+        # what the means over grids and workers are taken over: the city, or a part's own grids
+        own = None if self.part is None else self.part.own
+        self.own_residents = self.residents if own is None \
+            else [r for r in self.residents if own[r.grid]]
+        self.own_workers = [w for ws in beat_workers for w in ws
+                            if own is None or own[w.grid]]
 
     def _precompute_rates(self) -> None:
         """Per-grid discovery hazards (per patrol hour) from the staff on each grid."""
@@ -307,15 +316,22 @@ class GridModel(mesa.Model):
                                self.streams["incident"], self.streams["fates"])
         problems = self.problems
         end = math.ceil(self.horizon_h)
+        own = None if self.part is None else self.part.own
         for day0 in range(0, end, 24):
             day, starts = gen.draw_hours(day0, min(day0 + 24, end))
+            pos = np.arange(len(day))  # positions simulated here (a part: its own grids')
+            if own is not None:
+                pos = np.flatnonzero(own[day.grids])
+                day = day.take(pos)
+            kept = np.searchsorted(pos, starts)
             thr, t_vanish, t_worsen = problems.prepare(day)
             for k in range(len(starts) - 1):
                 release_deadlines(self, day0 + k + 1.0)
                 problems.begin_hour(day0 + k)
-                a, b = int(starts[k]), int(starts[k + 1])
-                ids = np.arange(self._next_id, self._next_id + b - a, dtype=np.int64)
-                self._next_id += b - a
+                a, b = int(kept[k]), int(kept[k + 1])
+                # ids are the city's: a part gives its incidents the ids they have in the city
+                ids = self._next_id + (pos[a:b] - starts[k])
+                self._next_id += int(starts[k + 1] - starts[k])
                 problems.add(day.part(a, b), ids, (thr[a:b], t_vanish[a:b], t_worsen[a:b]))
                 problems.settle(self.discovery.decide())
                 yield self.env.timeout(day0 + k + 1 - self.env.now)
@@ -400,9 +416,12 @@ class GridModel(mesa.Model):
         rng = self.streams["invalid_reports"]
         hourly = normalised(sc.incidents.hourly_profile)
         weekly = normalised(sc.incidents.weekly_profile)
+        part = self.part
         for hour in range(math.ceil(self.horizon_h)):
             n = int(rng.poisson(rate_h * hourly[hour % 24] * weekly[(hour // 24) % 7]))
             for t, us in zip(np.sort(hour + rng.random(n)).tolist(), rng.random(n).tolist()):
+                if part is not None and not part.takes_invalid(us):
+                    continue  # another part's platform screens it
                 ev = self.env.timeout(t - self.env.now)
                 ev.callbacks.append(lambda _e, us=us: self.env.process(self._screen_invalid(us)))
             yield self.env.timeout(hour + 1 - self.env.now)

@@ -25,13 +25,14 @@ import simpy
 
 
 class Slots:
-    __slots__ = ("env", "capacity", "count", "queue")
+    __slots__ = ("env", "capacity", "count", "queue", "waits")
 
     def __init__(self, env: simpy.Environment, capacity: int):
         self.env = env
         self.capacity = capacity
         self.count = 0  # servers in use
         self.queue: deque[simpy.Event] = deque()  # processes waiting for a server
+        self.waits = 0  # processes that ever had to wait
 
     def acquire(self) -> simpy.Event | None:
         """Take a server: None if one was free (taken now), else an event to wait for."""
@@ -40,6 +41,7 @@ class Slots:
             return None
         ev = simpy.Event(self.env)
         self.queue.append(ev)
+        self.waits += 1
         return ev
 
     def release(self) -> None:

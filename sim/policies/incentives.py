@@ -510,5 +510,7 @@ class Incentives:
         dep.time_factor = (1.0 + ds.care_time_cost * care) / (1.0 + speed)
 
     def mean_effort(self) -> float:
-        e = [st.worker.effort for st in self.state.values() if st.worker.present]
+        own = self.m.part.own if self.m.part is not None else None  # sim.engine.parts
+        e = [st.worker.effort for st in self.state.values()
+             if st.worker.present and (own is None or own[st.worker.grid])]
         return float(np.mean(e)) if e else float("nan")
