@@ -127,13 +127,23 @@ def _manifest(scenario: Scenario, seed: int, n_grids: int, incidents: int, event
 def _run_in_parts(scenario: Scenario, seed: int | None, out_dir: str | Path | None,
                   keep_cases: bool, progress: Callable[[float, float, int], None] | None,
                   parts: int, executor: Any) -> RunResult:
-    from sim.engine.parts import run_in_parts
+    from sim.engine.parts import plan_parts, run_in_parts
 
     t0 = time.perf_counter()
     seed = scenario.run.seed if seed is None else int(seed)
+    plan = plan_parts(scenario, parts, seed)
+    if len(plan) == 1:  # one district (or beats joining them all): nothing to run apart
+        result = run_scenario(scenario, seed, out_dir=out_dir, keep_cases=keep_cases,
+                              progress=progress)
+        result.manifest["parts"] = {"n": 1, "asked": parts, "unit": "district", "exact": True,
+                                    "why": "the city is one district (or its beats join its "
+                                           "districts): run as one"}
+        if out_dir:
+            result.write(out_dir)
+        return result
     work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="gridsim-parts-"))
     try:
-        pr = run_in_parts(scenario, seed, parts, work, progress=progress, executor=executor)
+        pr = run_in_parts(scenario, seed, plan, work, progress=progress, executor=executor)
         cases = pq.read_table(pr.cases_file, columns=None if keep_cases
                               else list(KPI_CASE_COLUMNS)).to_pandas(self_destruct=True,
                                                                       split_blocks=True)
@@ -143,7 +153,7 @@ def _run_in_parts(scenario: Scenario, seed: int | None, out_dir: str | Path | No
     kpis = compute_kpis(cases, pr.context)
     manifest = _manifest(scenario, seed, len(pr.grids), pr.counters["incidents"], pr.events,
                          time.perf_counter() - t0)
-    manifest["parts"] = pr.info
+    manifest["parts"] = {"asked": parts, **pr.info}
     result = RunResult(kpis=kpis, timeseries=pr.timeseries, cases=cases if keep_cases else None,
                        manifest=manifest, context=pr.context, grids=pr.grids)
     if out_dir:

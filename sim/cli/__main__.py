@@ -1,3 +1,4 @@
 from sim.cli import main
 
-main()
+if __name__ == "__main__":  # not again in the processes a run in parts starts
+    main()

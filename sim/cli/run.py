@@ -37,8 +37,12 @@ def run(
     out: Annotated[Optional[Path], typer.Option(
         help="Write kpis.json, timeseries.parquet, cases.parquet and manifest.json here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+    parts: Annotated[int, typer.Option(
+        help="Run the city's districts in this many processes and merge them (exact when no "
+             "case waits for an operator; the manifest says).")] = 1,
 ) -> None:
     """Run one scenario and print its KPI table."""
+    from sim.engine.parts import check_parts, plan_parts
     from sim.run import run_scenario
 
     try:
@@ -46,6 +50,9 @@ def run(
             raise ScenarioError([("seed", f"must be between 0 and 2**63-1 (got {seed})")], "--seed")
         sc = resolve_scenario(scenario, set_, {"run.days": days} if days is not None else None)
         check_fits(sc, source=str(scenario) if scenario else "baseline")
+        check_parts(sc, parts)
+        if parts > 1:
+            plan_parts(sc, parts, seed)  # enough operators for the parts it makes
     except ScenarioError as e:
         fail(e)
         return
@@ -64,7 +71,8 @@ def run(
             bar.update(task, completed=now_h / 24, rate=f"{rate:,.0f} events/s")
 
         with _staging(out) as stage:  # the files appear in out/ only once all are written
-            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False, progress=tick)
+            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False, progress=tick,
+                                  parts=parts)
     if json_out:
         print(json.dumps({"kpis": {k: (None if v != v else v) for k, v in result.kpis.items()},
                           "manifest": result.manifest}, ensure_ascii=False, indent=2))
@@ -73,6 +81,13 @@ def run(
     console.print(kpi_table(result.kpis, f"{sc.name} — seed {m['seed']}, {sc.run.days:g} days "
                                          f"({sc.run.warmup_days:g} warm-up), {m['n_grids']} grids"))
     console.print(f"{m['incidents']:,} incidents, {m['events']:,} events in {m['wall_time_s']:.2f} s")
+    if m.get("parts", {}).get("n", 1) > 1:
+        p = m["parts"]
+        style = "green" if p["exact"] else "yellow"
+        console.print(f"[{style}]run in {p['n']} parts ({', '.join(map(str, p['operators']))} "
+                      f"operators): {'exact' if p['exact'] else 'approximate'}[/] — {p['why']}")
+    elif "parts" in m:
+        console.print(f"[dim]{m['parts']['why']}[/]")
     if out:
         console.print(f"results written to {out}/")
 

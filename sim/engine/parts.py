@@ -96,6 +96,23 @@ def coupling(sc: Scenario) -> list[str]:
     return [name for name, on in checks if on]
 
 
+MAX_PARTS = 64
+
+
+def check_parts(sc: Scenario, parts: int) -> None:
+    """Raise a ScenarioError naming what stops ``sc`` from running in ``parts`` parts."""
+    if not 1 <= parts <= MAX_PARTS:
+        raise ScenarioError([("parts", f"must be between 1 and {MAX_PARTS} (got {parts})")],
+                            "--parts")
+    if parts == 1:
+        return
+    reasons = coupling(sc)
+    if reasons:
+        raise ScenarioError([("parts", "settings that act across districts need the city run "
+                              "as one (parts 1); they are on here: " + ", ".join(reasons))],
+                            "--parts")
+
+
 def district_units(city: Any, beat_of_grid: np.ndarray) -> np.ndarray:
     """Unit of each district: districts joined by a patrol beat that crosses them share one."""
     n = city.n_districts
@@ -125,11 +142,7 @@ def plan_parts(sc: Scenario, parts: int, seed: int | None = None) -> list[Part]:
     from sim.world.beats import patrol_beats
     from sim.world.city import build_city
 
-    reasons = coupling(sc)
-    if reasons:
-        raise ScenarioError([("parts", "a scenario with settings that act across districts "
-                              "runs as one city; set parts to 1 or turn off: "
-                              + ", ".join(reasons))], "--parts")
+    check_parts(sc, parts)
     seed = sc.run.seed if seed is None else int(seed)
     city = build_city(sc.city, Streams(seed)["city"])  # the run's city, as each part builds it
     beats = patrol_beats(sc.staffing, city.n_grids)
@@ -137,7 +150,7 @@ def plan_parts(sc: Scenario, parts: int, seed: int | None = None) -> list[Part]:
     n_units = int(unit_of_district.max()) + 1
     k = min(parts, n_units)
     if sc.platform.operators < k:
-        raise ScenarioError([("parts", f"needs at least one operator a part "
+        raise ScenarioError([("parts", f"{k} parts need at least one operator each "
                               f"(platform.operators is {sc.platform.operators})")], "--parts")
     grid_w = np.bincount(city.cell_grid, weights=city.cells.incident_weight,
                          minlength=city.n_grids)
@@ -328,13 +341,12 @@ class PartsRun:
     info: dict = field(default_factory=dict)  # for the manifest
 
 
-def run_in_parts(sc: Scenario, seed: int, parts: int, work_dir: str | Path,
+def run_in_parts(sc: Scenario, seed: int, plan: list[Part], work_dir: str | Path,
                  progress: Callable[[float, float, int], None] | None = None,
                  executor: Any = None) -> PartsRun:
-    """Run ``sc`` at ``seed`` in up to ``parts`` processes and merge; the merged case log is
-    ``work_dir/cases.parquet``. ``executor``: anything with ``submit(fn, *args)`` returning a
-    future (a Dask client, say); by default a local pool of one process a part."""
-    plan = plan_parts(sc, parts, seed)
+    """Run ``sc`` at ``seed`` in the parts of ``plan`` (``plan_parts``) and merge; the merged
+    case log is ``work_dir/cases.parquet``. ``executor``: anything with ``submit(fn, *args)``
+    returning a future (a Dask client, say); by default a local pool of one process a part."""
     work = Path(work_dir)
     (work / "parts").mkdir(parents=True, exist_ok=True)
     files = [str(work / "parts" / f"cases-{p.index}.parquet") for p in plan]
@@ -364,7 +376,7 @@ def run_in_parts(sc: Scenario, seed: int, parts: int, work_dir: str | Path,
     waits = [r.operator_waits for r in results]
     counters = {key: sum(r.counters[key] for r in results) for key in results[0].counters}
     info = {
-        "n": len(plan), "asked": parts, "unit": "district",
+        "n": len(plan), "unit": "district",
         "districts": [sorted(set(r.grids["district"].tolist())) for r in results],
         "operators": [r.operators for r in results], "operator_waits": waits,
         "exact": not any(waits),
