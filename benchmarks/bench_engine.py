@@ -1,7 +1,9 @@
 """Engine speed and memory, each figure beside its goal, measured side by side in one run.
 
     python benchmarks/bench_engine.py            # bare pipeline, baseline, large city days 1 → 5
-    python benchmarks/bench_engine.py --large    # also city_large's 30 days (wall, peak memory)
+    python benchmarks/bench_engine.py --large    # also city_large's 30 days (wall, peak memory),
+                                                 # as one process and in --parts parts (default
+                                                 # 2), with what splitting the platform costs
     python benchmarks/bench_engine.py --profile  # also the large city's top entries (cProfile)
 
 Rates are per CPU second (``time.process_time``), so other work on a shared machine skews them
@@ -87,9 +89,10 @@ def setup_scaling() -> list[tuple[int, float]]:
     return rows
 
 
-def large_in_subprocess(days: float) -> dict:
+def large_in_subprocess(days: float, parts: int = 1) -> dict:
     """city_large in a fresh process (its case log streamed to a file), so that its peak RSS
-    is its own."""
+    is its own; with ``parts`` > 1 its districts run in that many processes (sim.engine.parts),
+    whose CPU seconds and peaks are reported beside the parent's."""
     code = f"""
 import json, resource, sys, tempfile, time
 sys.path.insert(0, {str(ROOT)!r})
@@ -98,21 +101,30 @@ from sim.scenario import load_scenario
 sc = load_scenario({str(LARGE)!r}, {{"run.days": {days}}})
 with tempfile.TemporaryDirectory() as d:
     t0, c0 = time.perf_counter(), time.process_time()
-    r = run_scenario(sc, out_dir=d, keep_cases=False)
+    r = run_scenario(sc, out_dir=d, keep_cases=False, parts={parts})
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(json.dumps({{"wall_s": wall, "cpu_s": cpu, "events": r.manifest["events"],
-    "incidents": r.manifest["incidents"], "n_grids": r.manifest["n_grids"],
-    "cases_filed": r.kpis["cases_filed"],
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+p = r.manifest.get("parts", {{}})
+print(json.dumps({{"wall_s": wall, "cpu_s": cpu + sum(p.get("cpu_s", [])),
+    "events": r.manifest["events"], "incidents": r.manifest["incidents"],
+    "n_grids": r.manifest["n_grids"], "kpis": r.kpis, "parts": p,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+#: what the platform's coupling costs a run in parts: these KPIs, whole city against parts
+COUPLING_KPIS = ("cases_filed", "discovery_rate", "closure_rate", "on_time_rate",
+                 "mean_time_to_close_h", "p50_time_to_close_h", "mean_crew_wait_h",
+                 "escalated_cases", "resident_satisfaction")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--large", action="store_true", help="also city_large's whole run (minutes)")
     ap.add_argument("--large-days", type=float, default=30)
+    ap.add_argument("--parts", type=int, default=2, help="parts of the large run in parts")
     ap.add_argument("--profile", action="store_true", help="cProfile the large city's days 1-5")
     args = ap.parse_args()
 
@@ -148,11 +160,29 @@ def main() -> None:
         print(lg["profile"])
     if args.large:
         x = large_in_subprocess(args.large_days)
-        print(f"  city_large, {args.large_days:g} days        {x['wall_s']:>10.0f} s wall       "
-              f"goal: <= 120 s  ({x['cpu_s']:.0f} CPU-s, {x['cases_filed']:,.0f} cases filed, "
-              f"{x['incidents']:,} incidents)")
+        d = args.large_days
+        print(f"  city_large, {d:g} days        {x['wall_s']:>10.0f} s wall       "
+              f"goal: <= 120 s  ({x['cpu_s']:.0f} CPU-s, {x['kpis']['cases_filed']:,.0f} cases "
+              f"filed, {x['incidents']:,} incidents; one process)")
         print(f"  city_large peak memory      {x['peak_rss_mb']:>10,.0f} MB           "
               f"goal: < 1,024 MB")
+        y = large_in_subprocess(d, args.parts)
+        p = y["parts"]
+        print(f"  city_large, {d:g} days, {p['n']} parts {y['wall_s']:>7.0f} s wall       "
+              f"goal: <= 120 s  ({y['cpu_s']:.0f} CPU-s in all, parts {p['cpu_s']} CPU-s, "
+              f"operators {p['operators']}; {'exact' if p['exact'] else 'approximate'})")
+        print(f"  ... its peak memory         {max(p['max_rss_mb']):>10,.0f} MB a part     "
+              f"goal: < 1,024 MB  (merging process {y['peak_rss_mb']:,.0f} MB)")
+        print(f"  ... cases filed per wall-s {y['kpis']['cases_filed'] / y['wall_s']:>10,.0f} "
+              f"({y['kpis']['cases_filed'] / y['wall_s'] / bare_cases:.2f}x the bare pipeline's "
+              f"rate on one core; one process: "
+              f"{x['kpis']['cases_filed'] / x['wall_s'] / bare_cases:.2f}x)")
+        print(f"  what the platform's coupling costs, whole city -> {p['n']} parts "
+              f"(operator waits in parts: {sum(p['operator_waits']):,}):")
+        for k in COUPLING_KPIS:
+            a, b = x["kpis"][k], y["kpis"][k]
+            rel = f"{(b - a) / a:+.2%}" if a else "–"
+            print(f"      {k:34s} {a:>14,.4f} {b:>14,.4f}  {rel}")
     print(f"  (this process's peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f}"
           " MB)")
 
