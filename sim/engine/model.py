@@ -21,7 +21,7 @@ Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import mesa
 import numpy as np
@@ -45,7 +45,6 @@ from sim.engine.records import CaseLog
 from sim.engine.clock import events_scheduled, relaxed_gc
 from sim.engine.seeding import Streams
 from sim.engine.slots import Slots
-from sim.engine.parts import Part
 from sim.agents.levels import LevelDesks
 from sim.engine.workflow import (
     _crew_visit,
@@ -60,6 +59,9 @@ from sim.scenario import Scenario
 from sim.world.beats import patrol_beats
 from sim.world.calendar import due_time, open_hours_between
 from sim.world.city import build_city
+
+if TYPE_CHECKING:
+    from sim.engine.parts import Part
 
 
 MONTH_DAYS = 30.0

@@ -42,7 +42,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,8 +151,9 @@ def plan_parts(sc: Scenario, parts: int, seed: int | None = None) -> list[Part]:
     n_units = int(unit_of_district.max()) + 1
     k = min(parts, n_units)
     if sc.platform.operators < k:
-        raise ScenarioError([("parts", f"{k} parts need at least one operator each "
-                              f"(platform.operators is {sc.platform.operators})")], "--parts")
+        msg = (f"{k} parts need at least one operator each "
+               f"(platform.operators is {sc.platform.operators})")
+        raise ScenarioError([("parts", msg)], "--parts")
     grid_w = np.bincount(city.cell_grid, weights=city.cells.incident_weight,
                          minlength=city.n_grids)
     unit_of_grid = unit_of_district[city.district]
