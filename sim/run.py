@@ -5,6 +5,7 @@ The CLI, sweeps, the app and the tests all call it, so a sweep is plain data.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ from sim.scenario import Scenario
 from sim.version import __version__
 
 CASES_FILE = "cases.parquet"
+FREE_MODEL_ROWS = 200_000  # case-log rows from which a run frees its model before the KPIs
 
 
 @dataclass
@@ -92,14 +94,21 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     except BaseException:
         model.case_log.discard()
         raise
-    cases = model.case_log.frame(None if keep_cases else list(KPI_CASE_COLUMNS))
-    kpis = compute_kpis(cases, ctx)
+    table = model.case_log.table(None if keep_cases else list(KPI_CASE_COLUMNS))
     ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    manifest = _manifest(scenario, model.seed, model.city.n_grids, model.counters["incidents"],
-                         model.events_scheduled, time.perf_counter() - t0)
+    grids = model.policies.grid_frame(model.city.grid_frame())
+    facts = (model.seed, model.city.n_grids, model.counters["incidents"], model.events_scheduled)
+    if table.num_rows >= FREE_MODEL_ROWS:
+        # a large city: free its agents, cases and processes (cycles, so collect) before the
+        # case log becomes a frame, so that the peak is the larger of the two, not their sum
+        del model
+        gc.collect()
+    cases = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    kpis = compute_kpis(cases, ctx)
+    manifest = _manifest(scenario, *facts, time.perf_counter() - t0)
     result = RunResult(kpis=kpis, timeseries=ts, cases=cases if keep_cases else None,
-                       manifest=manifest, context=ctx,
-                       grids=model.policies.grid_frame(model.city.grid_frame()))
+                       manifest=manifest, context=ctx, grids=grids)
     if out_dir:
         result.write(out_dir)
     return result

@@ -114,7 +114,8 @@ class CaseLog:
 
     def table(self, columns: list[str] | None = None) -> pa.Table:
         if self.sink is not None and self.sink.exists():
-            return pq.read_table(self.sink, columns=columns)
+            # memory-mapped: the file is not also copied into a read buffer
+            return pq.read_table(self.sink, columns=columns, memory_map=True)
         t = pa.Table.from_batches(self._batches, schema=CASE_SCHEMA)
         return t.select(columns) if columns else t
 
