@@ -146,3 +146,31 @@ def test_parts_are_deterministic_and_run_on_a_dask_client(whole):
     assert a.cases.equals(b.cases)  # row for row, in the same order
     _assert_same_kpis(a.kpis, b.kpis, tol=0.0)
     assert _sorted(b.cases).equals(_sorted(whole.cases))
+
+
+def test_a_failing_part_leaves_nothing_behind(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sim.engine.parts as parts_mod
+
+    real = parts_mod.run_part
+
+    def flaky(sc, seed, part, cases_file, progress=None):
+        if part.index == 1:
+            raise RuntimeError("part 1 failed")
+        return real(sc, seed, part, cases_file, progress)
+
+    monkeypatch.setattr(parts_mod, "run_part", flaky)
+    out = tmp_path / "out"
+    with ThreadPoolExecutor(2) as pool, pytest.raises(RuntimeError, match="part 1 failed"):
+        run_scenario(_scenario(**{"run.days": 3}), 5, parts=2, out_dir=out, executor=pool)
+    assert not any(out.rglob("*.parquet")) and not (out / "parts").exists()
+
+
+def test_progress_follows_the_slowest_part():
+    seen = []
+    run_scenario(_scenario(**{"run.days": 4}), 5, parts=2,
+                 progress=lambda now, horizon, events: seen.append((now, horizon, events)))
+    assert seen and seen[-1][0] == seen[-1][1] == 96.0
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
+    assert [s[2] for s in seen] == sorted(s[2] for s in seen) and seen[-1][2] > 0
