@@ -421,9 +421,11 @@ class GridModel(mesa.Model):
         part = self.part
         for hour in range(math.ceil(self.horizon_h)):
             n = int(rng.poisson(rate_h * hourly[hour % 24] * weekly[(hour // 24) % 7]))
-            for t, us in zip(np.sort(hour + rng.random(n)).tolist(), rng.random(n).tolist()):
-                if part is not None and not part.takes_invalid(us):
-                    continue  # another part's platform screens it
+            times, us_all = np.sort(hour + rng.random(n)), rng.random(n)
+            if part is not None:  # the others go to other parts' platforms
+                mine = part.takes_invalid(us_all)
+                times, us_all = times[mine], us_all[mine]
+            for t, us in zip(times.tolist(), us_all.tolist()):
                 ev = self.env.timeout(t - self.env.now)
                 ev.callbacks.append(lambda _e, us=us: self.env.process(self._screen_invalid(us)))
             yield self.env.timeout(hour + 1 - self.env.now)

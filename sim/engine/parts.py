@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.engine.case import _TWO53, _mix
+from sim.engine.case import _TWO53, _mix_array
 from sim.scenario import Scenario
 from sim.scenario.errors import ScenarioError
 
@@ -64,12 +64,13 @@ class Part:
     operators: int
     invalid_share: tuple[float, float]  # [lo, hi): the invalid reports it screens
 
-    def takes_invalid(self, u: float) -> bool:
-        """Whether this part screens the invalid report whose screening uniform is ``u`` (the
-        assignment uses a number mixed from ``u``, so it is independent of the screening time)."""
+    def takes_invalid(self, u: np.ndarray) -> np.ndarray:
+        """Which of the invalid reports whose screening uniforms are ``u`` this part screens (by
+        a number mixed from each ``u``, so the choice is independent of the screening time)."""
         lo, hi = self.invalid_share
-        v = (_mix(int(u * _TWO53)) >> 11) / _TWO53
-        return lo <= v < hi
+        with np.errstate(over="ignore"):
+            v = (_mix_array((u * _TWO53).astype(np.uint64)) >> np.uint64(11)) / _TWO53
+        return (lo <= v) & (v < hi)
 
 
 # ------------------------------------------------------------------------------ what can be cut
