@@ -153,7 +153,7 @@ def _run_in_parts(scenario: Scenario, seed: int | None, out_dir: str | Path | No
     work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="gridsim-parts-"))
     try:
         pr = run_in_parts(scenario, seed, plan, work, progress=progress, executor=executor)
-        cases = pq.read_table(pr.cases_file, columns=None if keep_cases
+        cases = pq.read_table(pr.cases_file, memory_map=True, columns=None if keep_cases
                               else list(KPI_CASE_COLUMNS)).to_pandas(self_destruct=True,
                                                                       split_blocks=True)
     finally:
