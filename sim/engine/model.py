@@ -42,7 +42,7 @@ from sim.engine.discovery import CHANNELS, PATROL, Discovery, WorkerPool
 from sim.engine.problems import Problems
 from sim.engine.case import Incident, SubtypeInfo, taxonomy
 from sim.engine.records import CaseLog
-from sim.engine.clock import events_scheduled, relaxed_gc
+from sim.engine.clock import LeanProcess, events_scheduled, relaxed_gc, run_clock
 from sim.engine.seeding import Streams
 from sim.engine.slots import Slots
 from sim.agents.levels import LevelDesks
@@ -329,9 +329,10 @@ class GridModel(mesa.Model):
             day += 24.0
             yield self.env.timeout(day - self.env.now)
 
-    def case_life(self, row: tuple) -> Generator:
-        """An incident's first report (``sim.engine.problems``), as a process started at that
-        moment: it becomes an object and, unless its patrol keeps it off the record, a case.
+    def case_life(self, row: tuple) -> Generator | None:
+        """An incident's first report (``sim.engine.problems``), called at that moment by the
+        process it starts (``sim.engine.clock.DelayedProcess``): it becomes an object and, unless
+        its patrol keeps it off the record, a case — the case process it returns.
         ``row``: (id, time, grid, subtype, birth time, uniforms, other channels' times, channel
         code, first other report's time and code, vanish time, ``case_key``)."""
         iid, _t, g, s, t0, u, t3, kind, t_other, ch, t_vanish, key = row
@@ -345,10 +346,10 @@ class GridModel(mesa.Model):
                     # kept off the record by its patrol: another channel still reports it
                     self.env.timeout(t_other - self.env.now).callbacks.append(
                         lambda _e: self._on_channel(inc, CHANNELS[ch]))
-                return
+                return None
         else:
             self._on_report(inc, CHANNELS[kind], start=False)
-        yield from case_process(self, inc)
+        return case_process(self, inc)
 
     def _on_channel(self, inc: Incident, channel: str) -> None:
         if not inc.channel:  # a patrol may have reported it first
@@ -388,7 +389,7 @@ class GridModel(mesa.Model):
             self.sensor_stations[inc.grid].detections += 1
         self.policies.on_report(inc, channel)
         if start:
-            self.env.process(case_process(self, inc))
+            LeanProcess(self.env, case_process(self, inc))
 
     def _invalid_reports(self):
         """Unfounded or out-of-scope reports: they cost screening time and are rejected."""
@@ -480,7 +481,7 @@ class GridModel(mesa.Model):
         t = min(t, self.horizon_h)
         if t > self.env.now:
             with relaxed_gc():
-                self.env.run(until=t)
+                run_clock(self.env, t)
 
     def crew_visit(self, inc: Incident, dept: Department, travel_h: float, work_h: float):
         """A crew visit of ``dept`` to a case at the case's priority (the workflow's handling

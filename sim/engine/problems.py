@@ -23,6 +23,7 @@ arrays indexed by incident id.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -209,7 +210,7 @@ class Problems:
                            rep["t3"].tolist(), rep["kind"].tolist(), rep["t_other"].tolist(),
                            rep["ch"].tolist(), rep["t_vanish"].tolist(),
                            case_keys(rep["u"]).tolist()):
-                DelayedProcess(env, life(row), row[1] - now)
+                DelayedProcess(env, partial(life, row), row[1] - now)
         van = out.vanished
         if len(van["ids"]):
             ids = van["ids"]
