@@ -284,22 +284,23 @@ class GridModel(mesa.Model):
 
     def record_unreported(self, rows: dict[str, np.ndarray], state: str, t_gone: np.ndarray) -> None:
         """Case-log rows for incidents nobody reported (vanished, or still there at the end),
-        from the discovery's arrays (``Discovery._rows``)."""
+        from the discovery's arrays (``Discovery._rows``), column by column."""
         ids = rows["ids"]
-        k = len(ids)
-        if not k:
+        if not len(ids):
             return
         sub = rows["sub"]
-        nan, f = math.nan, False
-        p = self.problems
-        cols = (ids.tolist(), rows["grid"].tolist(), self._sub_category[sub].tolist(),
-                self._sub_name[sub].tolist(), self._sub_department[sub].tolist(),
-                rows["t_occur"].tolist(), p.cell[ids].tolist(), t_gone.tolist(),
-                p.harm[ids].tolist())
-        self.case_log.extend(
-            (i, g, c, sb, d, t0, "", nan, 0, -1, f, f, nan, nan, nan, nan, nan, nan, nan, 0, 0, 0,
-             f, state, nan, "", f, f, f, f, f, cell, end, harm)
-            for i, g, c, sb, d, t0, cell, end, harm in zip(*cols))
+        nan, p = math.nan, self.problems
+        self.case_log.extend_columns(len(ids), {
+            "incident_id": ids, "grid": rows["grid"], "category": self._sub_category[sub],
+            "subtype": self._sub_name[sub], "department": self._sub_department[sub],
+            "t_occur_h": rows["t_occur"], "channel": "", "t_report_h": nan, "n_reports": 0,
+            "worker": -1, "on_spot": False, "complex": False, "t_filed_h": nan,
+            "t_dispatch_h": nan, "t_due_h": nan, "t_crew_request_h": nan, "crew_wait_h": nan,
+            "t_handled_h": nan, "t_closed_h": nan, "returns": 0, "reworks": 0,
+            "escalation_level": 0, "false_closure": False, "state": state, "t_parked_h": nan,
+            "misrouted_to": "", "padded": False, "suppressed": False,
+            "staged_verification": False, "gaming_caught": False, "joint_meeting": False,
+            "cell": p.cell[ids], "t_gone_h": t_gone, "harm_yuan": p.harm[ids]})
 
     # -------------------------------------------------------------------------------- processes
     def _arrivals(self):
