@@ -21,6 +21,7 @@ Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Any, Callable, Generator
 
 import mesa
@@ -157,6 +158,9 @@ class GridModel(mesa.Model):
         self.sensor_stations = [SensorStation(self, g, bool(has_sensor[g]), bool(has_video[g]))
                                 for g in range(n)]
         self.workers = self.agents_by_type[GridWorker]  # AgentSet: the daily plan runs over it
+        # the city's per-grid street and travel distance as Python lists, read for every case
+        self.street_of: list[int] = city.street.tolist()
+        self.travel_km: list[float] = city.travel_km.tolist()
 
     def _precompute_rates(self) -> None:
         """Per-grid discovery hazards (per patrol hour) from the staff on each grid."""
@@ -206,11 +210,10 @@ class GridModel(mesa.Model):
 
     # ---------------------------------------------------------------------------- model helpers
     def pick_worker(self, g: int, u: float) -> GridWorker:
-        cum = self._worker_cum[g]
-        for k, c in enumerate(cum):
-            if u < c:
-                return self.workers_by_grid[g][k]
-        return self.workers_by_grid[g][-1]
+        """The grid's worker whose share of its patrol strength holds ``u``."""
+        ws = self.workers_by_grid[g]
+        k = bisect_right(self._worker_cum[g], u)  # the first k with u < cum[k]
+        return ws[k] if k < len(ws) else ws[-1]
 
     def manager_pool(self, g: int) -> Slots:
         return self._manager_pools[g]
@@ -223,7 +226,7 @@ class GridModel(mesa.Model):
         cfg = self.departments[department].cfg
         if not cfg.travel:
             return 0.0
-        return float(self.city.travel_km[g]) / cfg.travel_speed_kmh
+        return self.travel_km[g] / cfg.travel_speed_kmh
 
     def start_deadline(self, inc: Incident, sub: SubtypeInfo) -> None:
         """Dispatch: the deadline clock starts and the first escalation event is scheduled."""
@@ -334,13 +337,12 @@ class GridModel(mesa.Model):
         """An incident's first report (``sim.engine.problems``), called at that moment by the
         process it starts (``sim.engine.clock.DelayedProcess``): it becomes an object and, unless
         its patrol keeps it off the record, a case — the case process it returns.
-        ``row``: (id, time, grid, subtype, birth time, uniforms, other channels' times, channel
-        code, first other report's time and code, vanish time, ``case_key``)."""
-        iid, _t, g, s, t0, u, t3, kind, t_other, ch, t_vanish, key = row
-        inc = Incident(iid, g, s, t0, u)
-        inc.key = key
+        ``row``: (id, time, grid, subtype, birth time, uniforms, other channels' times sorted and
+        how many of them are finite, channel code, first other report's time and code, vanish
+        time, ``case_key``)."""
+        iid, _t, g, s, t0, u, t3, n3, kind, t_other, ch, t_vanish, key = row
+        inc = Incident(iid, g, s, t0, u, key, tuple(t3[:n3]))
         self.open_incidents[iid] = inc
-        inc.channel_times = tuple(sorted(x for x in t3 if x != math.inf))
         if kind == PATROL:
             if not self.patrol_found(inc):
                 if not inc.channel and ch >= 0 and t_other < min(self.horizon_h, t_vanish):

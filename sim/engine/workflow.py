@@ -224,7 +224,7 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
     an interruption on the way back just ends the visit.
     """
     env = m.env
-    crews = dept.crews[m.city.street[inc.grid]]
+    crews = dept.crews[m.street_of[inc.grid]]
     first = not wasted and inc.t_crew_req != inc.t_crew_req
     if first:
         inc.t_crew_req = env.now
