@@ -251,7 +251,8 @@ class GridModel(mesa.Model):
         self._add_busy(kind, t0, t1, 1)
 
     def _add_busy(self, kind: str, t0: float, t1: float, n: int) -> None:
-        lo, hi = max(t0, self.warmup_h), min(t1, self.horizon_h)
+        lo = t0 if t0 >= self.warmup_h else self.warmup_h  # the part inside [warm-up, horizon]
+        hi = t1 if t1 <= self.horizon_h else self.horizon_h
         if hi <= lo:
             return
         shift = self._shift_of.get(kind)
@@ -271,7 +272,7 @@ class GridModel(mesa.Model):
         self.open_incidents.pop(inc.id, None)
         sub = self.subtypes[inc.sub]
         end = min(inc.t_closed, self.env.now) if inc.t_closed == inc.t_closed else self.env.now
-        n_reports = sum(1 for t in inc.channel_times if t <= end) if inc.channel else 0
+        n_reports = bisect_right(inc.channel_times, end) if inc.channel else 0  # at or before end
         t_due = inc.t_due
         if t_due != t_due and inc.channel and not inc.on_spot \
                 and inc.state not in ("closed", "parked"):
