@@ -5,7 +5,7 @@ from __future__ import annotations
 import simpy
 from simpy.core import URGENT
 
-from sim.engine.clock import DelayedProcess, LeanProcess, run_clock
+from sim.engine.clock import DelayedProcess, LeanProcess, run_clock, timeout
 
 
 def _scenario(env: simpy.Environment, log: list, lean: bool) -> None:
@@ -110,3 +110,19 @@ def test_a_failing_lean_process_still_crashes_the_run():
         pass
     else:
         raise AssertionError("the failure was swallowed")
+
+
+def test_timeout_is_simpys_timeout():
+    env = simpy.Environment()
+    env.timeout(0.5)  # something already pending
+    ours, theirs = timeout(env, 1.25), env.timeout(1.25)
+    (t1, p1, e1, ev1), (t2, p2, e2, ev2) = sorted(env._queue)[1:]
+    assert (t1, p1, e1 + 1) == (t2, p2, e2) and ev1 is ours and ev2 is theirs
+    assert type(ours) is type(theirs) and vars(ours).keys() == vars(theirs).keys()
+    assert (ours._delay, ours._ok, ours._value, ours.callbacks) == (1.25, True, None, [])
+    try:
+        timeout(env, -1.0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a negative delay was accepted")

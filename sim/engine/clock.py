@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Callable, Generator, Iterator
 
 import simpy
-from simpy.core import URGENT
+from simpy.events import NORMAL, URGENT, Timeout
 
 
 @contextmanager
@@ -58,6 +58,25 @@ def run_clock(env: simpy.Environment, until: float) -> None:
             exc.__cause__ = event._value
             raise exc
     env._now = until
+
+
+def timeout(env: simpy.Environment, delay: float) -> Timeout:
+    """``env.timeout(delay)`` made in one call instead of SimPy's two (``Timeout.__init__`` and
+    ``Environment.schedule``): the same event, scheduled with the same key. For the steps of a
+    case, which make several timeouts each."""
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    ev = _new(Timeout)
+    ev.env = env
+    ev.callbacks = []
+    ev._value = None
+    ev._delay = delay
+    ev._ok = True
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
+    return ev
+
+
+_new = object.__new__
 
 
 class LeanProcess(simpy.Process):
@@ -117,7 +136,7 @@ class DelayedProcess(LeanProcess):
         self.env = env
         self.callbacks = []
         self._start = start
-        self._target = env.timeout(delay)
+        self._target = timeout(env, delay)
         self._target.callbacks.append(self._begin)
 
     def _begin(self, event: simpy.Event) -> None:
