@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from sim.scenario import ALWAYS, CalendarConfig, Deadline, Window
-from sim.world.calendar import advance, clock_label, due_time, next_open, open_hours_between
+from sim.world.calendar import (
+    advance,
+    clock_label,
+    due_time,
+    in_window,
+    next_open,
+    open_hours_between,
+    open_hours_until,
+)
 
 WORK = Window(start_h=8.5, end_h=17.5, days=(0, 1, 2, 3, 4))  # Mon–Fri 08:30–17:30
 CAL = CalendarConfig(working_hours=WORK)
@@ -50,3 +61,34 @@ def test_due_time_units():
 def test_clock_label():
     assert clock_label(0) == "D0 00:00"
     assert clock_label(24 + 8.5) == "D1 08:30"
+
+
+def _open_hours_reference(t: float, w: Window) -> float:
+    """F(t) as the plain formula: whole weeks, the days before this one, the part of today."""
+    per_week = sum(w.hours_per_day for d in range(7) if d in w.days)
+    weeks = math.floor(t / 168.0)
+    r = t - weeks * 168.0
+    day = min(int(r // 24.0), 6)
+    before = sum(w.hours_per_day for d in range(day) if d in w.days)
+    inside = min(max(r - day * 24.0 - w.start_h, 0.0), w.hours_per_day) if day in w.days else 0.0
+    return weeks * per_week + before + inside
+
+
+@pytest.mark.parametrize("w", [Window(start_h=8.5, end_h=17.5, days=(0, 1, 2, 3, 4)),
+                               Window(start_h=0.0, end_h=24.0, days=(5, 6)),
+                               Window(start_h=6.25, end_h=22.0, days=(0, 2, 6)),
+                               Window(start_h=0.0, end_h=24.0)])
+def test_window_functions_equal_their_plain_definitions(w):
+    rng = np.random.default_rng(3)
+    ts = np.concatenate([rng.random(3000) * 900.0,  # anywhere in five weeks
+                         np.arange(0.0, 900.0, 0.25)])  # on the hour, on window edges
+    for t in ts.tolist():
+        assert open_hours_until(t, w) == _open_hours_reference(t, w)  # bit for bit
+        day, h = int(t // 24.0), t - int(t // 24.0) * 24.0
+        inside = (day % 7) in w.days and w.start_h <= h < w.end_h
+        assert in_window(t, w) is inside
+        t_open = next_open(t, w)
+        assert t_open >= t and in_window(t_open, w)
+        assert inside == (t_open == t)
+        # nothing open in between: the window's hours from t to t_open are none
+        assert open_hours_between(t, t_open, w) == 0.0

@@ -22,6 +22,7 @@ from sim.scenario import Deadline, Scenario
  U_WRONG_DEPT, U_SCREEN, U_DISPATCH, U_COORD, U_FEEDBACK, U_VERIFY_TIME, U_RETURN_DELAY,
  U_ONSPOT_TIME, U_REPORT_TIME, U_AUTO) = range(25)
 N_UNIFORMS = 25
+_NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -79,26 +80,28 @@ class Incident:
                  "state", "department", "extra", "t_crew_req", "t_parked", "misrouted_to",
                  "priority", "signal", "key", "park_due")
 
-    def __init__(self, iid: int, grid: int, sub: int, t_occur: float, u: list[float]):
+    def __init__(self, iid: int, grid: int, sub: int, t_occur: float, u: list[float],
+                 key: int | None = None, channel_times: tuple[float, ...] = ()):
+        nan = _NAN
         self.id = iid
         self.grid = grid
         self.sub = sub
         self.t_occur = t_occur
         self.u = u
         self.channel = ""
-        self.t_report = float("nan")
-        self.channel_times: tuple[float, ...] = ()
+        self.t_report = nan
+        self.channel_times = channel_times  # every report's time, sorted (the first one's too)
         self.worker = -1
         self.on_spot = False
         self.complex = False
-        self.t_filed = float("nan")
-        self.t_dispatch = float("nan")
-        self.t_due = float("nan")
-        self.crew_wait_h = float("nan")
-        self.t_crew_req = float("nan")
-        self.t_handled = float("nan")
-        self.t_closed = float("nan")
-        self.t_parked = float("nan")
+        self.t_filed = nan
+        self.t_dispatch = nan
+        self.t_due = nan
+        self.crew_wait_h = nan
+        self.t_crew_req = nan
+        self.t_handled = nan
+        self.t_closed = nan
+        self.t_parked = nan
         self.returns = 0
         self.reworks = 0
         self.escalation = 0
@@ -108,7 +111,7 @@ class Incident:
         self.misrouted_to = ""
         self.priority = 0  # crew priority: lower goes first (−urgency, minus escalation boosts)
         self.signal: Any = None  # wakes a case waiting for a crew (boost, park)
-        self.key: int | None = None  # case_uniform
+        self.key = key  # case_uniform's key (None: made from ``u`` when first needed)
         self.park_due = False  # still unsolved after the last level: park at the next step
         self.extra: dict | None = None
 

@@ -21,6 +21,7 @@ Use ``run_until(t)`` to advance step by step, and ``finish()`` once at the end.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import mesa
@@ -42,7 +43,7 @@ from sim.engine.discovery import CHANNELS, PATROL, Discovery, WorkerPool
 from sim.engine.problems import Problems
 from sim.engine.case import Incident, SubtypeInfo, taxonomy
 from sim.engine.records import CaseLog
-from sim.engine.clock import events_scheduled, relaxed_gc
+from sim.engine.clock import LeanProcess, events_scheduled, relaxed_gc, run_clock
 from sim.engine.seeding import Streams
 from sim.engine.slots import Slots
 from sim.agents.levels import LevelDesks
@@ -168,6 +169,9 @@ class GridModel(mesa.Model):
             else [r for r in self.residents if own[r.grid]]
         self.own_workers = [w for ws in beat_workers for w in ws
                             if own is None or own[w.grid]]
+        # the city's per-grid street and travel distance as Python lists, read for every case
+        self.street_of: list[int] = city.street.tolist()
+        self.travel_km: list[float] = city.travel_km.tolist()
 
     def _precompute_rates(self) -> None:
         """Per-grid discovery hazards (per patrol hour) from the staff on each grid."""
@@ -217,11 +221,10 @@ class GridModel(mesa.Model):
 
     # ---------------------------------------------------------------------------- model helpers
     def pick_worker(self, g: int, u: float) -> GridWorker:
-        cum = self._worker_cum[g]
-        for k, c in enumerate(cum):
-            if u < c:
-                return self.workers_by_grid[g][k]
-        return self.workers_by_grid[g][-1]
+        """The grid's worker whose share of its patrol strength holds ``u``."""
+        ws = self.workers_by_grid[g]
+        k = bisect_right(self._worker_cum[g], u)  # the first k with u < cum[k]
+        return ws[k] if k < len(ws) else ws[-1]
 
     def manager_pool(self, g: int) -> Slots:
         return self._manager_pools[g]
@@ -234,7 +237,7 @@ class GridModel(mesa.Model):
         cfg = self.departments[department].cfg
         if not cfg.travel:
             return 0.0
-        return float(self.city.travel_km[g]) / cfg.travel_speed_kmh
+        return self.travel_km[g] / cfg.travel_speed_kmh
 
     def start_deadline(self, inc: Incident, sub: SubtypeInfo) -> None:
         """Dispatch: the deadline clock starts and the first escalation event is scheduled."""
@@ -259,7 +262,8 @@ class GridModel(mesa.Model):
         self._add_busy(kind, t0, t1, 1)
 
     def _add_busy(self, kind: str, t0: float, t1: float, n: int) -> None:
-        lo, hi = max(t0, self.warmup_h), min(t1, self.horizon_h)
+        lo = t0 if t0 >= self.warmup_h else self.warmup_h  # the part inside [warm-up, horizon]
+        hi = t1 if t1 <= self.horizon_h else self.horizon_h
         if hi <= lo:
             return
         shift = self._shift_of.get(kind)
@@ -279,7 +283,7 @@ class GridModel(mesa.Model):
         self.open_incidents.pop(inc.id, None)
         sub = self.subtypes[inc.sub]
         end = min(inc.t_closed, self.env.now) if inc.t_closed == inc.t_closed else self.env.now
-        n_reports = sum(1 for t in inc.channel_times if t <= end) if inc.channel else 0
+        n_reports = bisect_right(inc.channel_times, end) if inc.channel else 0  # at or before end
         t_due = inc.t_due
         if t_due != t_due and inc.channel and not inc.on_spot \
                 and inc.state not in ("closed", "parked"):
@@ -295,22 +299,23 @@ class GridModel(mesa.Model):
 
     def record_unreported(self, rows: dict[str, np.ndarray], state: str, t_gone: np.ndarray) -> None:
         """Case-log rows for incidents nobody reported (vanished, or still there at the end),
-        from the discovery's arrays (``Discovery._rows``)."""
+        from the discovery's arrays (``Discovery._rows``), column by column."""
         ids = rows["ids"]
-        k = len(ids)
-        if not k:
+        if not len(ids):
             return
         sub = rows["sub"]
-        nan, f = math.nan, False
-        p = self.problems
-        cols = (ids.tolist(), rows["grid"].tolist(), self._sub_category[sub].tolist(),
-                self._sub_name[sub].tolist(), self._sub_department[sub].tolist(),
-                rows["t_occur"].tolist(), p.cell[ids].tolist(), t_gone.tolist(),
-                p.harm[ids].tolist())
-        self.case_log.extend(
-            (i, g, c, sb, d, t0, "", nan, 0, -1, f, f, nan, nan, nan, nan, nan, nan, nan, 0, 0, 0,
-             f, state, nan, "", f, f, f, f, f, cell, end, harm)
-            for i, g, c, sb, d, t0, cell, end, harm in zip(*cols))
+        nan, p = math.nan, self.problems
+        self.case_log.extend_columns(len(ids), {
+            "incident_id": ids, "grid": rows["grid"], "category": self._sub_category[sub],
+            "subtype": self._sub_name[sub], "department": self._sub_department[sub],
+            "t_occur_h": rows["t_occur"], "channel": "", "t_report_h": nan, "n_reports": 0,
+            "worker": -1, "on_spot": False, "complex": False, "t_filed_h": nan,
+            "t_dispatch_h": nan, "t_due_h": nan, "t_crew_request_h": nan, "crew_wait_h": nan,
+            "t_handled_h": nan, "t_closed_h": nan, "returns": 0, "reworks": 0,
+            "escalation_level": 0, "false_closure": False, "state": state, "t_parked_h": nan,
+            "misrouted_to": "", "padded": False, "suppressed": False,
+            "staged_verification": False, "gaming_caught": False, "joint_meeting": False,
+            "cell": p.cell[ids], "t_gone_h": t_gone, "harm_yuan": p.harm[ids]})
 
     # -------------------------------------------------------------------------------- processes
     def _arrivals(self):
@@ -347,26 +352,26 @@ class GridModel(mesa.Model):
             day += 24.0
             yield self.env.timeout(day - self.env.now)
 
-    def case_life(self, row: tuple) -> Generator:
-        """An incident's first report (``sim.engine.problems``), as a process started at that
-        moment: it becomes an object and, unless its patrol keeps it off the record, a case.
-        ``row``: (id, time, grid, subtype, birth time, uniforms, other channels' times, channel
-        code, first other report's time and code, vanish time, ``case_key``)."""
-        iid, _t, g, s, t0, u, t3, kind, t_other, ch, t_vanish, key = row
-        inc = Incident(iid, g, s, t0, u)
-        inc.key = key
+    def case_life(self, row: tuple) -> Generator | None:
+        """An incident's first report (``sim.engine.problems``), called at that moment by the
+        process it starts (``sim.engine.clock.DelayedProcess``): it becomes an object and, unless
+        its patrol keeps it off the record, a case — the case process it returns.
+        ``row``: (id, time, grid, subtype, birth time, uniforms, other channels' times sorted and
+        how many of them are finite, channel code, first other report's time and code, vanish
+        time, ``case_key``)."""
+        iid, _t, g, s, t0, u, t3, n3, kind, t_other, ch, t_vanish, key = row
+        inc = Incident(iid, g, s, t0, u, key, tuple(t3[:n3]))
         self.open_incidents[iid] = inc
-        inc.channel_times = tuple(sorted(x for x in t3 if x != math.inf))
         if kind == PATROL:
             if not self.patrol_found(inc):
                 if not inc.channel and ch >= 0 and t_other < min(self.horizon_h, t_vanish):
                     # kept off the record by its patrol: another channel still reports it
                     self.env.timeout(t_other - self.env.now).callbacks.append(
                         lambda _e: self._on_channel(inc, CHANNELS[ch]))
-                return
+                return None
         else:
             self._on_report(inc, CHANNELS[kind], start=False)
-        yield from case_process(self, inc)
+        return case_process(self, inc)
 
     def _on_channel(self, inc: Incident, channel: str) -> None:
         if not inc.channel:  # a patrol may have reported it first
@@ -406,7 +411,7 @@ class GridModel(mesa.Model):
             self.sensor_stations[inc.grid].detections += 1
         self.policies.on_report(inc, channel)
         if start:
-            self.env.process(case_process(self, inc))
+            LeanProcess(self.env, case_process(self, inc))
 
     def _invalid_reports(self):
         """Unfounded or out-of-scope reports: they cost screening time and are rejected."""
@@ -503,7 +508,7 @@ class GridModel(mesa.Model):
         t = min(t, self.horizon_h)
         if t > self.env.now:
             with relaxed_gc():
-                self.env.run(until=t)
+                run_clock(self.env, t)
 
     def crew_visit(self, inc: Incident, dept: Department, travel_h: float, work_h: float):
         """A crew visit of ``dept`` to a case at the case's priority (the workflow's handling

@@ -23,6 +23,7 @@ arrays indexed by incident id.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -204,12 +205,13 @@ class Problems:
             env = m.env
             now = env.now
             life = m.case_life
+            t3 = np.sort(rep["t3"], axis=1)  # the other channels' times, the finite first
             for row in zip(rep["ids"].tolist(), rep["t"].tolist(), rep["grid"].tolist(),
                            rep["sub"].tolist(), rep["t_occur"].tolist(), rep["u"].tolist(),
-                           rep["t3"].tolist(), rep["kind"].tolist(), rep["t_other"].tolist(),
-                           rep["ch"].tolist(), rep["t_vanish"].tolist(),
+                           t3.tolist(), (t3 < INF).sum(axis=1).tolist(), rep["kind"].tolist(),
+                           rep["t_other"].tolist(), rep["ch"].tolist(), rep["t_vanish"].tolist(),
                            case_keys(rep["u"]).tolist()):
-                DelayedProcess(env, life(row), row[1] - now)
+                DelayedProcess(env, partial(life, row), row[1] - now)
         van = out.vanished
         if len(van["ids"]):
             ids = van["ids"]

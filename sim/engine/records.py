@@ -1,15 +1,20 @@
 """The case log: one row per incident, streamed in columnar batches.
 
-Rows are buffered in plain lists and turned into Arrow record batches every ``batch_rows`` rows;
-with a sink the batches go straight to a Parquet file (memory stays bounded however long the
-run), without one they are kept as compact Arrow batches.
+Cases are buffered as row tuples (``append``), incidents nobody reported as whole columns
+(``extend_columns``: NumPy arrays from the discovery, no Python row at all). Every ``batch_rows``
+rows the buffer becomes one Arrow record batch, in the order things were logged: each run of row
+tuples is converted by Arrow in one go (as a struct array, no transposition in Python) and the
+pieces are joined. With a sink the batches go straight to a Parquet file (memory stays bounded
+however long the run), without one they are kept as compact Arrow batches.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,12 +59,15 @@ CASE_SCHEMA = pa.schema([
     ("harm_yuan", pa.float64()),  # harm done while it was unreported (worsened)
 ])
 CASE_COLUMNS: tuple[str, ...] = tuple(CASE_SCHEMA.names)
+_ROW = pa.struct(list(CASE_SCHEMA))  # a row tuple, for Arrow's conversion of a list of rows
 
 
 class CaseLog:
     def __init__(self, sink: str | Path | None = None, batch_rows: int = 20_000):
         self.batch_rows = batch_rows
-        self._rows: list[tuple] = []
+        self._rows: list[tuple] = []  # row tuples logged since the last piece
+        self._pieces: list[pa.RecordBatch] = []  # the rest of the buffer, in order
+        self._buffered = 0  # rows in the pieces
         self._batches: list[pa.RecordBatch] = []
         self.sink = Path(sink) if sink else None
         self._partial = self.sink.with_name(self.sink.name + ".partial") if self.sink else None
@@ -67,24 +75,46 @@ class CaseLog:
         self.n_rows = 0
 
     def append(self, row: tuple) -> None:
-        self._rows.append(row)
-        if len(self._rows) >= self.batch_rows:
+        """One row: a tuple of the ``CASE_SCHEMA`` columns' values."""
+        rows = self._rows
+        rows.append(row)
+        if len(rows) + self._buffered >= self.batch_rows:
             self._flush()
 
-    def extend(self, rows) -> None:
-        """Append many rows (an iterable of tuples) at once."""
-        self._rows.extend(rows)
-        if len(self._rows) >= self.batch_rows:
+    def extend_columns(self, n: int, columns: Mapping[str, Any]) -> None:
+        """``n`` rows given by column: every ``CASE_SCHEMA`` column, each an array of ``n``
+        values or one value for all of them."""
+        if not n:
+            return
+        self._cut()
+        arrays = []
+        for f in CASE_SCHEMA:
+            v = columns[f.name]
+            if np.ndim(v) == 0:
+                v = np.full(n, v, dtype=object if isinstance(v, str) else None)
+            arrays.append(pa.array(v, type=f.type))
+        self._pieces.append(pa.RecordBatch.from_arrays(arrays, schema=CASE_SCHEMA))
+        self._buffered += n
+        if self._buffered >= self.batch_rows:
             self._flush()
+
+    def _cut(self) -> None:
+        """The row tuples so far become a piece of the buffer."""
+        if self._rows:
+            self._pieces.append(pa.RecordBatch.from_struct_array(pa.array(self._rows, type=_ROW)))
+            self._buffered += len(self._rows)
+            self._rows = []
 
     def _flush(self) -> None:
-        if not self._rows:
+        self._cut()
+        if not self._pieces:
             return
-        cols = list(zip(*self._rows))
-        batch = pa.RecordBatch.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(cols, CASE_SCHEMA)], schema=CASE_SCHEMA)
-        self.n_rows += len(self._rows)
-        self._rows = []
+        if len(self._pieces) == 1:
+            batch = self._pieces[0]
+        else:
+            batch = pa.Table.from_batches(self._pieces).combine_chunks().to_batches()[0]
+        self.n_rows += self._buffered
+        self._pieces, self._buffered = [], 0
         if self._partial is not None:
             if self._writer is None:
                 self._partial.parent.mkdir(parents=True, exist_ok=True)

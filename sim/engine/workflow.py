@@ -33,6 +33,7 @@ from sim.agents.departments import shift_end
 from sim.agents.levels import escalate
 from sim.engine import case as I
 from sim.engine.case import Incident, case_uniform
+from sim.engine.clock import timeout
 from sim.world.calendar import due_time, in_window, next_open
 
 if TYPE_CHECKING:
@@ -68,26 +69,26 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
             t0 = env.now
             d = sc.patrol.on_spot_fix_time.ppf(u[I.U_ONSPOT_TIME])
             m.busy_add("worker", t0, t0 + d)
-            yield env.timeout(d)
+            yield timeout(env, d)
             pool.release_from(t0)
             worker.on_spot_fixes += 1
             inc.on_spot = True
             inc.t_filed = inc.t_closed = env.now
             m.finish_case(inc, "closed")
             return
-        yield env.timeout(sc.patrol.report_time.ppf(u[I.U_REPORT_TIME]))
+        yield timeout(env, sc.patrol.report_time.ppf(u[I.U_REPORT_TIME]))
 
     # 2. filing and screening by the platform
     ops = m.operators
     ev = ops.acquire()
     if ev is not None:
         yield ev
-    yield env.timeout(plat.screening_time.ppf(u[I.U_SCREEN]))
+    yield timeout(env, plat.screening_time.ppf(u[I.U_SCREEN]))
     ops.release()
     inc.t_filed = env.now
     inc.state = "filed"
     if plat.handoff_delay.mean > 0:  # paper transfer between bodies, no shared platform
-        yield env.timeout(plat.handoff_delay.ppf(case_uniform(inc, "handoff")))
+        yield timeout(env, plat.handoff_delay.ppf(case_uniform(inc, "handoff")))
 
     # 3. dispatch: starts the deadline clock (and the escalation events)
     auto = u[I.U_AUTO] < plat.auto_dispatch_share
@@ -101,7 +102,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         ev = pool.acquire()
         if ev is not None:
             yield ev
-        yield env.timeout(plat.manager_coordination_time.ppf(u[I.U_COORD]))
+        yield timeout(env, plat.manager_coordination_time.ppf(u[I.U_COORD]))
         pool.release()
         m.manager_of(g).cases_coordinated += 1
     misroute = plat.auto_misroute_prob if auto \
@@ -136,7 +137,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
             return
 
         inc.state = "feedback"
-        yield env.timeout(plat.feedback_delay.ppf(u_feedback))
+        yield timeout(env, plat.feedback_delay.ppf(u_feedback))
 
         inc.state = "verification"
         fixed = u_fix < dept.fix_success_prob
@@ -175,7 +176,7 @@ def _verify(m: "GridModel", inc: Incident, duration_h: float) -> Generator:
     while True:
         start = next_open(env.now, hours)
         if start > env.now:
-            yield env.timeout(start - env.now)
+            yield timeout(env, start - env.now)
         ev = pool.acquire()
         if ev is not None:
             yield ev
@@ -184,7 +185,7 @@ def _verify(m: "GridModel", inc: Incident, duration_h: float) -> Generator:
         pool.release_from(env.now)  # the queue ran past patrol hours: wait for the next ones
     t0 = env.now
     m.busy_add("worker", t0, t0 + duration_h)
-    yield env.timeout(duration_h)
+    yield timeout(env, duration_h)
     pool.release_from(t0)
 
 
@@ -224,7 +225,7 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
     an interruption on the way back just ends the visit.
     """
     env = m.env
-    crews = dept.crews[m.city.street[inc.grid]]
+    crews = dept.crews[m.street_of[inc.grid]]
     first = not wasted and inc.t_crew_req != inc.t_crew_req
     if first:
         inc.t_crew_req = env.now
@@ -277,12 +278,12 @@ def crew_time(m: "GridModel", dept: "Department", hours: float,
         if resume:
             start = next_open(env.now, shift)
             if start > env.now:
-                yield env.timeout(start - env.now)  # the crew is kept but not working
+                yield timeout(env, start - env.now)  # the crew is kept but not working
             seg = min(left, shift_end(env.now, shift) - env.now)
         token = m.busy_start(dept.code, 1)
         t0 = env.now
         try:
-            yield env.timeout(seg)
+            yield timeout(env, seg)
         except simpy.Interrupt:
             progress[0] += env.now - t0
             m.busy_stop(token)
@@ -310,7 +311,7 @@ def _misrouted(m: "GridModel", inc: Incident, lead: str, partners: tuple[str, ..
                                        case_uniform(inc, "misroute_visit_time")), wasted=True)
             wrong.misrouted_visits += 1
         wrong.returns += 1
-    yield env.timeout(plat.return_delay.ppf(inc.u[I.U_RETURN_DELAY]))
+    yield timeout(env, plat.return_delay.ppf(inc.u[I.U_RETURN_DELAY]))
     inc.returns += 1
     inc.state = "dispatched"
 
@@ -323,7 +324,7 @@ def _dispatch_step(m: "GridModel", auto: bool, u_time: float) -> Generator:
     ev = ops.acquire()
     if ev is not None:
         yield ev
-    yield m.env.timeout(m.scenario.platform.dispatch_time.ppf(u_time))
+    yield timeout(m.env, m.scenario.platform.dispatch_time.ppf(u_time))
     ops.release()
 
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 LEARNING_WEEK_H = 7 * 24.0
 
 
+_NO_FLAGS = (False, False, False, False, False)  # ``Policies.case_flags`` of a case with no extra
+
+
 class Policies:
     def __init__(self, m: "GridModel"):
         self.m = m
@@ -170,7 +173,9 @@ class Policies:
     @staticmethod
     def case_flags(inc: Incident) -> tuple[bool, bool, bool, bool, bool]:
         """(padded, suppressed, staged_verification, gaming_caught, joint_meeting)."""
-        x = inc.extra or {}
+        x = inc.extra
+        if not x:  # most cases
+            return _NO_FLAGS
         return (bool(x.get("padded")), x.get("suppressed_by") is not None,
                 x.get("staged_by") is not None, bool(x.get("caught")),
                 bool(x.get("joint_meeting")))

@@ -67,6 +67,11 @@ class Window(_Model):
             cum.append(cum[-1] + (self.hours_per_day if d in self.days else 0.0))
         return cum[-1], tuple(cum)
 
+    @cached_property
+    def open_days(self) -> tuple[bool, ...]:
+        """Whether the window opens on each weekday 0…6."""
+        return tuple(d in self.days for d in range(7))
+
 
 ALWAYS = Window(start_h=0, end_h=24)
 

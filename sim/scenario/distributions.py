@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sim.scenario.base import no_huge_number
 
 _inv_norm = NormalDist().inv_cdf
+_LO, _HI = 1e-12, 1 - 1e-12  # the quantile function's input is kept inside (0, 1)
 
 
 class _Dist(BaseModel):
@@ -85,13 +86,14 @@ class LogNormal(_Dist):
 
     def ppf(self, u: float) -> float:
         mu, sigma = self._params
-        return math.exp(mu + sigma * _inv_norm(min(max(u, 1e-12), 1 - 1e-12)))
+        p = _LO if u < _LO else (_HI if u > _HI else u)  # min(max(u, _LO), _HI), without calls
+        return math.exp(mu + sigma * _inv_norm(p))
 
     def ppf_array(self, u: np.ndarray) -> np.ndarray:
         from scipy.special import ndtri
 
         mu, sigma = self._params
-        return np.exp(mu + sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+        return np.exp(mu + sigma * ndtri(np.clip(u, _LO, _HI)))
 
 
 class Uniform(_Dist):

@@ -24,23 +24,26 @@ def weekly_open_hours(w: Window) -> float:
     return w.hours_per_day * len(w.days)
 
 
+# These run several times for every case (busy hours, deadlines, shifts, patrol hours): they
+# read the window's cached tables and avoid calls where a comparison does.
 def in_window(t: float, w: Window) -> bool:
     day = int(t // HOURS_PER_DAY)
     h = t - day * HOURS_PER_DAY
-    return (day % 7) in w.days and w.start_h <= h < w.end_h
+    return w.open_days[day % 7] and w.start_h <= h < w.end_h
 
 
 def next_open(t: float, w: Window) -> float:
     """The earliest time >= t inside the window."""
-    if is_always(w):
+    if w.always:
         return t
     day = int(t // HOURS_PER_DAY)
+    open_days = w.open_days
     for d in range(day, day + 8):
-        if d % 7 not in w.days:
+        if not open_days[d % 7]:
             continue
         lo, hi = d * HOURS_PER_DAY + w.start_h, d * HOURS_PER_DAY + w.end_h
         if t < hi:
-            return max(t, lo)
+            return lo if lo > t else t
     raise AssertionError("a window with at least one day always opens within a week")
 
 
@@ -49,9 +52,17 @@ def open_hours_until(t: float, w: Window) -> float:
     per_week, cum = w.week_table
     weeks = math.floor(t / HOURS_PER_WEEK)
     r = t - weeks * HOURS_PER_WEEK
-    day = min(int(r // HOURS_PER_DAY), 6)
+    day = int(r // HOURS_PER_DAY)
+    if day > 6:
+        day = 6
     h = r - day * HOURS_PER_DAY
-    inside = min(max(h - w.start_h, 0.0), w.hours_per_day) if day in w.days else 0.0
+    inside = 0.0
+    if w.open_days[day]:
+        start = w.start_h
+        x = h - start
+        if x > 0.0:  # clipped to [0, hours_per_day]
+            length = w.end_h - start
+            inside = length if length < x else x
     return weeks * per_week + cum[day] + inside
 
 
@@ -71,7 +82,7 @@ def open_hours_between(t0: float, t1: float, w: Window) -> float:
     """Hours inside the window between t0 and t1 (0 if t1 <= t0)."""
     if t1 <= t0:
         return 0.0
-    if is_always(w):
+    if w.always:
         return t1 - t0
     return open_hours_until(t1, w) - open_hours_until(t0, w)
 
