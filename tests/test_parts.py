@@ -133,6 +133,11 @@ def test_the_command_refuses_bad_parts_cleanly(tmp_path):
     assert "Traceback" not in res.output and not out.exists()
     res = runner.invoke(app, ["run", "--parts", "0"])
     assert res.exit_code == 2 and "between 1 and 64" in res.output
+    sets = [x for k, v in {**CITY, "platform.operators": 1}.items()
+            for x in ("--set", f"{k}={v}")]
+    res = runner.invoke(app, ["run", *sets, "--parts", "2", "--out", str(out)])
+    assert res.exit_code == 2 and "at least one operator each" in res.output
+    assert "Traceback" not in res.output and not out.exists()
 
 
 def test_parts_are_deterministic_and_run_on_a_dask_client(whole):

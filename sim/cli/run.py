@@ -42,7 +42,7 @@ def run(
              "case waits for an operator; the manifest says).")] = 1,
 ) -> None:
     """Run one scenario and print its KPI table."""
-    from sim.engine.parts import check_parts, plan_parts
+    from sim.engine.parts import check_parts
     from sim.run import run_scenario
 
     try:
@@ -51,8 +51,6 @@ def run(
         sc = resolve_scenario(scenario, set_, {"run.days": days} if days is not None else None)
         check_fits(sc, source=str(scenario) if scenario else "baseline")
         check_parts(sc, parts)
-        if parts > 1:
-            plan_parts(sc, parts, seed)  # enough operators for the parts it makes
     except ScenarioError as e:
         fail(e)
         return
@@ -71,8 +69,11 @@ def run(
             bar.update(task, completed=now_h / 24, rate=f"{rate:,.0f} events/s")
 
         with _staging(out) as stage:  # the files appear in out/ only once all are written
-            result = run_scenario(sc, seed, out_dir=stage, keep_cases=False, progress=tick,
-                                  parts=parts)
+            try:  # the plan of parts, made before any part runs, may refuse (too few operators)
+                result = run_scenario(sc, seed, out_dir=stage, keep_cases=False, progress=tick,
+                                      parts=parts)
+            except ScenarioError as e:
+                fail(e)
     if json_out:
         print(json.dumps({"kpis": {k: (None if v != v else v) for k, v in result.kpis.items()},
                           "manifest": result.manifest}, ensure_ascii=False, indent=2))

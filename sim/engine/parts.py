@@ -56,10 +56,9 @@ from sim.scenario.errors import ScenarioError
 
 @dataclass(frozen=True)
 class Part:
-    """Part ``index`` of ``n_parts``: the grids it owns, its operators and its invalid reports."""
+    """Part ``index`` of a plan: the grids it owns, its operators and its invalid reports."""
 
     index: int
-    n_parts: int
     own: np.ndarray  # bool per grid
     operators: int
     invalid_share: tuple[float, float]  # [lo, hi): the invalid reports it screens
@@ -171,7 +170,7 @@ def plan_parts(sc: Scenario, parts: int, seed: int | None = None) -> list[Part]:
     edges = np.r_[0.0, np.cumsum(hh / hh.sum())] if hh.sum() > 0 else np.linspace(0, 1, k + 1)
     edges[-1] = 1.0
     part_of_grid = part_of_unit[unit_of_grid]
-    return [Part(p, k, part_of_grid == p, int(ops[p]), (float(edges[p]), float(edges[p + 1])))
+    return [Part(p, part_of_grid == p, int(ops[p]), (float(edges[p]), float(edges[p + 1])))
             for p in range(k)]
 
 

@@ -510,7 +510,5 @@ class Incentives:
         dep.time_factor = (1.0 + ds.care_time_cost * care) / (1.0 + speed)
 
     def mean_effort(self) -> float:
-        own = self.m.part.own if self.m.part is not None else None  # sim.engine.parts
-        e = [st.worker.effort for st in self.state.values()
-             if st.worker.present and (own is None or own[st.worker.grid])]
+        e = [w.effort for w in self.m.own_workers if w.present]  # a part's own (sim.engine.parts)
         return float(np.mean(e)) if e else float("nan")

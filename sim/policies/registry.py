@@ -1,8 +1,8 @@
 """Wires the behaviour and policy modules into a GridModel through a few hooks.
 
 ``GridModel`` calls: ``adjust_birth_times`` for a batch of new incidents (AI video),
-``adjust_channel_times`` when a patrol finds one (a colluding patrol keeping it off the record), ``on_report`` at a first report, ``staged_verification``
-before a site check, ``misroute_factor`` at dispatch, ``on_finish`` when a case closes or is
+``adjust_channel_times`` when a patrol finds one (a colluding patrol keeping it off the record),
+``on_report`` at a first report, ``staged_verification`` before a site check, ``misroute_factor`` at dispatch, ``on_finish`` when a case closes or is
 parked (returns True if the joint meeting holds it), ``on_overdue`` at each missed deadline,
 ``case_flags`` when a row is written, ``finish`` at the end and ``context`` for the KPIs.
 

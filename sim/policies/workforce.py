@@ -137,6 +137,5 @@ class Workforce:
         return float(np.clip(draws.max(), 0.05, 1.0))
 
     def mean_skill(self) -> float:
-        own = self.m.part.own if self.m.part is not None else None  # sim.engine.parts
-        s = [w.skill for w in self.workers if w.present and (own is None or own[w.grid])]
+        s = [w.skill for w in self.m.own_workers if w.present]  # a part's own (sim.engine.parts)
         return float(np.mean(s)) if s else float("nan")

@@ -16,10 +16,6 @@ HOURS_PER_DAY = 24.0
 HOURS_PER_WEEK = 168.0
 
 
-def is_always(w: Window) -> bool:
-    return w.always
-
-
 def weekly_open_hours(w: Window) -> float:
     return w.hours_per_day * len(w.days)
 
