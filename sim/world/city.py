@@ -33,6 +33,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from sim.scenario import CityConfig
+from sim.world.geometry import CityGeometry, synthetic_geometry
 
 
 def hilbert_d2xy(order: int, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +101,7 @@ class City:
     cell_grid: np.ndarray  # the basic grid of each cell
     depot_cells: np.ndarray  # per street: the cell its crews start from
     travel_km: np.ndarray  # per grid: mean city-block distance from its street's depot
+    _geometry: CityGeometry | None = field(default=None, repr=False)  # None: synthetic squares
     _dist_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -121,6 +123,14 @@ class City:
     @property
     def n_districts(self) -> int:
         return int(self.district.max()) + 1
+
+    @property
+    def geometry(self) -> CityGeometry:
+        """The city's one geometry (``sim.world.geometry``): a real map's, or the synthetic
+        city's square cells, built on first use."""
+        if self._geometry is None:
+            self._geometry = synthetic_geometry(self.cells.col, self.cells.row, self.cells.km)
+        return self._geometry
 
     @cached_property
     def street_depots(self) -> np.ndarray:

@@ -1,0 +1,64 @@
+"""The city's one geometry (S1.1): the polygons of its land cells in a projected, metric CRS.
+
+Every city has one — the synthetic city's square cells laid on a local transverse Mercator plane,
+or a real district's lattice cells clipped to its boundary polygons (``sim.world.realmap``).
+Grids, communities, streets and districts are the unions of their cells; lon/lat (EPSG:4326) is
+for output only. Everything that needs the city's shape (beats, distances, hotspots, the size
+guard, grid layers out, the app's maps) reads this object: never a second copy of the shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: the four levels of the hierarchy, from the smallest up (S1.2)
+LEVELS = ("grid", "community", "street", "district")
+
+#: where the synthetic city is laid when nothing says otherwise: Dongcheng, Beijing (lon, lat),
+#: the district whose unit-grid method the synthetic city follows (facts.md)
+SYNTHETIC_ORIGIN = (116.416, 39.928)
+
+
+def local_tmerc(lon: float, lat: float) -> str:
+    """A metric transverse Mercator CRS centred on (lon, lat): distortion < 0.01% within 50 km."""
+    return (f"+proj=tmerc +lat_0={lat:.6f} +lon_0={lon:.6f} +k=1 +x_0=0 +y_0=0 "
+            "+ellps=WGS84 +units=m +no_defs")
+
+
+@dataclass(frozen=True)
+class CityGeometry:
+    """Cell polygons (metres, in ``crs``) and the ids and names each unit carries.
+
+    ``cells[i]`` is the polygon of land cell ``i`` (the same index as ``City.cells``).
+    ``ids[level]`` / ``names[level]`` hold one string per unit index of that level (grid,
+    community, street, district); a level missing from them is named by its index. For a real
+    map they are the file's own ``fields.id`` / ``fields.name`` values at its level and for
+    parents named by attribute.
+    """
+
+    crs: str
+    cells: np.ndarray  # shapely Polygon / MultiPolygon per cell
+    source: str = "synthetic"
+    ids: dict[str, np.ndarray] = field(default_factory=dict)
+    names: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def unit_ids(self, level: str, n: int) -> np.ndarray:
+        """The id of each of the ``n`` units of ``level`` (their index as text when unnamed)."""
+        got = self.ids.get(level)
+        return np.asarray(got, dtype=object) if got is not None \
+            else np.arange(n).astype(str).astype(object)
+
+
+def synthetic_geometry(col: np.ndarray, row: np.ndarray, km: float,
+                       origin: tuple[float, float] = SYNTHETIC_ORIGIN) -> CityGeometry:
+    """Square cells of side ``km`` at lattice positions (col, row), the lattice's centre at
+    ``origin`` (lon, lat) on a local transverse Mercator plane."""
+    import shapely
+
+    m = km * 1000.0
+    side = float(max(col.max(), row.max()) + 1) * m
+    x0 = col * m - side / 2.0
+    y0 = row * m - side / 2.0
+    return CityGeometry(crs=local_tmerc(*origin), cells=shapely.box(x0, y0, x0 + m, y0 + m))
