@@ -62,3 +62,37 @@ def synthetic_geometry(col: np.ndarray, row: np.ndarray, km: float,
     x0 = col * m - side / 2.0
     y0 = row * m - side / 2.0
     return CityGeometry(crs=local_tmerc(*origin), cells=shapely.box(x0, y0, x0 + m, y0 + m))
+
+
+def cell_units(city, level: str) -> np.ndarray:  # city: sim.world.city.City
+    """The unit of ``level`` each land cell belongs to."""
+    if level == "grid":
+        return city.cell_grid
+    if level == "community":
+        return city.cells.community
+    if level in ("street", "district"):
+        return getattr(city, level)[city.cell_grid]
+    raise ValueError(f"level must be one of {', '.join(LEVELS)} (got {level!r})")
+
+
+def unit_polygons(city, level: str = "grid") -> np.ndarray:
+    """One (Multi)Polygon per unit of ``level`` (index order), in metres in the city's CRS: the
+    union of the unit's cells (cells tile the land, so a coverage union is exact)."""
+    import shapely
+
+    unit = cell_units(city, level)
+    order = np.argsort(unit, kind="stable")
+    bounds = np.searchsorted(unit[order], np.arange(int(unit.max()) + 2))
+    cells = city.geometry.cells[order]
+    return np.array([shapely.coverage_union_all(cells[a:b])
+                     for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
+
+
+def to_lonlat(geoms: np.ndarray, crs: str) -> np.ndarray:
+    """``geoms`` (metres in ``crs``) in lon/lat (EPSG:4326), for output."""
+    import shapely
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return shapely.transform(np.asarray(geoms), lambda xy: np.column_stack(tr.transform(
+        xy[:, 0], xy[:, 1])))
