@@ -19,6 +19,7 @@ MAX_LINES = 600
 
 # Lower numbers are lower layers; a module may import its own layer and the ones below it.
 LAYERS: list[tuple[str, int]] = [
+    ("sim.scenario.size", 1),  # the size guard counts grids with the city's own code
     ("sim.scenario", 0),    # the schema: what a run is given
     ("sim.metrics", 1),     # every KPI, once (reads case logs; knows nothing of the engine)
     ("sim.world", 1),       # the city, the calendar, patrol beats

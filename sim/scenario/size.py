@@ -57,9 +57,11 @@ class SizeEstimate:
 
 
 def grid_count(city: CityConfig) -> int:
-    """Basic grids ``build_city`` will cut (the same rounding), without building them."""
-    return sum(max(1, round(city.households * z.share / (city.households_per_grid / z.difficulty)))
-               for z in city.zones.values())
+    """Basic grids ``build_city`` will cut, counted by the city's own code (synthetic or a real
+    map), without building the city."""
+    from sim.world.city import grid_count as count
+
+    return count(city)
 
 
 def estimate(sc: Scenario) -> SizeEstimate:

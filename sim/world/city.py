@@ -272,7 +272,12 @@ def _cell_grids(community: np.ndarray, zone: np.ndarray, households: np.ndarray,
 
 
 def grid_count(cfg: CityConfig) -> int:
-    """The number of basic grids :func:`build_city` cuts, without building the city."""
+    """The number of basic grids :func:`build_city` cuts, without building the city (a real
+    map's cells are cut once and cached; only its grids are counted)."""
+    if cfg.geometry is not None:
+        from sim.world.realmap import real_grid_count
+
+        return real_grid_count(cfg)
     zone, households, difficulty, _, community = _layout(cfg)
     return int(_cell_grids(community, zone, households, difficulty,
                            cfg.households_per_grid).max()) + 1
@@ -297,6 +302,11 @@ def _grid_adjacency(cells: Cells, cell_grid: np.ndarray, x: np.ndarray, y: np.nd
 
 def build_city(cfg: CityConfig, rng: np.random.Generator) -> City:
     """Lay out the fixed cells and cut them into grids. ``rng`` is the city-layout stream."""
+    if cfg.geometry is not None:  # a real map (sim.world.realmap)
+        from sim.world.realcity import real_city
+
+        cell_kw, city_kw = real_city(cfg, rng)
+        return City(cells=Cells(**cell_kw), **city_kw)
     cells, zone_names, propensity = _land_cells(cfg, rng)
     cell_grid = _cell_grids(cells.community, cells.zone, cells.households, cells.difficulty,
                             cfg.households_per_grid)
