@@ -124,6 +124,7 @@ def _manifest(scenario: Scenario, seed: int, n_grids: int, incidents: int, event
         "days": scenario.run.days,
         "warmup_days": scenario.run.warmup_days,
         "n_grids": n_grids,
+        "files": scenario.files(),  # every file the scenario names, with its sha256
         "incidents": incidents,
         "events": events,
         "wall_time_s": round(wall, 3),

@@ -132,8 +132,11 @@ def read_layer(path: str, layer: str | None, field: str, max_mb: float,
         raise ScenarioRefError(field, f"cannot read {path}: {msg}") from None
     if len(df) == 0:
         raise ScenarioRefError(field, f"{path} has no features")
+    names = _recode(np.asarray([str(c) for c in df.columns], dtype=object), encoding)
+    df.columns = [c if c == "geometry" else n for c, n in zip(df.columns, names)]
     for col in df.columns:
-        if df[col].dtype == object and col != "geometry":
+        if col != "geometry" and (df[col].dtype == object or str(df[col].dtype).startswith(
+                "str")):
             df[col] = _recode(df[col].to_numpy(), encoding)
     return df
 

@@ -253,9 +253,10 @@ def _make_base(cfg: CityConfig) -> MapBase:
     ids: dict[str, np.ndarray] = {}
     names: dict[str, np.ndarray] = {}
     parent_cell: dict[str, np.ndarray] = {}
-    for lv in LEVELS[level_i + 1:]:
-        vals = table[lv].to_numpy(dtype=object) if lv in table.columns \
-            else np.full(len(geoms), stem, dtype=object)
+    vals = np.full(len(geoms), stem, dtype=object)  # no parent named: one for the file,
+    for lv in LEVELS[:level_i:-1]:  # or one for each parent above it
+        if lv in table.columns:
+            vals = table[lv].to_numpy(dtype=object)
         parent_cell[lv] = vals[unit]
 
     def group_min(labels: np.ndarray) -> np.ndarray:
