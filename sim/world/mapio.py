@@ -23,12 +23,10 @@ from sim.scenario.mapfiles import read_layer, unit_table
 LONLAT = "EPSG:4326"
 
 
-def _metric(gdf, field: str, crs_override: str | None, target=None):
-    """``gdf`` in a metric projected CRS (``target`` when given, else UTM of its centre)."""
+def _coordinates(geoms, field: str) -> np.ndarray:
+    """All coordinates of ``geoms``; none may be NaN."""
     import shapely
-    from pyproj import CRS
 
-    geoms = gdf.geometry.values
     xy = shapely.get_coordinates(np.asarray(geoms, dtype=object))
     if len(xy) == 0:
         raise ScenarioRefError(field, "the file has no coordinates")
@@ -36,6 +34,16 @@ def _metric(gdf, field: str, crs_override: str | None, target=None):
         bad = [i for i, g in enumerate(geoms)
                if g is not None and np.isnan(shapely.get_coordinates(g)).any()]
         raise ScenarioRefError(field, f"feature {bad[0]} has NaN coordinates")
+    return xy
+
+
+def _metric(gdf, field: str, crs_override: str | None, target=None):
+    """``gdf`` in a metric projected CRS (``target`` when given, else UTM of its centre)."""
+    import shapely
+    from pyproj import CRS
+
+    geoms = gdf.geometry.values
+    xy = _coordinates(geoms, field)
     in_range = bool((np.abs(xy[:, 0]) <= 180).all() and (np.abs(xy[:, 1]) <= 90).all())
     kind = (crs_override or "").lower()
     if kind in ("gcj02", "bd09"):
@@ -59,6 +67,11 @@ def _metric(gdf, field: str, crs_override: str | None, target=None):
                                    "coordinates are not lon/lat (projected?): set "
                                    "city.geometry.crs to its EPSG code")
         gdf = gdf.set_crs(LONLAT)
+    elif CRS.from_user_input(gdf.crs).is_geographic and not in_range:
+        # GeoJSON without a "crs" member is lon/lat by its standard: these numbers are not
+        raise ScenarioRefError("city.geometry.crs", "the file says lon/lat (GeoJSON without a "
+                               "CRS does) but its coordinates are out of range (projected?): "
+                               "set city.geometry.crs to their EPSG code")
     if target is not None:
         return gdf.to_crs(target)
     crs = CRS.from_user_input(gdf.crs)
@@ -186,6 +199,7 @@ def read_units(geo, persons_per_household: float):
         raise ScenarioRefError("city.geometry.file", f"{geo.file} has no geometry")
     table, notes = unit_table(df, geo, persons_per_household)
     ids = table["id"].to_numpy()
+    _coordinates(table.geometry.values, "city.geometry.file")
     geoms, more = _polygons(table, "city.geometry.file", ids)
     notes = more + notes
     table = table.set_geometry(geoms)
