@@ -142,11 +142,15 @@ def test_parent_that_does_not_contain_its_child(tmp_path):
             "city.geometry.fields.street", "community 'c' lies in more than one street")
 
 
-def test_file_too_big_and_too_many_grids(tmp_path):
+def test_file_too_big_and_too_many_grids(tmp_path, monkeypatch):
+    from sim.scenario import mapfiles
+
     p = tmp_path / "u.geojson"
     frame(two_boxes(), hh=[20000, 20000]).to_file(p)
-    refused({"file": str(p), "level": "grid", "fields": FIELDS, "max_file_mb": 1e-4},
-            "city.geometry.file", "at most 0.0001 MB")
+    monkeypatch.setattr(mapfiles, "MAX_MB", 1e-4)
+    refused({"file": str(p), "level": "grid", "fields": FIELDS}, "city.geometry.file",
+            "at most 0.0001 MB")
+    monkeypatch.undo()
     from sim.scenario.size import check_fits, estimate
 
     frame(two_boxes(), hh=[20000, 20000]).to_file(p)

@@ -76,10 +76,6 @@ class MapLayer(_Model):
         default=None, description="households at each point (points layer); equal when null")
 
 
-#: boundary and point files larger than this are refused (a district's file is a few MB)
-MAX_MAP_MB = 500.0
-
-
 class GeometryConfig(_Model):
     """A real map: the city's units are the polygons of a boundary file.
 
@@ -134,7 +130,6 @@ class GeometryConfig(_Model):
     tolerance: float = Field(
         default=0.005, ge=0, le=0.5,
         description="overlaps, gaps and parents' containment may be off by this share of area")
-    max_file_mb: float = Field(default=MAX_MAP_MB, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> "GeometryConfig":

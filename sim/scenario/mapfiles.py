@@ -57,14 +57,18 @@ def resolve_paths(data: Any, base: Path) -> Any:
     return {**data, "city": {**data["city"], "geometry": geo}}
 
 
-def check_file(path: str, field: str, max_mb: float) -> Path:
+#: map files larger than this are refused (a district's boundary file is a few MB; the largest
+#: city's unit grids, 40,000 polygons, about 100 MB as GeoJSON)
+MAX_MB = 500.0
+
+
+def check_file(path: str, field: str) -> Path:
     p = Path(path)
     if not p.is_file():
         raise ScenarioRefError(field, f"no such file: {path}")
     mb = p.stat().st_size / 1e6
-    if mb > max_mb:
-        raise ScenarioRefError(field, f"{path} is {mb:,.1f} MB; at most {max_mb:g} MB "
-                                      "(city.geometry.max_file_mb)")
+    if mb > MAX_MB:
+        raise ScenarioRefError(field, f"{path} is {mb:,.1f} MB; at most {MAX_MB:g} MB are read")
     return p
 
 
@@ -114,12 +118,12 @@ def _recode(values: np.ndarray, encoding: str | None) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-def read_layer(path: str, layer: str | None, field: str, max_mb: float,
-               encoding: str | None = None, read_geometry: bool = True):
+def read_layer(path: str, layer: str | None, field: str, encoding: str | None = None,
+               read_geometry: bool = True):
     """The features of one file (a GeoDataFrame, or a DataFrame without geometry)."""
     import pyogrio
 
-    check_file(path, field, max_mb)
+    check_file(path, field)
     kwargs: dict[str, Any] = {"read_geometry": read_geometry}
     if layer is not None:
         kwargs["layer"] = layer
@@ -181,7 +185,7 @@ def unit_table(df, geo, persons_per_household: float) -> tuple[Any, list[str]]:
                                                           f"in {src} ({int(dup.sum())} repeats)")
     if geo.population is not None:
         pop = geo.population
-        table = read_layer(pop.file, None, "city.geometry.population.file", geo.max_file_mb,
+        table = read_layer(pop.file, None, "city.geometry.population.file",
                            read_geometry=False)
         key = _text(_column(table, pop.id, "city.geometry.population.id", pop.file))
         _column(table, pop.column, "city.geometry.population.column", pop.file)
@@ -240,12 +244,13 @@ def unit_table(df, geo, persons_per_household: float) -> tuple[Any, list[str]]:
     return out, notes
 
 
+_GEO: dict[str, object] = {}  # the map section behind each cache key
+
+
 @lru_cache(maxsize=32)
 def _households_cached(geo_json: str, stamps: tuple, persons: float) -> float:
-    from sim.scenario.city import GeometryConfig
-
-    geo = GeometryConfig.model_validate_json(geo_json)
-    df = read_layer(geo.file, geo.layer, "city.geometry.file", geo.max_file_mb, geo.encoding,
+    geo = _GEO.pop(geo_json)
+    df = read_layer(geo.file, geo.layer, "city.geometry.file", encoding=geo.encoding,
                     read_geometry=False)
     table, _ = unit_table(df, geo, persons)
     return float(table["households"].sum())
@@ -255,6 +260,11 @@ def map_households(geo, persons_per_household: float) -> float:
     """The map's total households (before any rescaling), from its attributes only."""
     stamps = []
     for field, path in geo.files().items():
-        p = check_file(path, field, geo.max_file_mb)
+        p = check_file(path, field)
         stamps.append((path, p.stat().st_size, p.stat().st_mtime))
-    return _households_cached(geo.model_dump_json(), tuple(stamps), persons_per_household)
+    key = geo.model_dump_json()
+    _GEO[key] = geo
+    try:
+        return _households_cached(key, tuple(stamps), persons_per_household)
+    finally:
+        _GEO.pop(key, None)

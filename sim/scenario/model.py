@@ -97,7 +97,7 @@ class Scenario(_Model):
             return {}
         out = {}
         for field, path in geo.files().items():
-            check_file(path, field, geo.max_file_mb)
+            check_file(path, field)
             out[field] = {"path": path, "sha256": sha256(path)}
         return out
 

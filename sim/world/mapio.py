@@ -164,7 +164,7 @@ def _contained_parents(table, geo, level: str, crs) -> tuple[np.ndarray, dict[st
 
     layer = geo.parents[level]
     field = f"city.geometry.parents.{level}"
-    df = read_layer(layer.file, layer.layer, f"{field}.file", geo.max_file_mb, geo.encoding)
+    df = read_layer(layer.file, layer.layer, f"{field}.file", encoding=geo.encoding)
     df = _metric(df, f"{field}.file", layer.crs, target=crs)
     pid = df[layer.id].astype(str).to_numpy() if layer.id else \
         np.arange(len(df)).astype(str)
@@ -194,7 +194,7 @@ def _contained_parents(table, geo, level: str, crs) -> tuple[np.ndarray, dict[st
 
 def read_units(geo, persons_per_household: float):
     """(units GeoDataFrame in metres, its CRS, parent names {level: {id: name}}, notes)."""
-    df = read_layer(geo.file, geo.layer, "city.geometry.file", geo.max_file_mb, geo.encoding)
+    df = read_layer(geo.file, geo.layer, "city.geometry.file", encoding=geo.encoding)
     if "geometry" not in df.columns:
         raise ScenarioRefError("city.geometry.file", f"{geo.file} has no geometry")
     table, notes = unit_table(df, geo, persons_per_household)

@@ -154,7 +154,7 @@ def _points_in_cells(layer, field: str, geo, crs, polys: np.ndarray):
     from sim.scenario.mapfiles import read_layer
     from sim.world.mapio import _metric
 
-    df = read_layer(layer.file, layer.layer, f"{field}.file", geo.max_file_mb, geo.encoding)
+    df = read_layer(layer.file, layer.layer, f"{field}.file", encoding=geo.encoding)
     df = _metric(df, f"{field}.file", layer.crs, target=crs)
     pts = np.asarray(df.geometry.values, dtype=object)
     kinds = set(shapely.get_type_id(pts).tolist())
