@@ -193,3 +193,47 @@ def test_parents_by_containment_in_a_second_file(tmp_path):
     dist = {comm[k]: c.geometry.ids["district"][int(c.district[c.community == k][0])]
             for k in range(4)}
     assert dist == {"A": "West", "C": "West", "B": "East", "D": "East"}
+
+
+def test_station_points_place_a_responders_stations(tmp_path):
+    from sim.emergency.stations import station_grids
+    from sim.scenario.emergency import EmergencyConfig
+
+    path = squares(tmp_path)
+    st = gpd.GeoDataFrame({"kind": ["fire", "medical"]}, geometry=[
+        shapely.Point(500_050, 4_400_050), shapely.Point(501_950, 4_401_950)], crs=UTM50)
+    geo = {"file": path, "level": "community", "fields": {"id": "code", "households": "hh"},
+           "stations": {"file": write(tmp_path / "st.geojson", st), "responder": "kind"}}
+    c = city_of(scenario(geo))
+    resp = EmergencyConfig().responders
+    fire, _ = station_grids(c, resp["fire"], "fire")
+    cent = shapely.centroid(c.geometry.cells)
+    d = np.hypot(shapely.get_x(cent) - 500_050, shapely.get_y(cent) - 4_400_050)
+    assert list(fire) == [int(c.cell_grid[np.argmin(d)])]  # the grid holding the fire station
+    police, _ = station_grids(c, resp["police"], "police")  # no point of its own: k-means
+    assert len(police) >= 1
+
+
+def test_road_graph_distances(tmp_path):
+    import networkx as nx
+    from pyproj import Transformer
+
+    f = gpd.GeoDataFrame({"id": ["near", "far"], "hh": [100, 100], "street": ["s", "s"]},
+                         geometry=[shapely.box(0, 0, 100, 100), shapely.box(1000, 0, 1100, 100)],
+                         crs=UTM50)
+    dep = gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.Point(50, 50)], crs=UTM50)
+    to_ll = Transformer.from_crs(UTM50, "EPSG:4326", always_xy=True)
+    g = nx.Graph()
+    for name, (x, y) in {"a": (50, 50), "b": (50, 2050), "c": (1050, 50)}.items():
+        lon, lat = to_ll.transform(x, y)
+        g.add_node(name, x=lon, y=lat)
+    g.add_edge("a", "b", length=2000.0)  # the only road to the far grid goes round: 3 km
+    g.add_edge("b", "c", length=1000.0)
+    nx.write_graphml(g, tmp_path / "roads.graphml")
+    geo = {"file": write(tmp_path / "d.geojson", f), "level": "grid",
+           "fields": {"id": "id", "households": "hh", "street": "street"},
+           "depots": {"file": write(tmp_path / "dep.geojson", dep)},
+           "roads": str(tmp_path / "roads.graphml")}
+    c = city_of(scenario(geo))
+    travel = dict(zip(c.geometry.ids["grid"], c.travel_km))
+    assert np.isclose(travel["near"], 0.0, atol=1e-9) and np.isclose(travel["far"], 3.0)

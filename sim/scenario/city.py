@@ -74,6 +74,10 @@ class MapLayer(_Model):
     name: str | None = Field(default=None, description="name attribute (parent layers)")
     weight: str | None = Field(
         default=None, description="households at each point (points layer); equal when null")
+    responder: str | None = Field(
+        default=None, description="stations layer: attribute naming each station's responder "
+                                  "(emergency.responders key); every dedicated responder's "
+                                  "stations when null")
 
 
 class GeometryConfig(_Model):

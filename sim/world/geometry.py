@@ -45,6 +45,7 @@ class CityGeometry:
     names: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what reading the map repaired or left out (for the report)
     station_cells: np.ndarray | None = None  # cells of a map's emergency stations, if given
+    station_responders: np.ndarray | None = None  # responder of each station (None: any)
 
     def unit_ids(self, level: str, n: int) -> np.ndarray:
         """The id of each of the ``n`` units of ``level`` (their index as text when unnamed)."""

@@ -27,8 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from sim.scenario import CityConfig, ScenarioError
 from sim.scenario.city import MAX_CELLS
@@ -79,6 +77,7 @@ class MapBase:
     notes: tuple
     depot_cells: np.ndarray  # per street
     station_cells: np.ndarray | None
+    station_responders: np.ndarray | None
     km: float
 
 
@@ -350,18 +349,31 @@ def _make_base(cfg: CityConfig) -> MapBase:
             if len(mine):
                 c = cx[cell_street == s].mean(), cy[cell_street == s].mean()
                 depots[s] = mine[np.argmin((cx[mine] - c[0]) ** 2 + (cy[mine] - c[1]) ** 2)]
-    stations = None
+    stations = station_resp = None
     if geo.stations is not None:
         cell, _, _ = _points_in_cells(geo.stations, "city.geometry.stations", geo, crs, polys)
         if (cell < 0).any():
             raise ScenarioRefError("city.geometry.stations.file",
                                    f"{int((cell < 0).sum())} stations lie outside the map")
         stations = cell
+        layer = geo.stations
+        if layer.responder:
+            import pyogrio
+
+            from sim.scenario.mapfiles import gdal_path
+
+            df = pyogrio.read_dataframe(gdal_path(layer.file), layer=layer.layer,
+                                        read_geometry=False)
+            if layer.responder not in df.columns:
+                raise ScenarioRefError("city.geometry.stations.responder",
+                                       f"no attribute {layer.responder!r} in {layer.file}")
+            station_resp = df[layer.responder].astype(str).to_numpy(dtype=object)
     return MapBase(polys=polys, cx=cx, cy=cy, area=area, col=col, row=row,
                    households=households, zone=zone, unit=unit, community=community,
                    street_of_comm=street_of_comm, district_of_street=district_of_street,
                    ids=ids, names=names, unit_ids=uid, unit_names=uname, crs=crs,
-                   notes=tuple(notes), depot_cells=depots, station_cells=stations, km=side / 1000)
+                   notes=tuple(notes), depot_cells=depots, station_cells=stations,
+                   station_responders=station_resp, km=side / 1000)
 
 
 def cell_grids(base: MapBase, cfg: CityConfig) -> np.ndarray:
@@ -400,4 +412,5 @@ def geometry_of(base: MapBase, cfg: CityConfig, cell_grid: np.ndarray) -> CityGe
                                 for c, i in zip(comm, k)], dtype=object)
         names["grid"] = ids["grid"]
     return CityGeometry(crs=base.crs, cells=base.polys, source=cfg.geometry.file, ids=ids,
-                        names=names, notes=base.notes, station_cells=base.station_cells)
+                        names=names, notes=base.notes, station_cells=base.station_cells,
+                        station_responders=base.station_responders)
