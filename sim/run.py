@@ -114,6 +114,13 @@ def run_scenario(scenario: Scenario, seed: int | None = None, *,
     return result
 
 
+def _map_notes(scenario: Scenario) -> list[str]:
+    """What reading the scenario's map repaired or left out (units without households …)."""
+    from sim.world.realmap import map_base
+
+    return list(map_base(scenario.city).notes)
+
+
 def _manifest(scenario: Scenario, seed: int, n_grids: int, incidents: int, events: int,
               wall: float) -> dict:
     return {
@@ -125,6 +132,7 @@ def _manifest(scenario: Scenario, seed: int, n_grids: int, incidents: int, event
         "warmup_days": scenario.run.warmup_days,
         "n_grids": n_grids,
         "files": scenario.files(),  # every file the scenario names, with its sha256
+        **({"map_notes": _map_notes(scenario)} if scenario.city.geometry is not None else {}),
         "incidents": incidents,
         "events": events,
         "wall_time_s": round(wall, 3),

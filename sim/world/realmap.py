@@ -86,39 +86,45 @@ def _fail(e: ScenarioRefError, source: str | None = None) -> ScenarioError:
 
 
 def _lattice(geoms: np.ndarray, side: float, x0: float, y0: float):
-    """Cells of every unit: (unit, col, row, polygon) of each non-empty clipped square."""
+    """Cells of every unit: (unit, col, row, polygon) of each non-empty clipped square, unit by
+    unit, row by row (vectorised over all units' bounding-box squares at once)."""
     import shapely
 
-    units, cols, rows, polys = [], [], [], []
-    for u, g in enumerate(geoms):
-        bx0, by0, bx1, by1 = g.bounds
-        c0, c1 = int((bx0 - x0) // side), int(math.ceil((bx1 - x0) / side))
-        r0, r1 = int((by0 - y0) // side), int(math.ceil((by1 - y0) / side))
-        cc, rr = np.meshgrid(np.arange(c0, max(c1, c0 + 1)), np.arange(r0, max(r1, r0 + 1)))
-        cc, rr = cc.ravel(), rr.ravel()
-        boxes = shapely.box(x0 + cc * side, y0 + rr * side, x0 + (cc + 1) * side,
-                            y0 + (rr + 1) * side)
-        shapely.prepare(g)
-        inside = shapely.contains_properly(g, boxes)
-        edge = ~inside & shapely.intersects(g, boxes)
-        pieces = boxes.copy()
-        pieces[edge] = shapely.intersection(boxes[edge], g)
-        keep = inside | edge
-        pieces, cc, rr = pieces[keep], cc[keep], rr[keep]
-        odd = ~np.isin(shapely.get_type_id(pieces), (3, 6))  # not (Multi)Polygon
-        for i in np.flatnonzero(odd):
-            parts = [p for p in shapely.get_parts(pieces[i]) if p.geom_type == "Polygon"]
-            pieces[i] = shapely.union_all(parts) if parts else shapely.Polygon()
-        ok = shapely.area(pieces) > 1e-6 * side * side
-        if not ok.any():  # a sliver smaller than any square: the unit is its one cell
-            pieces, cc, rr = np.array([g], dtype=object), cc[:1], rr[:1]
-            ok = np.array([True])
-        units.append(np.full(int(ok.sum()), u))
-        cols.append(cc[ok])
-        rows.append(rr[ok])
-        polys.append(pieces[ok])
-    return (np.concatenate(units), np.concatenate(cols), np.concatenate(rows),
-            np.concatenate(polys))
+    b = shapely.bounds(geoms)
+    c0 = np.floor((b[:, 0] - x0) / side).astype(np.int64)
+    r0 = np.floor((b[:, 1] - y0) / side).astype(np.int64)
+    nc = np.maximum(np.ceil((b[:, 2] - x0) / side).astype(np.int64) - c0, 1)
+    nr = np.maximum(np.ceil((b[:, 3] - y0) / side).astype(np.int64) - r0, 1)
+    cnt = nc * nr
+    unit = np.repeat(np.arange(len(geoms)), cnt)
+    k = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    col = c0[unit] + k % nc[unit]
+    row = r0[unit] + k // nc[unit]
+    boxes = shapely.box(x0 + col * side, y0 + row * side, x0 + (col + 1) * side,
+                        y0 + (row + 1) * side)
+    shapely.prepare(geoms)
+    g = geoms[unit]
+    inside = shapely.contains_properly(g, boxes)
+    edge = ~inside & shapely.intersects(g, boxes)
+    pieces = boxes.copy()
+    e = np.flatnonzero(edge)  # rectangle clipping (fast), repaired where it is not valid
+    clip = shapely.clip_by_rect
+    pieces[e] = [clip(gi, x0 + c * side, y0 + r * side, x0 + (c + 1) * side, y0 + (r + 1) * side)
+                 for gi, c, r in zip(g[e], col[e].tolist(), row[e].tolist())]
+    bad = e[~shapely.is_valid(pieces[e])]
+    if len(bad):
+        pieces[bad] = shapely.intersection(boxes[bad], g[bad])
+    odd = edge & ~np.isin(shapely.get_type_id(pieces), (3, 6))  # not (Multi)Polygon
+    for i in np.flatnonzero(odd):
+        parts = [p for p in shapely.get_parts(pieces[i]) if p.geom_type == "Polygon"]
+        pieces[i] = shapely.union_all(parts) if parts else shapely.Polygon()
+    keep = (inside | edge) & (shapely.area(pieces) > 1e-6 * side * side)
+    lost = np.flatnonzero(np.bincount(unit[keep], minlength=len(geoms)) == 0)
+    if len(lost):  # a sliver smaller than any square: the unit is its one cell
+        first = np.searchsorted(unit, lost)
+        keep[first] = True
+        pieces[first] = geoms[lost]
+    return unit[keep], col[keep], row[keep], pieces[keep]
 
 
 def _codes(values: np.ndarray, order: np.ndarray) -> np.ndarray:
