@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = (300, 500, 1000)
 WORKERS = (1, 3)
 KPIS = ("incidents_total", "discovery_rate", "problem_hours_per_1000_households",
-        "on_time_rate", "mean_time_from_occurrence_to_close_h", "monthly_staff_cost")
+        "on_time_rate", "mean_time_from_occurrence_to_close_h", "monthly_staff_cost",
+        "crew_utilization")
 
 
 def sweep(base: Scenario, reps: int, days: float, seed0: int) -> dict:
@@ -49,12 +50,12 @@ def ci(d: np.ndarray) -> tuple[float, float]:
 def table(name: str, res: dict, households: float) -> list[str]:
     lines = [f"**{name}** ({households:,.0f} households)", "",
              "| households/grid | grids | workers/grid | discovery | problem-h per 1,000 hh "
-             "| on-time | occurrence→close h | cost ¥/month per 1,000 hh |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| on-time | occurrence→close h | crew utilisation | cost ¥/month per 1,000 hh |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (hpg, w), a in res.items():
         m = a.mean(axis=0)
         lines.append(f"| {hpg} | {int(m[-1])} | {w} | {m[1]:.1%} | {m[2]:.0f} | {m[3]:.1%} | "
-                     f"{m[4]:.1f} | {m[5] / households * 1000:,.0f} |")
+                     f"{m[4]:.1f} | {m[6]:.0%} | {m[5] / households * 1000:,.0f} |")
     lines += ["", "| households/grid | Δ discovery 1→3 workers (pp) | "
                   "Δ problem-h per 1,000 hh | same incidents at every point |", "|---|---|---|---|"]
     inc = {tuple(a[:, 0]) for a in res.values()}

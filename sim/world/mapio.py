@@ -115,7 +115,11 @@ def _overlaps(geoms: np.ndarray, ids, tol: float) -> np.ndarray:
     import shapely
 
     tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
+    a, b = np.concatenate([tree.query(geoms, predicate=p)  # interiors meet (not edges only)
+                           for p in ("overlaps", "contains", "within")], axis=1)
+    keep = a < b
+    a, b = np.unique(np.column_stack([a[keep], b[keep]]), axis=0).T if keep.any() else (a[:0],
+                                                                                        b[:0])
     keep = a < b
     a, b = a[keep], b[keep]
     total = float(shapely.area(geoms).sum())
@@ -137,11 +141,12 @@ def _overlaps(geoms: np.ndarray, ids, tol: float) -> np.ndarray:
     return geoms
 
 
-def _gaps(geoms: np.ndarray, tol: float) -> None:
+def _gaps(geoms: np.ndarray, tol: float, clean: bool) -> None:
     """Refuse holes in the map's union (not holes of a unit itself) above ``tol`` of its area."""
     import shapely
 
-    union = shapely.coverage_union_all(geoms) if len(geoms) < 2 else shapely.union_all(geoms)
+    # a clean coverage (edges shared exactly, the usual GIS export) unions in linear time
+    union = shapely.coverage_union_all(geoms) if clean else shapely.union_all(geoms)
     holes = [shapely.Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
     if not holes:
         return
@@ -205,8 +210,12 @@ def read_units(geo, persons_per_household: float):
     table = table.set_geometry(geoms)
     table = _metric(table, "city.geometry.file", geo.crs)
     geoms, _ = _polygons(table, "city.geometry.file", ids)  # reprojection may bend a ring
-    geoms = _overlaps(geoms, ids, geo.tolerance)
-    _gaps(geoms, geo.tolerance)
+    import shapely
+
+    clean = bool(shapely.coverage_is_valid(geoms))  # no overlaps, edges shared exactly
+    if not clean:
+        geoms = _overlaps(geoms, ids, geo.tolerance)
+    _gaps(geoms, geo.tolerance, clean)
     table = table.set_geometry(geoms)
     names: dict[str, dict[str, str]] = {}
     for level in geo.parents:
