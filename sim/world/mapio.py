@@ -171,10 +171,12 @@ def _contained_parents(table, geo, level: str, crs) -> tuple[np.ndarray, dict[st
     field = f"city.geometry.parents.{level}"
     df = read_layer(layer.file, layer.layer, f"{field}.file", encoding=geo.encoding)
     df = _metric(df, f"{field}.file", layer.crs, target=crs)
+    for name in ("id", "name"):
+        col = getattr(layer, name)
+        if col and col not in df.columns:
+            raise ScenarioRefError(f"{field}.{name}", f"no attribute {col!r} in {layer.file}")
     pid = df[layer.id].astype(str).to_numpy() if layer.id else \
         np.arange(len(df)).astype(str)
-    if layer.id and layer.id not in df.columns:
-        raise ScenarioRefError(f"{field}.id", f"no attribute {layer.id!r} in {layer.file}")
     pname = df[layer.name].astype(str).to_numpy() if layer.name else pid
     pgeoms, _ = _polygons(df, f"{field}.file", pid)
     child = np.asarray(table.geometry.values, dtype=object)
