@@ -237,3 +237,39 @@ def test_road_graph_distances(tmp_path):
     c = city_of(scenario(geo))
     travel = dict(zip(c.geometry.ids["grid"], c.travel_km))
     assert np.isclose(travel["near"], 0.0, atol=1e-9) and np.isclose(travel["far"], 3.0)
+
+
+def test_zones_from_a_field_and_regridding_a_file_of_grids(tmp_path):
+    x0, y0 = 500_000.0, 4_400_000.0
+    boxes = [shapely.box(x0 + i * 1000, y0, x0 + (i + 1) * 1000, y0 + 1000) for i in range(4)]
+    f = gpd.GeoDataFrame({"code": list("ABCD"), "hh": [1000] * 4, "street": ["S1"] * 4,
+                          "kind": ["residential", "residential", "commercial", "commercial"]},
+                         geometry=boxes, crs=UTM50)
+    path = write(tmp_path / "z.geojson", f)
+    geo = {"file": path, "level": "community",
+           "fields": {"id": "code", "households": "hh", "zone": "kind"}}
+    c = city_of(scenario(geo, households_per_grid=250))
+    # households × difficulty ÷ 250: 4 grids in each residential community, 6 (1.5×) in each
+    # commercial one, so commercial grids hold 1,000 / 6 households (whole cells of 10 each)
+    assert c.n_grids == 4 + 4 + 6 + 6
+    com = c.households[c.zone == "commercial"]
+    assert np.allclose(c.households[c.zone == "residential"], 250)
+    assert len(com) == 12 and np.isclose(com.mean(), 1000 / 6) and np.ptp(com) <= 10
+    assert set(c.zone) == {"residential", "commercial"}
+    bad = f.assign(kind=["residential", "harbour", "commercial", "commercial"])
+    with pytest.raises(ScenarioError, match="city.geometry.fields.zone"):
+        city_of(scenario({**geo, "file": write(tmp_path / "bad.geojson", bad)}))
+    # a file of grids is used as it is, unless re-gridding is asked for
+    grids = gpd.GeoDataFrame({"gid": list("ABCD"), "hh": [1000] * 4, "comm": ["c1"] * 4},
+                             geometry=boxes, crs=UTM50)
+    gpath = write(tmp_path / "g.geojson", grids)
+    as_is = {"file": gpath, "level": "grid",
+             "fields": {"id": "gid", "households": "hh", "community": "comm"}}
+    counts = {h: grid_count(scenario(as_is, households_per_grid=h).city) for h in (250, 2000)}
+    assert counts == {250: 4, 2000: 4}
+    regrid = {**as_is, "regrid": True}
+    counts = {h: grid_count(scenario(regrid, households_per_grid=h).city)
+              for h in (250, 500, 2000)}
+    assert counts == {250: 16, 500: 8, 2000: 2}
+    with pytest.raises(ScenarioError, match="city.geometry.regrid"):
+        scenario({**geo, "regrid": True})

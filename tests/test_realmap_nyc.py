@@ -12,6 +12,7 @@ import pytest
 from sim.engine.model import GridModel
 from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario, scenario_with
+from sim.scenario.size import estimate
 from sim.world.city import build_city, grid_count
 from sim.world.geometry import to_lonlat, unit_polygons
 
@@ -31,11 +32,13 @@ def test_grid_counts_at_three_sizes_and_households_conserved(nyc):
         sc = scenario_with(nyc, {"city.households_per_grid": hpg})
         c = build_city(sc.city, np.random.default_rng(1))
         counts[hpg] = c.n_grids
-        assert grid_count(sc.city) == c.n_grids  # the size guard counts what is built
+        assert grid_count(sc.city) == c.n_grids == estimate(sc).grids  # the size guard too
         assert np.isclose(c.households.sum(), STATEN_ISLAND_RESIDENTS / 2.6, rtol=1e-12)
         assert c.n_streets == 23 and c.n_districts == 1  # 23 NTAs, one borough
         assert c.n_communities == 126  # fixed: independent of the grid size
     assert counts == {300: 624, 500: 366, 1000: 239}
+    notes = run_scenario(sc, seed=1, keep_cases=False).manifest["map_notes"]
+    assert notes[0].startswith("7 of 23 units have no households")  # parks, landfill, wetlands
     assert sc.city.households == round(STATEN_ISLAND_RESIDENTS / 2.6)
 
 

@@ -104,7 +104,7 @@ def _lattice(geoms: np.ndarray, side: float, x0: float, y0: float):
                         y0 + (row + 1) * side)
     shapely.prepare(geoms)
     g = geoms[unit]
-    inside = shapely.contains_properly(g, boxes)
+    inside = shapely.covers(g, boxes)  # whole squares (edges on the boundary too)
     edge = ~inside & shapely.intersects(g, boxes)
     pieces = boxes.copy()
     e = np.flatnonzero(edge)  # rectangle clipping (fast), repaired where it is not valid
