@@ -19,6 +19,10 @@ them); ``graph`` is the networkx view of the whole hierarchy for analysis and th
 adjacent when two of their cells share an edge. Department crews sit at each street's depot, the
 cell nearest the street's centroid; a routine crew trip to a grid is the mean city-block distance
 from the depot to the grid's cells (weighted by where incidents arise).
+
+A city on its real map (``city.geometry``) has the same arrays, built from the map's polygons by
+``sim.world.realmap`` and ``sim.world.realcity``: :func:`build_city` and :func:`grid_count`
+hand it over to them.
 """
 
 from __future__ import annotations
