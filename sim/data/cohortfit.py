@@ -73,6 +73,7 @@ class FitResult:
     trade_offs: list[tuple[str, str]] = field(default_factory=list)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     crew_bounds: dict[str, int] = field(default_factory=dict)
+    candidate_losses: list[float] = field(default_factory=list)  # every candidate but the base
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -265,11 +266,12 @@ class Space:
 
 
 def fit_departments(cal: "Calibration", scenario: Scenario, trials: int = 30, reps: int = 2,
-                    seed: int | None = None, identify: bool = True,
+                    seed: int | None = None, identify: bool = True, stop_at_floor: bool = True,
                     progress: Callable[[int, int, float], None] | None = None
                     ) -> tuple[FitResult, Scenario]:
     """Fit handling time, scheduling lead and spread per department (see the module); returns
-    the fit and the scenario with it (the scenario as given when nothing beats it)."""
+    the fit and the scenario with it (the scenario as given when nothing beats it).
+    ``stop_at_floor=False`` spends every trial even within the log's sampling error."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -291,12 +293,12 @@ def fit_departments(cal: "Calibration", scenario: Scenario, trials: int = 30, re
         best = min(h[0] for h in history)
         if progress:
             progress(len(history) - 1, trials, best)
-        return best <= noise
+        return stop_at_floor and best <= noise
 
     values = space.clip(space.of_scenario(scenario))
     res = base_res
     n_fixed = min(5, max(1, trials // 2))
-    done = base_val[0] <= noise
+    done = stop_at_floor and base_val[0] <= noise
     if done:
         stopped = "the base scenario is already within the log's sampling error"
     for _ in range(n_fixed if not done else 0):
@@ -321,7 +323,7 @@ def fit_departments(cal: "Calibration", scenario: Scenario, trials: int = 30, re
         start_loss_ci=(base_val[1], base_val[2]), floor=noise, trials=len(history) - 1,
         kept_base=kept, stopped=stopped or f"{len(history) - 1} trials",
         bounds={k: space.bounds(k) for k in vals}, crew_bounds=dict(space.crew_max),
-        overrides=over)
+        candidate_losses=[h[0] for h in history[1:]], overrides=over)
     if identify and not kept:
         result.not_identified, result.trade_offs = identification(space, loss, vals, best_res,
                                                                   noise)
