@@ -167,3 +167,39 @@ def test_the_fit_keeps_the_base_when_every_candidate_is_worse(tmp_path):
     assert fit.loss == fit.start_loss < 1e-3   # (times in the export are to the second)
     assert fit.trials == 3 and min(fit.candidate_losses) >= fit.start_loss
     assert max(fit.candidate_losses) > 10 * fit.start_loss
+
+
+def test_calibrate_matches_fits_and_checks_by_default_and_flags_turn_them_off(tmp_path):
+    """With enough closed requests the report leads with the verdict (cases per day, median and
+    p90, log against the calibrated city) and the departments are fitted; --no-match-cases,
+    --no-fit and --no-check turn each off; too few closed requests: no fit, and a warning
+    saying why."""
+    from tests.conftest import gridsim_inproc
+
+    log = nyc_export(tmp_path / "log.csv", "Street Condition", 200, 7 * 24.0, 10 * 24.0,
+                     lognormal(30.0, 0.6))
+    quick = ["--fit-trials", "2", "--fit-reps", "1", "--check-reps", "2", "--match-reps", "2",
+             "--match-days", "7", "--seed", "2"]
+    out = tmp_path / "city.yaml"
+    r = gridsim_inproc("calibrate", str(log), "--format", "nyc311", "--out", str(out), *quick)
+    assert r.returncode == 0, r.stderr
+    report = out.with_suffix(".fit.md").read_text(encoding="utf-8")
+    first = report.split("\n## ")[1]
+    assert first.startswith("Verdict: the log against the calibrated city")
+    assert "cases/day log" in first and "median log" in first and "Loss" in first
+    assert "## Departments fitted to the log (--fit)" in report
+    assert "## Cases filed by the calibrated scenario (--match-cases)" in report
+    off = tmp_path / "off.yaml"
+    r = gridsim_inproc("calibrate", str(log), "--format", "nyc311", "--out", str(off),
+                       "--no-match-cases", "--no-fit", "--no-check", *quick)
+    assert r.returncode == 0, r.stderr
+    report = off.with_suffix(".fit.md").read_text(encoding="utf-8")
+    assert "## Verdict" not in report and "(--fit)" not in report
+    assert "## Cases filed by the calibrated scenario" not in report
+    few = nyc_export(tmp_path / "few.csv", "Street Condition", 30, 7 * 24.0, 10 * 24.0,
+                     lognormal(30.0, 0.6))
+    r = gridsim_inproc("calibrate", str(few), "--format", "nyc311", "--out",
+                       str(tmp_path / "few.yaml"), "--no-match-cases", *quick)
+    assert r.returncode == 0, r.stderr
+    assert "time to close not fitted: 30 closed request(s)" in r.stderr
+    assert "(--fit)" not in (tmp_path / "few.fit.md").read_text(encoding="utf-8")

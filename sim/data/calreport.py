@@ -195,8 +195,6 @@ def _verdict(cal: "Calibration") -> list[str]:
                   f"p90): base {f.start_loss:.3f} ({f.start_loss_ci[0]:.3f} – "
                   f"{f.start_loss_ci[1]:.3f}) → fitted {f.loss:.3f} ({f.loss_ci[0]:.3f} – "
                   f"{f.loss_ci[1]:.3f}); the log's own sampling error is worth {f.floor:.3f}."]
-    for n in ch.notes if hasattr(ch, "notes") else []:
-        lines.append(f"- {n}")
     return lines
 
 

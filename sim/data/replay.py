@@ -212,9 +212,12 @@ class ReplayRun:
 
 def replay_scenario(scenario: Scenario, requests: Requests) -> Scenario:
     """The scenario run for the cohort: no warm-up, the follow-up as its horizon, no drawn
-    arrivals (the requests are the arrivals) and no cases handed down from above."""
-    return scenario_with(scenario, {"run.days": requests.horizon_h / 24.0, "run.warmup_days": 0.0,
-                                    "channels.handed_down_per_day": 0.0})
+    arrivals (the requests are the arrivals), no cases handed down from above, and the time
+    series (not read by a replay) sampled daily."""
+    return scenario_with(scenario, {
+        "run.days": requests.horizon_h / 24.0, "run.warmup_days": 0.0,
+        "channels.handed_down_per_day": 0.0,
+        "run.timeseries_interval_h": max(scenario.run.timeseries_interval_h, 24.0)})
 
 
 def replay_once(scenario: Scenario, requests: Requests, seed: int,
