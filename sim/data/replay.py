@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: the longest follow-up after the window (days): closings later than this are censored
 FOLLOW_UP_CAP_DAYS = 60.0
+#: resident salience of a log's categories in a calibrated scenario (the schema's largest)
+SALIENCE = 10.0
 #: statuses that are not cases (screened out by a platform)
 NOT_CASES = ("cancelled", "duplicate")
 
@@ -77,10 +79,13 @@ class Requests:
                         self.has_closed, self.source, list(self.notes))
 
     def first_days(self, days: float) -> "Requests":
-        """The requests of the window's first ``days`` days, followed as long as before."""
+        """The requests of the window's first ``days`` days, followed as long as before but at
+        most :data:`FOLLOW_UP_CAP_DAYS` past their own window."""
         keep = self.t_h < self.window_h[0] + days * 24.0
         out = self.take(keep)
         out.window_h = (self.window_h[0], min(self.window_h[1], self.window_h[0] + days * 24.0))
+        out.horizon_h = min(self.horizon_h, out.window_h[1] + FOLLOW_UP_CAP_DAYS * 24.0)
+        out.log_follow_h = np.minimum(out.log_follow_h, out.horizon_h - out.t_h)
         return out
 
 
@@ -277,11 +282,14 @@ def thin(requests: Requests, share: float, seed: int) -> Requests:
 def cohort_overrides(scenario: Scenario, categories: set[str]) -> dict[str, Any]:
     """Overrides that make the scenario's *drawn* incidents of ``categories`` reach it as a
     log's requests do: reported by residents only (no patrol find, so no on-the-spot fix; no
-    sensor or video), every one of them reported, none vanishing unreported."""
+    sensor or video), every one of them reported, as soon as the schema allows (salience
+    :data:`SALIENCE`: a log has no time of occurrence, its requests start at the report), none
+    vanishing unreported."""
     over: dict[str, Any] = {}
     for c in sorted(categories):
         cat = scenario.incidents.categories[c]
         over[f"incidents.categories.{c}.patrol_visibility"] = 0.0
+        over[f"incidents.categories.{c}.resident_salience"] = max(cat.resident_salience, SALIENCE)
         over[f"incidents.categories.{c}.sensor_detectable"] = False
         over[f"incidents.categories.{c}.video_detectable"] = False
         over[f"incidents.categories.{c}.resident_report_prob"] = 1.0
