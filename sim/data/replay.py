@@ -311,7 +311,6 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
                   start: str | None = None, end: str | None = None) -> Requests:
     """Read a log of any registered format, map it, find its period (the span, a sparse tail
     left out, or ``start``/``end``) and return its cohort of requests."""
-    from sim.data.calibrate import _timestamp
     from sim.data.logformats import FORMATS
     from sim.data.logtimes import check_tz, find_period
     from sim.data.servicelog import (CalibrationError, default_mapping_path, load_mapping,
@@ -322,7 +321,7 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
                                            + ", ".join(FORMATS))], "--format")
     if tz is not None and (msg := check_tz(tz)):
         raise CalibrationError([("tz", msg)], "--tz")
-    t0, t1 = _timestamp(start, "from"), _timestamp(end, "to")
+    t0, t1 = _bound(start, "from"), _bound(end, "to")
     if t0 is not None and t1 is not None and t1 <= t0:
         raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, scenario)
@@ -341,3 +340,17 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
         raise CalibrationError([("from", f"no mapped request between {period.start} and "
                                          f"{period.end}")], str(log_path))
     return req
+
+
+def _bound(value: str | None, name: str) -> "pd.Timestamp | None":
+    import pandas as pd
+
+    from sim.data.servicelog import CalibrationError
+
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise CalibrationError([(name, f"not a date or time: {value!r} (e.g. 2024-03-01 or "
+                                       "2024-03-01T08:00)")], f"--{name}") from None
