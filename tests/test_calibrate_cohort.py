@@ -19,7 +19,7 @@ from sim.data.closedloop import cal_requests, check_calibration, log_targets
 from sim.data.cohortfit import MAX_HANDLING_H, fit_departments
 from sim.data.replay import replay
 from sim.data.replaystats import summarise
-from sim.scenario import Scenario, scenario_with
+from sim.scenario import scenario_with
 
 NYC_COLUMNS = ["Unique Key", "Created Date", "Closed Date", "Agency", "Agency Name",
                "Complaint Type", "Descriptor", "Location Type", "Incident Zip", "Status",

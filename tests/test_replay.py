@@ -101,7 +101,7 @@ def test_cli_writes_a_run_folder_and_paired_differences(tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     assert man["log_sha256"] == hashlib.sha256(log.read_bytes()).hexdigest()
     assert man["reps"] == 2 and len(man["seeds"]) == 2 and man["requests"] == 280
-    assert man["scenario_hash"] != man["baseline_hash"]
+    assert man["scenario_hash"] != man["baseline_hash"] and man["streets"] == 2
     doc = json.loads((out / "replay.json").read_text())
     assert set(doc) == {"categories", "departments"}
     assert doc["categories"]["infrastructure"]["log"]["n"] == 60
@@ -115,6 +115,8 @@ def test_cli_writes_a_run_folder_and_paired_differences(tmp_path):
     (["--reps", "1"], "reps: needs at least 2 replications"),
     (["--format", "nope"], "unknown format 'nope'"),
     (["--set", "departments.sanitation.crews_per_street=-1"], "crews_per_street"),
+    (["--streets", "0"], "streets: must be at least 1"),
+    (["--from", "soon"], "not a date or time: 'soon'"),
 ])
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
     from tests.conftest import gridsim_inproc

@@ -109,7 +109,7 @@ def calibrate_command(
         auto, why = fit_by_default(cal)
         if fit is None and not auto:
             cal.warnings.append(f"time to close not fitted: {why}")
-        fit = auto if fit is None else fit
+        fit = ("auto" if auto else False) if fit is None else fit
         check = cal.log.has_closed if check is None else check
         sc = _closed_loop(cal, sc, err, match_cases, match_days, match_reps, fit, fit_trials,
                           fit_reps, check, check_reps, seed, strict)
@@ -147,7 +147,7 @@ def _esc(text: str) -> str:
 
 
 def _closed_loop(cal: Any, sc: Any, err: Any, match_cases: bool, match_days: float,
-                 match_reps: int, fit: bool, fit_trials: int, fit_reps: int, check: bool,
+                 match_reps: int, fit: bool | str, fit_trials: int, fit_reps: int, check: bool,
                  check_reps: int, seed: int | None, strict: bool) -> Any:
     from sim.data.calibrate import CalibrationError
     from sim.data.closedloop import check_calibration, match_case_rates
@@ -178,7 +178,9 @@ def _closed_loop(cal: Any, sc: Any, err: Any, match_cases: bool, match_days: flo
                 cal.fitted, sc = fit_departments(cal, sc, trials=fit_trials, reps=fit_reps,
                                                  seed=seed, progress=tick)
             except ValueError as e:
-                raise CalibrationError([("fit", str(e))], "--fit") from None
+                if fit != "auto":
+                    raise CalibrationError([("fit", str(e))], "--fit") from None
+                cal.warnings.append(f"time to close not fitted: {e}")
     if cal.sizing is not None or fit:
         warns, _ = saturation_check(sc, seed=seed)
         cal.warnings += warns

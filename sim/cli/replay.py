@@ -15,7 +15,8 @@ from sim.cli.common import SetOpt
 def replay_command(
     log: Annotated[Path, typer.Argument(help="Service-request log (CSV, JSON, JSON Lines).")],
     format_: Annotated[str, typer.Option(
-        "--format", help="Any log format calibrate reads (nyc311, open311, csv, json, jsonl, …).")],
+        "--format", help="Any log format calibrate reads (nyc311, open311, csv, json, "
+                         "jsonl, …).")],
     out: Annotated[Path, typer.Option(
         help="Run folder to write: manifest.json, replay.json, replay.csv, cases.parquet "
              "(and paired.json with --set or --baseline).")],
@@ -36,6 +37,10 @@ def replay_command(
     to: Annotated[Optional[str], typer.Option(
         "--to", help="Replay requests created before this time only.")] = None,
     reps: Annotated[int, typer.Option(help="Replications (same seeds for every policy).")] = 5,
+    streets: Annotated[Optional[int], typer.Option(
+        help="Replay on this many streets of the city at the same load per street, the "
+             "requests thinned in proportion (the same ones for every policy): a quicker "
+             "sample of a large city's log (default: the whole city).")] = None,
     seed: Annotated[Optional[int], typer.Option(
         help="Master seed of the replications (default: the scenario's).")] = None,
 ) -> None:
@@ -56,6 +61,8 @@ def replay_command(
         problems: list[tuple[str, str]] = []
         if reps < 2:
             problems.append(("reps", f"needs at least 2 replications (got {reps})"))
+        if streets is not None and streets < 1:
+            problems.append(("streets", f"must be at least 1 (got {streets})"))
         if not log.is_file():
             problems.append(("", f"{log}: file not found"))
         if out.exists() and not out.is_dir():
@@ -72,6 +79,8 @@ def replay_command(
         fail(e)
         return
     master = sc.run.seed if seed is None else seed
+    if streets is not None:
+        sc, base, req = _on_streets(sc, base, req, streets, master)
     err.print(f"replaying {len(req):,} requests ({(req.window_h[1] - req.window_h[0]) / 24:.1f} "
               f"days, followed {(req.horizon_h - req.window_h[1]) / 24:.1f} days past the "
               f"window) × {reps} replications" + (" × 2 policies" if base else ""),
@@ -97,12 +106,23 @@ def replay_command(
     err.print(f"results written to {out}/", highlight=False)
 
 
+def _on_streets(sc: Any, base: Any, req: Any, streets: int, seed: int) -> tuple[Any, Any, Any]:
+    from sim.data.replay import thin
+    from sim.data.sizing import reduced_city
+
+    small = reduced_city(sc, streets)
+    share = small.city.households / sc.city.households
+    return (small, reduced_city(base, streets) if base is not None else None,
+            thin(req, share, seed))
+
+
 def _manifest(log: Path, sc: Any, base: Any, req: Any, master: int, reps: int,
               runs: list[Any]) -> dict[str, Any]:
     import hashlib
     import platform
     import time
 
+    from sim.data.sizing import n_streets
     from sim.version import __version__
 
     h = hashlib.sha256()
@@ -114,7 +134,8 @@ def _manifest(log: Path, sc: Any, base: Any, req: Any, master: int, reps: int,
             "baseline_name": base.name if base is not None else None,
             "baseline_hash": base.hash() if base is not None else None,
             "master_seed": master, "reps": reps, "seeds": [r.seed for r in runs],
-            "requests": len(req), "model_time_0": str(req.t0),
+            "requests": len(req), "households": sc.city.households, "streets": n_streets(sc),
+            "model_time_0": str(req.t0),
             "window_h": list(req.window_h), "follow_up_end_h": req.horizon_h,
             "python": platform.python_version(),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

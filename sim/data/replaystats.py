@@ -174,7 +174,8 @@ def verdict_lines(doc: dict[str, Any], level: str = "categories") -> list[str]:
 
 
 def paired_lines(diff: dict[str, Any], level: str = "categories") -> list[str]:
-    lines = ["| | Δ closed share | Δ p50 h [95% CI] | Δ p90 h [95% CI] |", "|---|---:|---:|---:|"]
+    lines = ["| | Δ closed share | Δ p50 h [95% CI] | Δ p90 h [95% CI] |",
+             "|---|---:|---:|---:|"]
     for name, row in diff[level].items():
         cells = []
         for key in ("closed_share", "p50_h", "p90_h"):
