@@ -133,3 +133,21 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
 
+
+
+def test_a_share_of_the_streets_keeps_the_load_per_street(tmp_path):
+    """--streets: a city cut to fewer streets (crews per street kept) gets the same share of
+    the requests, the same ones for the same seed and whatever the policy."""
+    from sim.cli.replay import _on_streets
+    from sim.data.sizing import n_streets
+
+    sc = scenario_with(Scenario(), {"city.households": 64_000})
+    req = read_requests(_two_types(tmp_path), "nyc311", sc)
+    more = scenario_with(sc, {"departments.sanitation.crews_per_street": 5})
+    small, small_base, sub = _on_streets(more, sc, req, 2, seed=7)
+    share = small.city.households / sc.city.households
+    assert n_streets(small) == 2 < n_streets(sc) and n_streets(small_base) == 2
+    assert small.departments["sanitation"].crews_per_street == 5
+    assert abs(len(sub) - share * len(req)) < 4 * (share * (1 - share) * len(req)) ** 0.5
+    again = _on_streets(sc, None, req, 2, seed=7)[2]
+    np.testing.assert_array_equal(again.t_h, sub.t_h)
