@@ -19,7 +19,7 @@ from sim.data.closedloop import cal_requests, check_calibration, log_targets
 from sim.data.cohortfit import MAX_HANDLING_H, fit_departments
 from sim.data.replay import replay
 from sim.data.replaystats import summarise
-from sim.scenario import scenario_with
+from sim.scenario import Scenario, scenario_with
 
 NYC_COLUMNS = ["Unique Key", "Created Date", "Closed Date", "Agency", "Agency Name",
                "Complaint Type", "Descriptor", "Location Type", "Incident Zip", "Status",
@@ -203,3 +203,26 @@ def test_calibrate_matches_fits_and_checks_by_default_and_flags_turn_them_off(tm
     assert r.returncode == 0, r.stderr
     assert "time to close not fitted: 30 closed request(s)" in r.stderr
     assert "(--fit)" not in (tmp_path / "few.fit.md").read_text(encoding="utf-8")
+
+
+def test_the_calibrated_city_takes_the_logs_requests_from_residents(tmp_path):
+    """A 311 request is a resident's call: in the calibrated scenario the log's categories are
+    never found on patrol nor fixed on the spot (with the base's channels some are). Cases
+    handed down from above stay: they are not patrol finds."""
+    from sim.run import run_scenario
+
+    log = nyc_export(tmp_path / "log.csv", "Dirty Condition", 300, 7 * 24.0, 9 * 24.0,
+                     lognormal(20.0, 0.5))
+    cal, sc = calibrate(log, "nyc311")
+    short = {"run.days": 6, "run.warmup_days": 1}
+    cases = run_scenario(scenario_with(sc, short), seed=2).cases
+    mapped = cases[(cases.category == "environment_sanitation") & (cases.channel != "")]
+    assert len(mapped) > 50 and set(mapped.channel) <= {"resident", "handed_down"}
+    assert (mapped.channel == "resident").mean() > 0.8 and not mapped.on_spot.any()
+    undone = {k: v for k, v in cal.routing.items()
+              if k.startswith("incidents.categories.environment_sanitation.")}
+    base = Scenario().incidents.categories["environment_sanitation"]
+    undone = {k: getattr(base, k.rsplit(".", 1)[1]) for k in undone if k.count(".") == 3}
+    found = run_scenario(scenario_with(sc, {**short, **undone}), seed=2).cases
+    found = found[found.category == "environment_sanitation"]
+    assert "patrol" in set(found.channel) and found.on_spot.any()

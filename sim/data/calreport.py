@@ -274,7 +274,9 @@ def scenario_text(cal: "Calibration", scenario: "Scenario") -> str:
             "mapped category's rate_per_1000_households_per_day"
             + (", platform.operators, departments' crews_per_street and shifts" if cal.sizing
                else "")
-            + (", departments' handling_time (--fit)" if cal.fitted else "") + ".",
+            + (", departments' handling_time and scheduling_lead (--fit)" if cal.fitted
+               else "")
+            + "; the log's categories are reported by residents only.",
             "# Log's time to close (Kaplan–Meier median / p90, h; targets for the run's KPIs):"]
     if cal.matching is not None:
         head.insert(4, "# Rates rescaled so that the scenario files cases at the log's rate "
