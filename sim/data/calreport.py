@@ -190,6 +190,11 @@ def _verdict(cal: "Calibration") -> list[str]:
               f"{', '.join(g['per_day_missed']) or 'none'}; median within {MEDIAN_GOAL:g}× where "
               f"the log has ≥ {GOAL_MIN_CLOSED} closed — met by {len(g['p50_met'])}, missed by "
               f"{', '.join(g['p50_missed']) or 'none'}."]
+    zero = [r["category"] for r in ch.table.to_dict("records") if r["log_p50"] == 0]
+    if zero:
+        lines += ["", f"{', '.join(zero)}: the log closes half its requests at once (on the "
+                  "call); a resident request in gridsim is filed, dispatched, handled and "
+                  "verified, so no fit reaches a median of 0 h."]
     if f is not None:
         lines += ["", f"Loss (weighted mean squared log-ratio of simulated to logged median and "
                   f"p90): base {f.start_loss:.3f} ({f.start_loss_ci[0]:.3f} – "
