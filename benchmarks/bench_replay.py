@@ -8,7 +8,8 @@ calibrates a scenario on it (households of NYC; operators and crews sized for th
 no match, fit or check), reads its cohort (:func:`sim.data.replay.read_requests`) and replays
 it once (:func:`sim.data.replay.replay_once`), following the requests past the year's end.
 
-Reported: rows read per second, cases replayed per second, and — with ``--compare`` — the
+Reported: rows read per second, cases replayed per second (wall and CPU: on a shared machine
+the CPU figure is the one that travels), and — with ``--compare`` — the
 ratio of the replay's time to a run of the same scenario with drawn arrivals over the same
 days (``run_scenario``: the engine's usual work for the same volume), so that a shared,
 busy machine slows both alike.
@@ -44,16 +45,17 @@ def main() -> None:
         _, sc = calibrate(path, "nyc311", households=3_300_000)
         t2 = time.perf_counter()
         req = read_requests(path, "nyc311", sc)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         run = replay_once(sc, req, seed=1)
-        t4 = time.perf_counter()
+        t4, c4 = time.perf_counter(), time.process_time()
     n = len(req)
     closed = int((run.sim_h == run.sim_h).sum())
     print(f"log: {args.rows:,} rows over a year ({t1 - t0:.1f} s to write)")
     print(f"calibrate (read, map, fit rates, size): {t2 - t1:.1f} s")
     print(f"read the cohort: {t3 - t2:.1f} s = {args.rows / (t3 - t2):,.0f} rows/s")
     print(f"replay: {n:,} requests over {req.horizon_h / 24:.0f} days in {t4 - t3:.1f} s "
-          f"= {n / (t4 - t3):,.0f} cases/s; {closed / n:.1%} closed")
+          f"= {n / (t4 - t3):,.0f} cases/s; {closed / n:.1%} closed; {c4 - c3:.1f} s of CPU "
+          f"= {n / (c4 - c3):,.0f} cases per CPU second")
     if args.compare:
         from sim.run import run_scenario
 
