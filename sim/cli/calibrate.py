@@ -57,17 +57,21 @@ def calibrate_command(
     report: Annotated[Optional[Path], typer.Option(help="Write the fit report here.")] = None,
     match_cases: Annotated[bool, typer.Option(
         help="Run the calibrated scenario and rescale the rates so that it files cases at the "
-             "log's rate.")] = False,
+             "log's rate (on by default).")] = True,
     match_days: Annotated[float, typer.Option(help="Days per matching run.")] = 28,
     match_reps: Annotated[int, typer.Option(help="Replications per matching step.")] = 3,
-    fit: Annotated[bool, typer.Option(
-        help="Fit department handling times (and crews) until the simulated median and p90 "
-             "time to close match the log's (Optuna, seeded).")] = False,
-    fit_trials: Annotated[int, typer.Option(help="Trials of the --fit search.")] = 30,
+    fit: Annotated[Optional[bool], typer.Option(
+        "--fit/--no-fit",
+        help="Fit each department's handling time, scheduling lead and spread until the log's "
+             "own requests, replayed, close like the log's (Optuna, seeded). Default: on when "
+             "the log has enough closed requests (see docs/guides/analyst.md).")] = None,
+    fit_trials: Annotated[int, typer.Option(help="Trials of the --fit search.")] = 20,
     fit_reps: Annotated[int, typer.Option(help="Replications per --fit trial.")] = 2,
-    check: Annotated[bool, typer.Option(
-        help="Run the calibrated scenario for the log's period and compare volume, median and "
-             "p90 time to close per category with the log's.")] = False,
+    check: Annotated[Optional[bool], typer.Option(
+        "--check/--no-check",
+        help="Replay the log's requests on the calibrated scenario and compare cases per day, "
+             "median and p90 time to close per category with the log's (before and after "
+             "--fit). Default: on when the log has closing times.")] = None,
     check_reps: Annotated[int, typer.Option(help="Replications of the --check.")] = 3,
     seed: Annotated[Optional[int], typer.Option(
         help="Master seed of the check and fit runs (default: the scenario's).")] = None,
@@ -89,9 +93,9 @@ def calibrate_command(
         if match_cases and (match_reps < 2 or not match_days > 0):
             problems.append(("match-reps", "needs at least 2 replications and positive "
                                            "--match-days"))
-        if fit and (fit_trials < 2 or fit_reps < 1):
+        if fit is not False and (fit_trials < 2 or fit_reps < 1):
             problems.append(("fit-trials", "needs at least 2 trials and 1 replication"))
-        if check and check_reps < 2:
+        if check is not False and check_reps < 2:
             problems.append(("check-reps", "needs at least 2 replications"))
         cols, col_problems = parse_column_options(column or [])
         problems += col_problems
@@ -100,6 +104,13 @@ def calibrate_command(
         base = load_scenario(scenario) if scenario else None
         cal, sc = calibrate(log, format_, mapping, base, households, columns=cols, tz=tz,
                             start=from_, end=to, strict=strict, size=size)
+        from sim.data.calibrate import fit_by_default
+
+        auto, why = fit_by_default(cal)
+        if fit is None and not auto:
+            cal.warnings.append(f"time to close not fitted: {why}")
+        fit = ("auto" if auto else False) if fit is None else fit
+        check = cal.log.has_closed if check is None else check
         sc = _closed_loop(cal, sc, err, match_cases, match_days, match_reps, fit, fit_trials,
                           fit_reps, check, check_reps, seed, strict)
     except ScenarioError as e:
@@ -136,16 +147,26 @@ def _esc(text: str) -> str:
 
 
 def _closed_loop(cal: Any, sc: Any, err: Any, match_cases: bool, match_days: float,
-                 match_reps: int, fit: bool, fit_trials: int, fit_reps: int, check: bool,
+                 match_reps: int, fit: bool | str, fit_trials: int, fit_reps: int, check: bool,
                  check_reps: int, seed: int | None, strict: bool) -> Any:
     from sim.data.calibrate import CalibrationError
-    from sim.data.closedloop import (check_calibration, fit_departments, match_case_rates)
+    from sim.data.closedloop import check_calibration, match_case_rates
+    from sim.data.cohortfit import fit_departments
     from sim.data.sizing import saturation_check
 
     if match_cases:
         err.print(f"matching cases filed: 2 × {match_reps} runs of {match_days:g} days…",
                   highlight=False)
         sc = match_case_rates(cal, sc, days=match_days, reps=match_reps, seed=seed)
+
+    def checked(label: str) -> Any:
+        with _progress() as prog:
+            task = prog.add_task(label, total=check_reps, note="")
+            return check_calibration(cal, sc, reps=check_reps, seed=seed,
+                                     progress=lambda: prog.advance(task))
+
+    if check and fit:
+        cal.check_before = checked("checking against the log (before the fit)")
     if fit:
         with _progress() as prog:
             task = prog.add_task("fitting departments", total=fit_trials, note="")
@@ -157,17 +178,16 @@ def _closed_loop(cal: Any, sc: Any, err: Any, match_cases: bool, match_days: flo
                 cal.fitted, sc = fit_departments(cal, sc, trials=fit_trials, reps=fit_reps,
                                                  seed=seed, progress=tick)
             except ValueError as e:
-                raise CalibrationError([("fit", str(e))], "--fit") from None
+                if fit != "auto":
+                    raise CalibrationError([("fit", str(e))], "--fit") from None
+                cal.warnings.append(f"time to close not fitted: {e}")
     if cal.sizing is not None or fit:
         warns, _ = saturation_check(sc, seed=seed)
         cal.warnings += warns
         if strict and warns:
             raise CalibrationError([("strict", w) for w in warns], cal.source)
     if check:
-        with _progress() as prog:
-            task = prog.add_task("checking against the log", total=check_reps, note="")
-            cal.check = check_calibration(cal, sc, reps=check_reps, seed=seed,
-                                          progress=lambda: prog.advance(task))
+        cal.check = checked("checking against the log")
     return sc
 
 

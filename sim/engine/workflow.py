@@ -12,6 +12,9 @@ sent back for rework (返工); at each missed deadline an event escalates the ca
 level's team reviews it (``sim.agents.levels``); a case the department cannot solve, that failed
 too many reworks, or that is still unsolved after the district's deadline is parked (挂账).
 
+A department may *schedule* its work: ``scheduling_lead`` hours pass between dispatch and the
+crew's first visit (an appointment), drawn from the case's own uniform.
+
 Crews are claimed only while their shift is open (``sim.agents.departments``); work still in
 progress when a shift ends runs on as overtime or resumes next shift (``end_of_shift``). A
 verifier goes out only in patrol hours and takes a worker slot only then.
@@ -123,6 +126,11 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         r = inc.reworks
         inc.state = "handling"
         work_h = cfg.handling_time.ppf(u_handle) * dept.time_factor
+        lead = cfg.scheduling_lead
+        if r == 0 and lead.mean > 0:  # an appointment: the crew goes on the booked day
+            inc.state = "scheduled"
+            yield timeout(env, lead.ppf(case_uniform(inc, "lead")))
+            inc.state = "handling"
         if r == 0 and sub.partners:
             done = yield from _joint_visits(m, inc, sub.department, sub.partners,
                                             sub.joint_mode, u_handle)
