@@ -96,6 +96,7 @@ class Calibration:
     sizing: Any = None                             # sim.data.sizing.Sizing
     check: Any = None                              # sim.data.closedloop.CheckResult
     fitted: Any = None                             # sim.data.closedloop.FitResult
+    steps: Any = None                              # sim.data.stepfit.StepFit (gridcase)
 
     @property
     def hourly(self) -> tuple[float, ...]:
@@ -125,6 +126,8 @@ class Calibration:
                 out[f"incidents.categories.{c}.subtypes.{sub}.share"] = share
         if self.sizing is not None:
             out.update(self.sizing.overrides)
+        if self.steps is not None:
+            out.update(self.steps.overrides)
         return out
 
 
@@ -368,6 +371,11 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     hh, hh_from = (float(households), "--households") if households else (
         float(base.city.households), f"base scenario {base.name!r} (pass --households)")
     cal = fit_log(log, hh, hh_from, mapping, base, str(log_path), fmt, t0, t1)
+    if fmt == "gridcase":  # per-step case export: each step, channels, on-time rate, seasons
+        from sim.data.stepfit import fit_case_log
+
+        cal.steps = fit_case_log(log_path, mapping, base, columns=columns, tz=tz)
+        cal.warnings += cal.steps.warnings
     city = scenario_with(base, {"city.households": int(round(hh))})
     cal.multiplier = city_multiplier(city)
     if size:

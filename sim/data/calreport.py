@@ -206,7 +206,8 @@ def _leftovers(cal: "Calibration") -> list[str]:
 def fit_report(cal: "Calibration") -> str:
     """The fit report (Markdown): what was read, fitted, sized and checked, and what was not."""
     lines = (_head(cal) + _rates(cal) + _types(cal) + _subtypes(cal) + _sizing(cal)
-             + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal))
+             + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal)
+             + (cal.steps.report_lines() if cal.steps is not None else []))
     return "\n".join(lines) + "\n"
 
 
