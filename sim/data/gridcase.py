@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.data.logformats import FORMATS, STEP_FIELDS, header_key, resolve_columns
-from sim.data.logtimes import TimeInfo, read_times
+from sim.data.logtimes import TimeInfo, chinese_to_iso, read_times
 from sim.data.servicelog import CalibrationError
 
 if TYPE_CHECKING:
@@ -76,8 +76,6 @@ CODE_HEADERS = ("来源代码", "channel_code")
 _TRUE = {"是", "已延期", "延期", "yes", "y", "true", "1", "extended"}
 _FALSE = {"", "否", "无", "未延期", "no", "n", "false", "0", "none"}
 _PARKED = ("*挂账*", "parked")
-_CN_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
-_CN_TIME = re.compile(r"(\d{1,2})\s*[时點点:]\s*(\d{1,2})\s*分?(?:\s*(\d{1,2})\s*秒)?")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(个)?\s*(工作日|工作小时|工作时|小时|天|日|h|hours?|"
                        r"d|days?|working\s*days?|working\s*hours?)?\s*$", re.IGNORECASE)
 
@@ -138,19 +136,6 @@ def _open(p: Path):  # noqa: ANN202 - a text file object
     if gz:
         return gzip.open(p, "rt", encoding="utf-8-sig", errors="replace", newline="")
     return open(p, encoding="utf-8-sig", errors="replace", newline="")
-
-
-def _normalise_times(s: pd.Series) -> pd.Series:
-    """``2024年3月1日 8时5分`` → ``2024-03-01 08:05``; other forms unchanged."""
-    s = s.fillna("").astype(str).str.strip()
-    cn = s.str.contains("年", regex=False)
-    if cn.any():
-        d = s[cn].str.replace(_CN_DATE, lambda m: f"{int(m[1]):04d}-{int(m[2]):02d}-"
-                              f"{int(m[3]):02d} ", regex=True)
-        d = d.str.replace(_CN_TIME, lambda m: f"{int(m[1]):02d}:{int(m[2]):02d}:"
-                          f"{int(m[3] or 0):02d}", regex=True)
-        s[cn] = d.str.strip()
-    return s
 
 
 def read_case_log(path: str | Path, mapping: "Mapping", *, columns: dict[str, str] | None = None,
@@ -215,7 +200,7 @@ def _frame(buf: dict[str, list[str]], used: dict[str, str], mapping: "Mapping",
     unreadable: dict[str, int] = {}
     problems = []
     for s in steps:
-        raw = _normalise_times(pd.Series(buf[s], dtype=object))
+        raw = chinese_to_iso(pd.Series(buf[s], dtype=object))
         t, _ = read_times(raw, info)
         bad = (raw != "") & t.isna()
         given = int((raw != "").sum())
@@ -311,13 +296,13 @@ def _deadlines(raw: pd.Series, start: pd.Series, info: TimeInfo) -> tuple[pd.Ser
     from sim.scenario import CalendarConfig, Deadline
     from sim.world.calendar import due_time
 
-    s = _normalise_times(raw)
+    s = chinese_to_iso(raw)
     due, _ = read_times(s, info)
     todo = (s != "") & due.isna()
     bad = pd.Series(False, index=s.index)
     if todo.any():
         cal = CalendarConfig()
-        origin = start.min().normalize() - pd.Timedelta(days=int(start.min().dayofweek))
+        origin = start.min().normalize() - pd.Timedelta(days=int(start.min().day_of_week))
         for i in np.nonzero(todo.to_numpy())[0]:
             m = _DURATION.match(s.iat[i])
             t0 = start.iat[i]
@@ -336,7 +321,7 @@ def _deadlines(raw: pd.Series, start: pd.Series, info: TimeInfo) -> tuple[pd.Ser
 
 def _extensions(raw: pd.Series, info: TimeInfo) -> tuple[pd.Series, np.ndarray, int]:
     """(new due time where the column gives one, extended flag, unreadable values)."""
-    s = _normalise_times(raw)
+    s = chinese_to_iso(raw)
     t, _ = read_times(s, info)
     low = s.str.lower()
     flag = t.notna() | low.isin(_TRUE)

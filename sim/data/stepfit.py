@@ -287,8 +287,8 @@ def _seasons(cs: CaseSteps, case: np.ndarray, out: StepFit) -> None:
                                 "lo": np.nan_to_num(lo), "hi": hi})
     month_f = daily.index.month.map(out.monthly["index"]).to_numpy(float)
     base = daily.to_numpy(float) / np.maximum(month_f, 1e-9)
-    dow = pd.Series(base).groupby(daily.index.dayofweek).mean().to_numpy() / base.mean()
-    expected = mean * month_f * dow[daily.index.dayofweek]
+    dow = pd.Series(base).groupby(daily.index.day_of_week).mean().to_numpy() / base.mean()
+    expected = mean * month_f * dow[daily.index.day_of_week]
     p = stats.poisson.cdf(daily.to_numpy(), expected)
     low = (p < HOLIDAY_P) & (daily.to_numpy() < 0.6 * expected)
     out.holidays = [(f"{d:%Y-%m-%d}", int(k), float(e))
