@@ -376,7 +376,8 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
 
         cal.steps = fit_case_log(log_path, mapping, base, columns=columns, tz=tz)
         cal.warnings += cal.steps.warnings
-    city = scenario_with(base, {"city.households": int(round(hh))})
+    city = scenario_with(base, {"city.households": int(round(hh)),  # sized for the steps too
+                                **(cal.steps.overrides if cal.steps is not None else {})})
     cal.multiplier = city_multiplier(city)
     if size:
         from sim.data.sizing import size_for_log

@@ -243,7 +243,7 @@ def _frame(buf: dict[str, list[str]], used: dict[str, str], mapping: "Mapping",
                    unreadable=unreadable, out_of_order=out_of_order, skipped=skipped)
     for v, n in craw[(craw != "") & df["channel"].isna() & keep].value_counts().items():
         cs.channel_unknown[str(v)] = int(n)
-    start = df["dispatched"] if "dispatched" in df else df["created"]
+    start = df["dispatched"].fillna(df["created"]) if "dispatched" in df else df["created"]
     due, bad_due = _deadlines(pd.Series(buf.get("deadline", [""] * len(df)), dtype=object),
                               start, info)
     ext_due, flag, _ = _extensions(pd.Series(buf.get("extended", [""] * len(df)), dtype=object),
@@ -291,8 +291,8 @@ def _order(df: pd.DataFrame, steps: tuple[str, ...]) -> tuple[np.ndarray, dict[s
 
 def _deadlines(raw: pd.Series, start: pd.Series, info: TimeInfo) -> tuple[pd.Series, pd.Series]:
     """Due times: a timestamp as given, or a duration (``4小时``, ``2天``, ``3 working days``)
-    counted from dispatch (from the report when no dispatch time is given); working units count
-    Monday–Friday 08:30–17:30."""
+    counted from dispatch (from the report when the case has no dispatch time, as the model
+    counts a case not yet dispatched); working units count Monday–Friday 08:30–17:30."""
     from sim.scenario import CalendarConfig, Deadline
     from sim.world.calendar import due_time
 
