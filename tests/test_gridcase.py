@@ -264,3 +264,44 @@ def test_gridcase_reads_no_coordinate_address_or_free_text(tmp_path):
         "created", "filed", "dispatched", "handled", "closed", "category", "subtype", "status",
         "channel_raw", "channel", "ordered", "due", "extended", "satisfaction"}
     assert "unit" not in cal.steps.cases.frame and "lat" not in cal.log.frame
+
+
+# ------------------------------------------------------------------------------------ docs
+def test_the_analyst_guides_example_gives_the_lines_it_quotes(tmp_path, monkeypatch):
+    """The guide's 12345 example is run as written; every table line it quotes from the fit
+    report is in the report the code writes, and the steps are the ones it was made with."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "guides" /
+             "analyst.md").read_text(encoding="utf-8")
+    section = guide[guide.index("### Per-step case exports"):]
+    section = section[:section.index("\n## ")]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "analyst.md", "exec"), {})
+    cal, sc = calibrate(tmp_path / "12345.csv", "gridcase", size=False)
+    report = fit_report(cal)
+    quoted = [ln for ln in section.splitlines()
+              if ln.startswith(("| created", "| filed", "| dispatched", "| handled", "| resident",
+                                "| patrol", "On-time rate", "Satisfaction:"))]
+    assert len(quoted) >= 10
+    for line in quoted:
+        assert line in report, line
+    assert sc.platform.dispatch_time.ppf(0.5) == pytest.approx(1.0, rel=0.05)
+    assert cal.steps.channels["resident"][2] <= 0.9 <= cal.steps.channels["resident"][3]
+
+
+def test_privacy_page_names_tests_that_exist():
+    """Every test docs/privacy.md cites exists, and the page says what gridcase reads."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "privacy.md").read_text(encoding="utf-8")
+    cited = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", page)
+    assert len(cited) >= 4
+    for path, name in cited:
+        assert re.search(rf"^def {name}\(", (root / path).read_text(encoding="utf-8"), re.M), \
+            f"{path}::{name}"
+    assert "Coordinates (经度/纬度, lat/lon) are not read at all" in page
