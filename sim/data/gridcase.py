@@ -127,6 +127,7 @@ class CaseSteps:
     skipped: dict[str, int] = field(default_factory=dict)      # reason → rows
     channel_unknown: dict[str, int] = field(default_factory=dict)
     deadline_unreadable: int = 0
+    extension_unreadable: int = 0
     satisfaction_unreadable: int = 0
 
 
@@ -196,6 +197,9 @@ def _frame(buf: dict[str, list[str]], used: dict[str, str], mapping: "Mapping",
     info = TimeInfo(tz=tz or "Asia/Shanghai", tz_from="--tz" if tz else "default",
                     converted_offsets=bool(tz))
     steps = tuple(s for s in STEPS if s in buf and any(v.strip() for v in buf[s]))
+    if "created" not in steps:
+        raise CalibrationError([(used["created"], "the column has no value: every case needs "
+                                                  "its report time")], src)
     df = pd.DataFrame(index=pd.RangeIndex(len(buf["created"])))
     unreadable: dict[str, int] = {}
     problems = []
@@ -229,13 +233,14 @@ def _frame(buf: dict[str, list[str]], used: dict[str, str], mapping: "Mapping",
     df["category"] = target.map(lambda c: c.split(".")[0] if c else None)
     df["subtype"] = target.map(lambda c: c.split(".", 1)[1] if c and "." in c else None)
     sraw = pd.Series(buf.get("status", [""] * len(df)), dtype=object).fillna("").str.strip()
-    status = [("parked" if any(fnmatch.fnmatchcase(v.lower(), p) for p in _PARKED)
-               else mapping.status.classify(v)) if v else None for v in sraw]
+    status = sraw.map({v: ("parked" if any(fnmatch.fnmatchcase(v.lower(), p) for p in _PARKED)
+                           else mapping.status.classify(v)) if v else None
+                       for v in sraw.unique()})
     has_closed = df["closed"].notna() if "closed" in df else pd.Series(False, index=df.index)
-    df["status"] = [st or ("closed" if c else "open") for st, c in zip(status, has_closed)]
+    df["status"] = status.where(status.notna(), np.where(has_closed, "closed", "open"))
     craw = pd.Series(buf.get("channel", [""] * len(df)), dtype=object).fillna("").str.strip()
     df["channel_raw"] = craw
-    df["channel"] = [classify_channel(v) for v in craw]
+    df["channel"] = craw.map({v: classify_channel(v) for v in craw.unique()})
     ordered, out_of_order = _order(df, steps)
     df["ordered"] = ordered
     extracted = max(df[s].max() for s in steps)
@@ -246,7 +251,7 @@ def _frame(buf: dict[str, list[str]], used: dict[str, str], mapping: "Mapping",
     start = df["dispatched"].fillna(df["created"]) if "dispatched" in df else df["created"]
     due, bad_due = _deadlines(pd.Series(buf.get("deadline", [""] * len(df)), dtype=object),
                               start, info)
-    ext_due, flag, _ = _extensions(pd.Series(buf.get("extended", [""] * len(df)), dtype=object),
+    ext_due, flag, cs.extension_unreadable = _extensions(pd.Series(buf.get("extended", [""] * len(df)), dtype=object),
                                    info)
     df["due"] = ext_due.where(ext_due.notna(), due)
     df["extended"] = flag
@@ -293,7 +298,7 @@ def _deadlines(raw: pd.Series, start: pd.Series, info: TimeInfo) -> tuple[pd.Ser
     """Due times: a timestamp as given, or a duration (``4小时``, ``2天``, ``3 working days``)
     counted from dispatch (from the report when the case has no dispatch time, as the model
     counts a case not yet dispatched); working units count Monday–Friday 08:30–17:30."""
-    from sim.scenario import CalendarConfig, Deadline
+    from sim.scenario import CalendarConfig
     from sim.world.calendar import due_time
 
     s = chinese_to_iso(raw)
@@ -303,20 +308,29 @@ def _deadlines(raw: pd.Series, start: pd.Series, info: TimeInfo) -> tuple[pd.Ser
     if todo.any():
         cal = CalendarConfig()
         origin = start.min().normalize() - pd.Timedelta(days=int(start.min().day_of_week))
+        kinds = {v: _deadline(v) for v in s[todo].unique()}
+        hours = ((start - origin) / pd.Timedelta(hours=1)).to_numpy(float)
         for i in np.nonzero(todo.to_numpy())[0]:
-            m = _DURATION.match(s.iat[i])
-            t0 = start.iat[i]
-            if m is None or pd.isna(t0) or float(m[1]) <= 0:
+            d = kinds[s.iat[i]]
+            if d is None or hours[i] != hours[i]:
                 bad.iat[i] = True
                 continue
-            unit = (m[3] or "h").lower()
-            kind = ("working_days" if unit.startswith("工作日") or unit.startswith("working d")
-                    else "working_hours" if unit.startswith("工作") or unit.startswith("working")
-                    else "days" if unit[0] in "天日d" else "hours")
-            h0 = (t0 - origin) / pd.Timedelta(hours=1)
-            h1 = due_time(h0, Deadline(value=float(m[1]), unit=kind), cal)
-            due.iat[i] = origin + pd.Timedelta(hours=h1)
+            due.iat[i] = origin + pd.Timedelta(hours=due_time(hours[i], d, cal))
     return due, bad
+
+
+def _deadline(text: str):  # noqa: ANN202 - a Deadline or None
+    """``4小时`` → Deadline(4, hours); ``3工作日`` → Deadline(3, working_days); None if not one."""
+    from sim.scenario import Deadline
+
+    m = _DURATION.match(text)
+    if m is None or float(m[1]) <= 0:
+        return None
+    unit = (m[3] or "h").lower()
+    kind = ("working_days" if unit.startswith("工作日") or unit.startswith("working d")
+            else "working_hours" if unit.startswith("工作") or unit.startswith("working")
+            else "days" if unit[0] in "天日d" else "hours")
+    return Deadline(value=float(m[1]), unit=kind)
 
 
 def _extensions(raw: pd.Series, info: TimeInfo) -> tuple[pd.Series, np.ndarray, int]:

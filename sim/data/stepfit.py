@@ -308,6 +308,9 @@ def _input_warnings(cs: CaseSteps) -> list[str]:
     if cs.deadline_unreadable:
         out.append(f"{cs.deadline_unreadable:,} deadline(s) neither a time nor a duration "
                    "(e.g. 4小时, 2天, 3工作日): left out of the on-time rate")
+    if cs.extension_unreadable:
+        out.append(f"{cs.extension_unreadable:,} extension value(s) neither a time nor yes/no "
+                   "(是/否): read as not extended")
     if cs.satisfaction_unreadable:
         out.append(f"{cs.satisfaction_unreadable:,} satisfaction value(s) not a number: left out")
     return out
