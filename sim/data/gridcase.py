@@ -310,12 +310,19 @@ def _deadlines(raw: pd.Series, start: pd.Series, info: TimeInfo) -> tuple[pd.Ser
         origin = start.min().normalize() - pd.Timedelta(days=int(start.min().day_of_week))
         kinds = {v: _deadline(v) for v in s[todo].unique()}
         hours = ((start - origin) / pd.Timedelta(hours=1)).to_numpy(float)
-        for i in np.nonzero(todo.to_numpy())[0]:
-            d = kinds[s.iat[i]]
-            if d is None or hours[i] != hours[i]:
-                bad.iat[i] = True
+        texts = s.to_numpy(object)
+        due_h = np.full(len(s), np.nan)
+        for text, d in kinds.items():
+            rows = todo.to_numpy() & (texts == text)
+            if d is None:
                 continue
-            due.iat[i] = origin + pd.Timedelta(hours=due_time(hours[i], d, cal))
+            if d.unit in ("hours", "days"):  # the clock: one vectorised step
+                due_h[rows] = hours[rows] + due_time(0.0, d, cal)
+            else:
+                due_h[rows] = [due_time(h, d, cal) if h == h else np.nan for h in hours[rows]]
+        got = todo.to_numpy() & ~np.isnan(due_h)
+        bad[todo.to_numpy() & ~got] = True
+        due[got] = origin + pd.to_timedelta(due_h[got], unit="h")
     return due, bad
 
 
