@@ -26,12 +26,15 @@ def calibrate_command(
         help="Service-request log: CSV, a JSON list of requests, or JSON Lines (gzip is read "
              "transparently).")],
     format_: Annotated[str, typer.Option(
-        "--format", help="nyc311, open311 (GeoReport v2), or csv / json / jsonl for a log "
-                         "with its own column names.")],
+        "--format", help="nyc311, open311 (GeoReport v2), gridcase (a per-step case export, "
+                         "数字城管 / 12345), or csv / json / jsonl for a log with its own column "
+                         "names.")],
     column: Annotated[Optional[list[str]], typer.Option(
         "--column", help="FIELD=HEADER naming the log's column of a field (repeatable; fields "
-                         "id, created, closed, type, status, agency, lat, lon); FIELD=N (a "
-                         "column number) reads a file without a header line.")] = None,
+                         "id, created, closed, type, status, agency, lat, lon; for gridcase also "
+                         "filed, dispatched, handled, feedback, verified, channel, deadline, "
+                         "extended, satisfaction, unit); FIELD=N (a column number) reads a file "
+                         "without a header line.")] = None,
     mapping: Annotated[Optional[Path], typer.Option(
         help="Mapping file (default: sim/data/mapping_nyc311.yaml, or mapping_open311.yaml).")
     ] = None,

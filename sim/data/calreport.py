@@ -45,7 +45,9 @@ def _head(cal: "Calibration") -> list[str]:
              "average, so the scenario's category rates are the per-household rates below "
              "divided by that",
              "- personal data: only identifier, times, status, agency and request type were "
-             "read; no address, coordinates, free text or media link was kept or written."]
+             "read" + (" (and the step, source, deadline and satisfaction columns listed under "
+                       "Case steps)" if cal.steps is not None else "")
+             + "; no address, coordinates, free text or media link was kept or written."]
     if cal.warnings:
         lines += ["", "## Warnings", ""] + [f"- **warning**: {w}" for w in cal.warnings]
     return lines
