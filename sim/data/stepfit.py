@@ -157,6 +157,9 @@ def fit_steps(cs: CaseSteps, scenario: "Scenario") -> StepFit:
             if not_patrol.sum() >= MIN_DURATIONS:
                 rows, note = not_patrol, "cases not reported by patrol (the model adds the " \
                                          "worker's report time to patrol cases)"
+            elif "channel" in cs.columns:
+                note = (f"patrol cases included (only {int(not_patrol.sum())} others): the "
+                        "worker's report time is in it")
         if (a, b) == ("dispatched", "handled"):
             _fit_handling(cs, use, dept, scenario, out, warnings)
         d, c = step_durations(cs, a, b, rows)
