@@ -26,12 +26,15 @@ def calibrate_command(
         help="Service-request log: CSV, a JSON list of requests, or JSON Lines (gzip is read "
              "transparently).")],
     format_: Annotated[str, typer.Option(
-        "--format", help="nyc311, open311 (GeoReport v2), or csv / json / jsonl for a log "
-                         "with its own column names.")],
+        "--format", help="nyc311, open311 (GeoReport v2), gridcase (a per-step case export, "
+                         "数字城管 / 12345), or csv / json / jsonl for a log with its own column "
+                         "names.")],
     column: Annotated[Optional[list[str]], typer.Option(
         "--column", help="FIELD=HEADER naming the log's column of a field (repeatable; fields "
-                         "id, created, closed, type, status, agency, lat, lon); FIELD=N (a "
-                         "column number) reads a file without a header line.")] = None,
+                         "id, created, closed, type, status, agency, lat, lon; for gridcase also "
+                         "filed, dispatched, handled, feedback, verified, channel, deadline, "
+                         "extended, satisfaction, unit); FIELD=N (a column number) reads a file "
+                         "without a header line.")] = None,
     mapping: Annotated[Optional[Path], typer.Option(
         help="Mapping file (default: sim/data/mapping_nyc311.yaml, or mapping_open311.yaml).")
     ] = None,
@@ -209,52 +212,3 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def export_log_command(
-    cases: Annotated[Path, typer.Argument(
-        help="A run's case log (cases.parquet, from `gridsim run --out DIR`).")],
-    format_: Annotated[str, typer.Option(
-        "--format", help="Log format to write: open311 or nyc311.")],
-    out: Annotated[Path, typer.Option(help="CSV file to write.")],
-    start: Annotated[str, typer.Option(
-        help="Calendar date of model time 0 (a Monday keeps weekdays aligned).")] = "2024-01-01",
-    subtypes: Annotated[bool, typer.Option(
-        help="Write category.subtype as the service code / complaint type.")] = False,
-) -> None:
-    """Write a run's case log as an Open311- or NYC-311-style request log (for calibration)."""
-    import pandas as pd
-
-    from sim.cli.common import fail
-    from sim.data.servicelog import EXPORT_FORMATS, CalibrationError, cases_to_log
-
-    problems = []
-    if format_ not in EXPORT_FORMATS:
-        problems.append(("format", f"unknown format {format_!r}; allowed: "
-                                   f"{', '.join(EXPORT_FORMATS)}"))
-    try:
-        t0 = pd.Timestamp(start)
-    except ValueError:
-        problems.append(("start", f"not a date: {start!r}"))
-    if not cases.is_file():
-        problems.append(("", f"{cases}: file not found"))
-    if problems:
-        fail(CalibrationError(problems, "gridsim export-log"))
-        return
-    try:
-        frame = pd.read_parquet(cases)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is a user error here
-        fail(CalibrationError([("", f"not a readable case log: {err}")], str(cases)))
-        return
-    missing = [c for c in ("incident_id", "category", "subtype", "department", "t_report_h",
-                           "t_closed_h", "state") if c not in frame.columns]
-    if missing:
-        fail(CalibrationError([("", "not a gridsim case log: missing column(s) "
-                                    + ", ".join(missing))], str(cases)))
-        return
-    log = cases_to_log(frame, format_, start=str(t0.date()), subtypes=subtypes)
-    tmp = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    log.to_csv(tmp, index=False)
-    tmp.replace(out)
-    print(f"wrote {len(log):,} requests to {out}")

@@ -105,6 +105,7 @@ class Calibration:
     check_before: Any = None                       # the same, before --fit
     fitted: Any = None                             # sim.data.cohortfit.FitResult
     routing: dict[str, Any] = field(default_factory=dict)  # the log's requests as residents'
+    steps: Any = None                              # sim.data.stepfit.StepFit (gridcase)
 
     @property
     def hourly(self) -> tuple[float, ...]:
@@ -135,6 +136,8 @@ class Calibration:
         out.update(self.routing)
         if self.sizing is not None:
             out.update(self.sizing.overrides)
+        if self.steps is not None:
+            out.update(self.steps.overrides)
         return out
 
 
@@ -394,7 +397,13 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     from sim.data.replay import cohort_overrides
 
     cal.routing = cohort_overrides(base, {c for c, f in cal.categories.items() if f.requests})
-    city = scenario_with(base, {"city.households": int(round(hh)), **cal.routing})
+    if fmt == "gridcase":  # per-step case export: each step, channels, on-time rate, seasons
+        from sim.data.stepfit import fit_case_log
+
+        cal.steps = fit_case_log(log_path, mapping, base, columns=columns, tz=tz)
+        cal.warnings += cal.steps.warnings
+    city = scenario_with(base, {"city.households": int(round(hh)), **cal.routing,  # sized for
+                                **(cal.steps.overrides if cal.steps is not None else {})})  # steps
     cal.multiplier = city_multiplier(city)
     if size:
         from sim.data.sizing import size_for_log

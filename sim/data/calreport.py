@@ -45,7 +45,9 @@ def _head(cal: "Calibration") -> list[str]:
              "average, so the scenario's category rates are the per-household rates below "
              "divided by that",
              "- personal data: only identifier, times, status, agency and request type were "
-             "read; no address, coordinates, free text or media link was kept or written."]
+             "read" + (" (and the step, source, deadline and satisfaction columns listed under "
+                       "Case steps)" if cal.steps is not None else "")
+             + "; no address, coordinates, free text or media link was kept or written."]
     if cal.warnings:
         lines += ["", "## Warnings", ""] + [f"- **warning**: {w}" for w in cal.warnings]
     return lines
@@ -263,7 +265,8 @@ def fit_report(cal: "Calibration") -> str:
     head = _head(cal)
     lines = (head[:1] + _verdict(cal) + head[1:] + _rates(cal) + _types(cal) + _subtypes(cal)
              + _sizing(cal)
-             + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal))
+             + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal)
+             + (cal.steps.report_lines() if cal.steps is not None else []))
     return "\n".join(lines) + "\n"
 
 
