@@ -101,13 +101,16 @@ def grid_kpis_of(cases: pd.DataFrame, ctx: RunContext, grids: pd.DataFrame) -> p
 def write_grid_layer(layer: Any, out: Path) -> None:
     """``grids.geojson`` (RFC 7946: lon/lat, right-hand rings) and ``grids.parquet``
     (GeoParquet, CRS recorded) in ``out``, each written aside and renamed when complete."""
-    tmp = out / "grids.geojson.partial"
-    tmp.unlink(missing_ok=True)
-    layer.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
-    tmp_pq = out / "grids.parquet.partial"
-    layer.to_parquet(tmp_pq, index=False)
-    os.replace(tmp, out / "grids.geojson")
-    os.replace(tmp_pq, out / "grids.parquet")
+    tmp, tmp_pq = out / "grids.geojson.partial", out / "grids.parquet.partial"
+    try:
+        tmp.unlink(missing_ok=True)  # the GeoJSON driver does not overwrite
+        layer.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
+        layer.to_parquet(tmp_pq, index=False)
+        os.replace(tmp, out / "grids.geojson")
+        os.replace(tmp_pq, out / "grids.parquet")
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp_pq.unlink(missing_ok=True)
 
 
 def file_digest(path: Path) -> dict[str, Any]:

@@ -138,7 +138,9 @@ def unit_frame(city, level: str = "grid", lonlat: bool = True, attributes: bool 
             extra = pd.DataFrame({c: np.bincount(of_grid, weights=g[c], minlength=n)
                                   for c in ("households", "population", "area_km2", "cells")})
         frame = pd.concat([frame, extra.reset_index(drop=True)], axis=1)
-    polys = unit_polygons(city, level)
+    import shapely
+
+    polys = shapely.orient_polygons(unit_polygons(city, level))  # exteriors anticlockwise
     if lonlat:
         return gpd.GeoDataFrame(frame, geometry=to_lonlat(polys, geo.crs), crs="EPSG:4326")
     return gpd.GeoDataFrame(frame, geometry=polys, crs=geo.crs)
