@@ -14,7 +14,6 @@ from sim.run import run_scenario
 from sim.scenario import Scenario, load_scenario, scenario_with
 from sim.scenario.size import estimate
 from sim.world.city import build_city, grid_count
-from sim.world.geometry import to_lonlat, unit_polygons
 
 gpd = pytest.importorskip("geopandas")
 NYC = Path(__file__).resolve().parents[1] / "scenarios" / "nyc_map.yaml"
@@ -75,23 +74,14 @@ def test_hash_follows_file_content_not_place(nyc, tmp_path):
     assert Scenario().hash() == scenario_with(Scenario(), {}).hash()
 
 
-def write_grids_geojson(city, path: Path) -> None:
-    """The synthetic city's grids as a GeoJSON layer (lon/lat) with the unit ids (the
-    property names of a run's grids.geojson)."""
-    geoms = to_lonlat(unit_polygons(city, "grid"), city.geometry.crs)
-    gpd.GeoDataFrame({"grid": [f"g{i}" for i in range(city.n_grids)],
-                      "community": [f"c{k}" for k in city.community],
-                      "street": [f"s{k}" for k in city.street],
-                      "district": [f"d{k}" for k in city.district],
-                      "zone": city.zone, "households": city.households}, geometry=list(geoms),
-                     crs="EPSG:4326").to_file(path)
-
-
 def test_round_trip_of_the_synthetic_grids(tmp_path):
+    """The baseline's own grids.geojson (written by the run), read back through city.geometry at
+    level grid, gives the same grids, parents, households and areas, and runs like it."""
     base = scenario_with(Scenario(), {"run.days": 10, "run.warmup_days": 1})
+    first = run_scenario(base, seed=1)
+    first.write(tmp_path / "run")
     city = build_city(base.city, np.random.default_rng(1))
-    path = tmp_path / "grids.geojson"
-    write_grids_geojson(city, path)
+    path = tmp_path / "run" / "grids.geojson"
     geo = {"file": str(path), "level": "grid", "tolerance": 0.01,
            "fields": {"id": "grid", "households": "households", "community": "community",
                       "street": "street", "district": "district", "zone": "zone"}}
@@ -103,17 +93,32 @@ def test_round_trip_of_the_synthetic_grids(tmp_path):
     assert again.n_grids == city.n_grids
     assert again.n_communities == city.n_communities and again.n_streets == city.n_streets
     hh = dict(zip(again.geometry.ids["grid"], again.households))
-    assert all(np.isclose(hh[f"g{i}"], city.households[i], rtol=1e-9)
+    assert all(np.isclose(hh[str(i)], city.households[i], rtol=1e-9)
                for i in range(city.n_grids))
     area = dict(zip(again.geometry.ids["grid"], again.area_km2))
-    assert all(np.isclose(area[f"g{i}"], city.area_km2[i], rtol=0.01)
+    assert all(np.isclose(area[str(i)], city.area_km2[i], rtol=0.01)
                for i in range(city.n_grids))
     comm = {again.geometry.ids["grid"][i]: again.geometry.ids["community"][again.community[i]]
             for i in range(again.n_grids)}
-    assert all(comm[f"g{i}"] == f"c{city.community[i]}" for i in range(city.n_grids))
+    assert all(comm[str(i)] == str(city.community[i]) for i in range(city.n_grids))
     # the same households in the same places: the KPIs of a run agree within sampling noise
-    k0 = run_scenario(base, seed=1, keep_cases=False).kpis
+    k0 = first.kpis
     k1 = run_scenario(back, seed=1, keep_cases=False).kpis
     assert abs(k1["incidents_total"] / k0["incidents_total"] - 1) < 0.1
     assert abs(k1["on_time_rate"] - k0["on_time_rate"]) < 0.1
     json.dumps(k1)
+
+
+def test_a_real_map_run_writes_its_grids(nyc, tmp_path):
+    """A run on the real map writes grids.geojson: one feature per grid, with the file's own
+    NTA codes as streets (clipped cells are not noded alike: a full union, not a coverage one)."""
+    res = run_scenario(nyc, seed=2)
+    res.write(tmp_path)
+    layer = gpd.read_file(tmp_path / "grids.geojson")
+    city = build_city(nyc.city, np.random.default_rng(1))
+    assert len(layer) == city.n_grids
+    assert set(layer["street"]) == set(city.geometry.ids["street"][city.street])
+    assert all(code.startswith("SI") for code in layer["street"])  # Staten Island's NTA codes
+    assert layer.geometry.is_valid.all() and (layer.to_crs(city.geometry.crs).area > 0).all()
+    assert np.isclose(layer["households"].sum(), city.households.sum(), rtol=1e-9)
+    assert layer["incidents_total"].sum() == res.kpis["incidents_total"]

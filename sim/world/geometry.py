@@ -81,15 +81,18 @@ def cell_units(city, level: str) -> np.ndarray:  # city: sim.world.city.City
 
 def unit_polygons(city, level: str = "grid") -> np.ndarray:
     """One (Multi)Polygon per unit of ``level`` (index order), in metres in the city's CRS: the
-    union of the unit's cells (cells tile the land, so a coverage union is exact)."""
+    union of the unit's cells. The synthetic city's squares share their edges exactly, so a
+    coverage union is exact and fast; a real map's cells are clipped from its polygons, whose
+    edges need not be noded alike, so they take a full union."""
     import shapely
 
     unit = cell_units(city, level)
     order = np.argsort(unit, kind="stable")
     bounds = np.searchsorted(unit[order], np.arange(int(unit.max()) + 2))
     cells = city.geometry.cells[order]
-    return np.array([shapely.coverage_union_all(cells[a:b])
-                     for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
+    union = shapely.coverage_union_all if city.geometry.source == "synthetic" \
+        else shapely.union_all
+    return np.array([union(cells[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
 
 
 @lru_cache(maxsize=8)
