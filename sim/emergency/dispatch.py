@@ -137,8 +137,10 @@ class UnitDispatch:
             if hold > 0:
                 self.log("held", e, actor=u.id, responder=r, labels=self.labels(r), grid=target,
                          detail="no traffic control yet 无交通管制, held at the perimeter")
-                police = e.arrived_ev.setdefault(TRAFFIC_CONTROL, env.event())
-                yield env.timeout(hold) | police | over
+                wake = [env.timeout(hold), over]
+                if not isinstance(e.hazard, FloodState):  # the first police unit clears access
+                    wake.append(e.arrived_ev.setdefault(TRAFFIC_CONTROL, env.event()))
+                yield env.any_of(wake)
             if over.triggered:
                 self.log("stood_down", e, actor=u.id, responder=r, labels=self.labels(r),
                          grid=target)
@@ -224,11 +226,11 @@ class UnitDispatch:
         pool = self.m.worker_pools[g]
         n = min(fr.workers, pool.capacity)
         t_call = self.env.now
-        for _ in range(n):
-            if self.preempt:
+        if self.preempt:
+            for _ in range(n):
                 pool.take_now()
-            else:
-                ev = pool.acquire()
+        else:  # all asked for at once: they turn out together, in their place in the queue
+            for ev in [pool.acquire() for _ in range(n)]:
                 if ev is not None:
                     yield ev
         t0 = self.env.now

@@ -11,7 +11,7 @@ A mixin of :class:`sim.emergency.manager.EmergencyManager`; it works on the mana
   (``reignite_prob_per_min``); it is contained only when it is out *and* every supply is cut.
 - Access (``kind.access_delay_min``): a unit reaching the scene while no police unit holds
   traffic control waits at the perimeter that long, or until the police arrive (floods: only
-  into a grid whose roads are closed by the water).
+  into a grid whose roads are closed by the water, and only police in that grid help).
 - Levels by harm (``rules.harm_levels``, Decree 493): deaths, injured or direct loss raise the
   level as the severity does.
 """
@@ -139,9 +139,14 @@ class Outcomes:
     def _access_hold_h(self, e: Emergency, r: str, target: int) -> float:
         """Hours a unit of ``r`` arriving now at ``target`` is held at the perimeter (0: none)."""
         delay = e.cfg.access_delay_min
-        if delay <= 0 or r == TRAFFIC_CONTROL or e.on_scene.get(TRAFFIC_CONTROL, 0) > 0:
+        if delay <= 0 or r == TRAFFIC_CONTROL:
             return 0.0
-        if isinstance(e.hazard, FloodState) and not e.hazard.closed(target):
+        if isinstance(e.hazard, FloodState):  # police leading units in through that grid's water
+            if not e.hazard.closed(target) or any(
+                    u.responder == TRAFFIC_CONTROL and u.status == "on_scene" and u.grid == target
+                    for u in e.units):
+                return 0.0
+        elif e.on_scene.get(TRAFFIC_CONTROL, 0) > 0:
             return 0.0
         return delay / 60.0
 
