@@ -125,14 +125,20 @@ def markdown(res: dict, n_seeds: int, seconds: float) -> str:
         for rname, r in rules.items():
             lines.append(f"| {rname} | " + " | ".join(cell(r[k]) for k in COLUMNS) + " |")
         lines.append("")
-    verdicts = {d: {r: {k: v["verdict"] for k, v in x.items()} for r, x in rules.items()}
+    verdicts = {d: {r: {k: [v["verdict"], _round(v["mean"]), _round(v["half_width"])]
+                        for k, v in x.items()} for r, x in rules.items()}
                 for d, rules in res.items()}
     lines.append(f"<!-- verdicts {json.dumps(verdicts, ensure_ascii=False)} -->")
     return "\n".join(lines)
 
 
+def _round(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(f"{x:.4g}")
+
+
 def stored_verdicts(text: str | None = None) -> dict:
-    """The verdicts written in docs/emergency.md (drill -> rule -> KPI -> verdict)."""
+    """The verdicts written in docs/emergency.md: drill -> rule -> KPI -> [verdict, mean
+    difference, 95% half-width]."""
     text = DOC.read_text(encoding="utf-8") if text is None else text
     m = re.search(r"<!-- verdicts (\{.*\}) -->", text)
     return json.loads(m.group(1)) if m else {}
