@@ -101,6 +101,8 @@ def _num(x: float) -> str:
     a = abs(x)
     if a >= 1e5:
         return f"{x:+,.3g}".replace("e+0", "e").replace("e+", "e")
+    if a < 0.1:
+        return f"{x:+.2g}"
     return f"{x:+,.2f}" if a < 100 else f"{x:+,.0f}"
 
 

@@ -88,11 +88,10 @@ class Outcomes:
         if p is None:
             return
         in_zone = sum(p.zone.values())
-        self.log("people", e, grid=e.grid, value=p.killed, unit="dead", detail=(
-            f"in danger zone {in_zone:.1f}, led out/left {p.evacuated:.1f}, injured "
-            f"{p.injured:.2f} (waiting for care {p.waiting:.2f}), dead {p.killed:.2f}; "
-            f"在危险区 {in_zone:.1f} 人, 已疏散 {p.evacuated:.1f}, 受伤 {p.injured:.2f}, "
-            f"死亡 {p.killed:.2f}" + (f"; {why}" if why else "")))
+        self.log("people", e, grid=e.grid, value=p.killed, detail=(
+            f"in danger zone 在危险区 {in_zone:.1f}; evacuated 已疏散 {p.evacuated:.1f}; "
+            f"injured 受伤 {p.injured:.2f}; waiting for care 待救治 {p.waiting:.2f}; "
+            f"dead 死亡 {p.killed:.2f}" + (f"; {why}" if why else "")))
 
     # ----------------------------------------------------------------------------- supplies
     def _supplies_cut(self, e: Emergency) -> bool:
@@ -163,14 +162,14 @@ class Outcomes:
         best, why = -1, ""
         for k in range(3):
             reasons = [f"{x} {v:,.1f} ≥ {t:,.0f}" for x, v, t in (
-                ("deaths", dead, hl.deaths[k]), ("injured", hurt, hl.injured[k]),
-                ("loss ¥", loss, hl.loss_yuan[k])) if v >= t]
+                ("deaths 死亡", dead, hl.deaths[k]), ("injured 受伤", hurt, hl.injured[k]),
+                ("direct loss 直接损失 ¥", loss, hl.loss_yuan[k])) if v >= t]
             if reasons:
                 best, why = k + 1, "; ".join(reasons)
         if best < 0:
             return -1, ""
         defined = [i for i in self._levels(e) if i <= best]
-        return max(defined), f"harm (Decree 493): {why}"
+        return max(defined), f"harm 伤亡损失 (Decree 493 国务院令第493号): {why}"
 
     # -------------------------------------------------------------------------------- table
     def table(self) -> pd.DataFrame:
