@@ -19,7 +19,11 @@ Life of an emergency (all on the model's SimPy clock, in hours):
    first response. Shared crews are taken from routine work by priority: a routine case waits
    (``routine_work: wait``) or is pre-empted (``preempt``);
 5. at each tick the level rises when a trigger is crossed, and the shortfall is dispatched;
-6. contained (hazard gone / water below level IV): units stay ``mop_up_min`` and go home.
+6. contained (hazard gone and every supply cut / water below level IV): units stay
+   ``mop_up_min`` and go home; units that give care stay until every injured person is in care.
+
+What the response is for — people at risk, supply cut-off, traffic control and levels by harm —
+is in ``sim.emergency.outcomes``.
 """
 
 from __future__ import annotations
