@@ -55,7 +55,7 @@ RULES: dict[str, dict] = {
 #: KPI -> column heading
 COLUMNS: dict[str, str] = {
     "em_containment_min": "containment (min)", "em_damage_yuan": "damage (¥)",
-    "em_injured": "injured", "em_killed": "killed", "em_exposure_person_h": "exposure (person-h)",
+    "em_injured": "injured", "em_killed": "killed", "em_exposure_h": "exposure (person-h)",
     "em_time_to_care_min": "time to care (min)",
     "em_routine_cases_delayed": "routine cases delayed", "mean_crew_wait_h": "routine crew wait (h)"}
 

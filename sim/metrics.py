@@ -208,7 +208,7 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                    "Σ over E of the people injured in a danger zone (explosions included)"),
     "em_killed": ("People killed", "死亡人数", "people",
                   "Σ over E of the injured who died waiting for care"),
-    "em_exposure_person_h": ("Exposure time", "暴露时长", "person-h",
+    "em_exposure_h": ("Exposure time", "暴露时长", "person-h",
                              "Σ over E of person-hours spent in a danger zone while the hazard "
                              "was live there"),
     "em_time_to_care_min": ("Time to care", "伤员救治等待时间", "min",
@@ -484,8 +484,8 @@ def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,
         "em_people_evacuated": float(e.people_evacuated.sum()),
         "em_injured": float(e.injured.sum()),
         "em_killed": float(e.killed.sum()),
-        "em_exposure_person_h": float(e.exposure_person_h.sum()),
-        "em_time_to_care_min": float(e.care_wait_person_min.sum() / e.injured.sum())
+        "em_exposure_h": float(e.exposure_h.sum()),
+        "em_time_to_care_min": float(e.care_wait_min.sum() / e.injured.sum())
         if e.injured.sum() > 0 else nan,
         "em_roads_closed_grid_h": float(e.roads_closed_grid_h.sum()),
     }

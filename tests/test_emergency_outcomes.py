@@ -169,7 +169,7 @@ def test_everyone_is_accounted_for(path):
         t = d.table()
         assert k["em_killed"] == pytest.approx(t.killed.sum())
         assert k["em_time_to_care_min"] == pytest.approx(
-            t.care_wait_person_min.sum() / t.injured.sum())
+            t.care_wait_min.sum() / t.injured.sum())
 
 
 def test_the_ambulance_decides_the_injured_outcome():
@@ -195,7 +195,7 @@ def test_police_evacuation_lowers_exposure_and_injuries():
     none.run()
     kb, kn = base.kpis(), none.kpis()
     assert kb["em_people_exposed"] == pytest.approx(kn["em_people_exposed"])
-    assert kb["em_exposure_person_h"] < kn["em_exposure_person_h"]
+    assert kb["em_exposure_h"] < kn["em_exposure_h"]
     assert kb["em_injured"] < kn["em_injured"]
 
 
@@ -283,7 +283,7 @@ def test_grid_workers_time_on_scene_is_taken_from_patrol():
 # ------------------------------------------------------------------------------------ catalogue
 def test_outcome_kpis_are_in_the_catalogue():
     for key in ("em_people_exposed", "em_people_evacuated", "em_injured", "em_killed",
-                "em_exposure_person_h", "em_time_to_care_min", "em_roads_closed_grid_h"):
+                "em_exposure_h", "em_time_to_care_min", "em_roads_closed_grid_h"):
         en, zh, unit, formula = KPI_DEFINITIONS[key]
         assert en and zh and unit and formula
 

@@ -196,8 +196,8 @@ class Outcomes:
                 "people_exposed": p.exposed if p else 0.0,
                 "people_evacuated": p.evacuated if p else 0.0,
                 "injured": p.injured if p else 0.0, "killed": p.killed if p else 0.0,
-                "exposure_person_h": p.exposure_min / 60.0 if p else 0.0,
-                "care_wait_person_min": p.wait_min if p else 0.0,
+                "exposure_h": p.exposure_min / 60.0 if p else 0.0,
+                "care_wait_min": p.wait_min if p else 0.0,
                 "roads_closed_grid_h": getattr(e.hazard, "closed_grid_h", 0.0),
                 "reignitions": e.reignitions})
         return pd.DataFrame(rows, columns=EMERGENCY_COLUMNS)
@@ -208,5 +208,5 @@ EMERGENCY_COLUMNS = [
     "t_full_joint_h", "t_contained_h", "t_lead_notified_h", "t_lead_arrived_h", "max_level",
     "max_level_rank", "severity", "grids_affected", "damage_yuan", "people_affected",
     "units_sent", "mutual_aid_units", "routine_cases_delayed", "people_exposed",
-    "people_evacuated", "injured", "killed", "exposure_person_h", "care_wait_person_min",
+    "people_evacuated", "injured", "killed", "exposure_h", "care_wait_min",
     "roads_closed_grid_h", "reignitions"]
