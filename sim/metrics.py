@@ -201,6 +201,26 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
     "em_lead_5min_share": ("Lead on scene within 5 min", "牵头力量5分钟到场率", "share",
                            "alarmed E whose lead responder's first unit arrived ≤ 5 min after "
                            "the lead was notified / alarmed E (fire norm: 5 min)"),
+    # What the joint response is for (kind.people; expected numbers, sim.emergency.people)
+    "em_people_exposed": ("People exposed", "暴露人数", "people",
+                          "Σ over E of the people in a danger zone (occupants_share of the "
+                          "residents of every grid the hazard reached)"),
+    "em_people_evacuated": ("People evacuated", "疏散人数", "people",
+                            "Σ over E of the people who left a danger zone unhurt, led out by "
+                            "police, grid workers … or by themselves"),
+    "em_injured": ("People injured", "受伤人数", "people",
+                   "Σ over E of the people injured in a danger zone (explosions included)"),
+    "em_killed": ("People killed", "死亡人数", "people",
+                  "Σ over E of the injured who died waiting for care"),
+    "em_exposure_h": ("Exposure time", "暴露时长", "person-h",
+                             "Σ over E of person-hours spent in a danger zone while the hazard "
+                             "was live there"),
+    "em_time_to_care_min": ("Time to care", "伤员救治等待时间", "min",
+                            "Σ over E of the injured's person-minutes waiting for care / Σ "
+                            "injured (mean wait of an injured person)"),
+    "em_roads_closed_grid_h": ("Roads closed by water", "道路积水封闭时长", "grid-h",
+                               "Σ over E of grid-hours with the water at or above the road "
+                               "closure depth"),
 }
 
 
@@ -216,6 +236,8 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "share": ("{:.1%}", "{:+.1%}"), "count": ("{:,.0f}", "{:+,.0f}"),
     "yuan": ("¥{:,.0f}", "{:+,.0f} ¥"), "h": ("{:,.2f} h", "{:+,.2f} h"),
     "min": ("{:,.1f} min", "{:+,.1f} min"), "level": ("", "{:+.0f}"),
+    "people": ("{:,.1f}", "{:+,.1f}"), "person-h": ("{:,.1f} person-h", "{:+,.1f} person-h"),
+    "grid-h": ("{:,.1f} grid-h", "{:+,.1f} grid-h"),
 }
 
 
@@ -488,6 +510,14 @@ def emergency_kpis(table: pd.DataFrame | None, warmup_h: float = 0.0,
         "em_mutual_aid_units": float(e.mutual_aid_units.sum()),
         "em_routine_cases_delayed": float(e.routine_cases_delayed.sum()),
         "em_lead_5min_share": _share(int((lead_t <= 5.0 + 1e-9).sum()), len(alarmed)),
+        "em_people_exposed": float(e.people_exposed.sum()),
+        "em_people_evacuated": float(e.people_evacuated.sum()),
+        "em_injured": float(e.injured.sum()),
+        "em_killed": float(e.killed.sum()),
+        "em_exposure_h": float(e.exposure_h.sum()),
+        "em_time_to_care_min": float(e.care_wait_min.sum() / e.injured.sum())
+        if e.injured.sum() > 0 else nan,
+        "em_roads_closed_grid_h": float(e.roads_closed_grid_h.sum()),
     }
 
 

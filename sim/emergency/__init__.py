@@ -2,8 +2,11 @@
 escalation IV → I, mutual aid, and the trainer's :class:`Drill`.
 
 Modules: ``stations`` (where units are based, who is free), ``hazards`` (fire / gas / crowd growth,
-rain-driven waterlogging), ``manager`` (the emergencies of one model run: dispatch, escalation,
-the event trace), ``drill`` (step-by-step API and narrative), ``cli`` (``gridsim drill``).
+rain-driven waterlogging), ``people`` (exposed, evacuated, injured, cared for, killed),
+``manager`` (the emergencies of one model run: command, escalation, the event trace) with its
+halves ``dispatch`` (units, mutual aid, grid workers) and ``outcomes`` (people, supply cut-off,
+traffic control, levels by harm, the table), ``drill`` (step-by-step API and narrative);
+the command line is ``sim.cli.drill`` (``gridsim drill``).
 The scenario section is ``sim.scenario.emergency.EmergencyConfig``; KPIs are in ``sim.metrics``.
 """
 

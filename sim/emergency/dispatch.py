@@ -13,6 +13,7 @@ import numpy as np
 import simpy
 
 from sim.emergency.hazards import FloodState
+from sim.emergency.outcomes import TRAFFIC_CONTROL
 from sim.emergency.stations import EMERGENCY_PRIORITY, Station, Unit
 from sim.scenario.emergency import GRID_WORKER, LEVELS, Responder
 from sim.world.calendar import in_window
@@ -88,6 +89,7 @@ class UnitDispatch:
                 self.log("preempted", e, actor="routine", responder=r, labels=self.labels(r),
                          grid=st.grid, detail=f"case {cid} at {st.id} 案卷 {cid}")
         req = pool.request(priority=EMERGENCY_PRIORITY, preempt=preempt)
+        req.responder = r
         e.pending.append(req)
         self.env.process(self._unit_life(e, r, st, req, target, mutual_aid, backup))
 
@@ -103,7 +105,7 @@ class UnitDispatch:
         env = self.env
         yield req
         e.pending.remove(req)
-        if e.done.triggered or (backup and not self._backup_useful(e, r, st, target)):
+        if self._over(e, r) or (backup and not self._backup_useful(e, r, st, target)):
             st.pool.release(req)
             return
         if backup:
@@ -128,16 +130,25 @@ class UnitDispatch:
                  detail=f"{kind} {st.id}" + ("; mutual_aid" if mutual_aid else "")
                  + ("; backup" if backup else ""))
         on_scene = False
+        over = e.cleared if self._cares(e, r) else e.done
         try:
             yield env.timeout(u.t_arrive_h - env.now)
-            if e.done.triggered:
+            hold = 0.0 if over.triggered else self._access_hold_h(e, r, target)
+            if hold > 0:
+                self.log("held", e, actor=u.id, responder=r, labels=self.labels(r), grid=target,
+                         detail="no traffic control yet 无交通管制, held at the perimeter")
+                wake = [env.timeout(hold), over]
+                if not isinstance(e.hazard, FloodState):  # the first police unit clears access
+                    wake.append(e.arrived_ev.setdefault(TRAFFIC_CONTROL, env.event()))
+                yield env.any_of(wake)
+            if over.triggered:
                 self.log("stood_down", e, actor=u.id, responder=r, labels=self.labels(r),
                          grid=target)
             else:
                 on_scene = True
                 u.status = "on_scene"
                 self._arrived(e, r, u, target)
-                yield e.done
+                yield over
                 yield env.timeout(R.mop_up_min / 60.0)
                 on_scene = False
                 e.on_scene[r] -= 1
@@ -180,6 +191,7 @@ class UnitDispatch:
             ev = e.arrived_ev.setdefault(r, self.env.event())
             if not ev.triggered:
                 ev.succeed()
+            self._start_cutoff(e, r)
         self._check_full(e)
 
     def _check_full(self, e: Emergency) -> None:
@@ -200,21 +212,43 @@ class UnitDispatch:
 
     def _grid_workers(self, e: Emergency, grid: int | None = None):
         """Grid workers of ``grid`` (the emergency's own, or one it spread to: cross-grid
-        linkage 跨网格联动) turn out: evacuation, cordon, and their ``grid_worker`` control."""
+        linkage 跨网格联动) turn out: evacuation, cordon, and their ``grid_worker`` control.
+
+        They are the beat's workers (``GridModel.worker_pools``): with ``routine_work: wait``
+        each first finishes the routine duty in hand (the emergency waits); with ``preempt`` they
+        leave it at once (the routine duties wait). The hours they spend on the emergency inside
+        patrol hours are taken from patrol (``WorkerPool.release_from``)."""
         fr = self.rules.first_responders
         g = e.grid if grid is None else grid
         delay = fr.arrive_min.ppf(self.rng.random())
         if not in_window(self.env.now, self.m.scenario.patrol.hours):
             delay += fr.off_duty_extra_min
+        pool = self.m.worker_pools[g]
+        n = min(fr.workers, pool.capacity)
+        t_call = self.env.now
+        if self.preempt:
+            for _ in range(n):
+                pool.take_now()
+        else:  # all asked for at once: they turn out together, in their place in the queue
+            for ev in [pool.acquire() for _ in range(n)]:
+                if ev is not None:
+                    yield ev
+        t0 = self.env.now
+        if t0 > t_call:
+            self.log("queued", e, actor=f"{n} workers", responder=GRID_WORKER,
+                     labels=GRID_WORKER_LABELS, grid=g,
+                     detail=f"finishing routine duties 完成日常任务 ({60 * (t0 - t_call):.1f} min)")
         yield self.env.timeout(delay / 60.0)
-        if e.done.triggered:
-            return
-        e.workers_on_scene += fr.workers
-        what = "evacuation and cordon 疏散警戒" if grid is None else \
-            "cross-grid linkage, evacuation and cordon 跨网格联动 疏散警戒"
-        self.log("arrived", e, actor=f"{fr.workers} workers", responder=GRID_WORKER,
-                 labels=GRID_WORKER_LABELS, grid=g, detail=what)
-        if math.isnan(e.t_first):
-            e.t_first = self.env.now
+        if not e.done.triggered:
+            e.workers_on_scene += fr.workers
+            what = "evacuation and cordon 疏散警戒" if grid is None else \
+                "cross-grid linkage, evacuation and cordon 跨网格联动 疏散警戒"
+            self.log("arrived", e, actor=f"{fr.workers} workers", responder=GRID_WORKER,
+                     labels=GRID_WORKER_LABELS, grid=g, detail=what)
+            if math.isnan(e.t_first):
+                e.t_first = self.env.now
+            yield e.done
+        for _ in range(n):
+            pool.release_from(t0)
 
     # ---------------------------------------------------------------------------- the hazard

@@ -136,7 +136,8 @@ class Drill:
                 "severity": h.severity, "unit": e.cfg.hazard.unit,
                 "alarmed": not math.isnan(e.t_alarm), "contained": not math.isnan(e.t_contained),
                 "units_on_scene": dict(e.on_scene), "units_sent": e.units_sent,
-                "damage_yuan": h.damage_yuan(), "people_affected": h.people_affected()})
+                "damage_yuan": h.damage_yuan(), "people_affected": h.people_affected(),
+                **_people_state(e.people)})
             if isinstance(h, FloodState):
                 d = h.depth_cm
                 hazard += [{"emergency": e.id, "grid": int(g), "value": float(d[g])}
@@ -173,3 +174,12 @@ class Drill:
 
     def write_trace(self, path: str | Path) -> None:
         write_trace(self.events, path)
+
+
+def _people_state(p: Any) -> dict[str, float]:
+    """People at risk now (zeros when the kind has no ``people``)."""
+    if p is None:
+        return {"in_danger_zone": 0.0, "people_evacuated": 0.0, "injured": 0.0,
+                "waiting_for_care": 0.0, "killed": 0.0}
+    return {"in_danger_zone": float(sum(p.zone.values())), "people_evacuated": p.evacuated,
+            "injured": p.injured, "waiting_for_care": p.waiting, "killed": p.killed}

@@ -49,6 +49,7 @@ class GrowthState:
         self.s: dict[int, float] = {origin: cfg.initial}
         self.burned = cfg.initial
         self.burned_by_grid: dict[int, float] = {origin: cfg.initial}
+        self.growth_factor = 1.0  # cfg.cut_growth_factor once every supply is cut
 
     @property
     def severity(self) -> float:
@@ -71,7 +72,7 @@ class GrowthState:
             s = self.s[g]
             c = control * s / total if total > 0 else 0.0
             used = min(1.0, self.burned_by_grid[g] / cfg.capacity_per_grid)
-            r = cfg.growth_per_min * (1.0 - used)
+            r = cfg.growth_per_min * self.growth_factor * (1.0 - used)
             s1, integral = _grow(s, r - cfg.burnout_per_min * used, c, dt_min)
             grown = min(r * integral, cfg.capacity_per_grid - self.burned_by_grid[g])
             self.s[g] = s1
@@ -118,6 +119,7 @@ class FloodState:
         self._history: deque[np.ndarray] = deque(maxlen=report_delay_ticks + 1)
         self._history.append(np.zeros(n))
         self.household_h = 0.0
+        self.closed_grid_h = 0.0  # grid-hours with the roads closed (depth ≥ road_closure_cm)
         self.reached = np.zeros(n, dtype=bool)
 
     def rain_mm_per_h(self, t_h: float) -> float:
@@ -152,6 +154,11 @@ class FloodState:
         wet = d >= cfg.affecting_depth_cm
         self.reached |= wet
         self.household_h += float(self.city.households[wet].sum()) * dt_h
+        self.closed_grid_h += float(np.count_nonzero(d >= cfg.road_closure_cm)) * dt_h
+
+    def closed(self, grid: int) -> bool:
+        """The roads of ``grid`` are closed by the water now."""
+        return bool(self.depth_cm[grid] >= self.cfg.road_closure_cm)
 
     def contained(self, threshold_cm: float) -> bool:
         return bool(self.depth_cm.max() < threshold_cm)

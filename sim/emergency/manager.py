@@ -19,7 +19,11 @@ Life of an emergency (all on the model's SimPy clock, in hours):
    first response. Shared crews are taken from routine work by priority: a routine case waits
    (``routine_work: wait``) or is pre-empted (``preempt``);
 5. at each tick the level rises when a trigger is crossed, and the shortfall is dispatched;
-6. contained (hazard gone / water below level IV): units stay ``mop_up_min`` and go home.
+6. contained (hazard gone and every supply cut / water below level IV): units stay
+   ``mop_up_min`` and go home; units that give care stay until every injured person is in care.
+
+What the response is for — people at risk, supply cut-off, traffic control and levels by harm —
+is in ``sim.emergency.outcomes``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import simpy
 
 from sim.emergency.dispatch import GRID_WORKER_LABELS, UnitDispatch
 from sim.emergency.hazards import FloodState, GrowthState
+from sim.emergency.outcomes import Outcomes
+from sim.emergency.people import People
 from sim.emergency.stations import OUT_OF_SERVICE_PRIORITY, Station, Unit, station_grids
 from sim.emergency.trace import TRACE_COLUMNS
 from sim.scenario.emergency import GRID_WORKER, LEVELS, WARNING_COLOURS, EmergencyKind, FloodHazard
@@ -77,9 +83,13 @@ class Emergency:
     routine_delayed: set[int] = field(default_factory=set)
     warning: int = -1
     ignited: bool = False
+    cleared: simpy.Event | None = None  # every injured person in care (after containment)
+    people: People | None = None
+    cut: dict[str, float] = field(default_factory=dict)  # supply (responder) -> time cut
+    reignitions: int = 0
 
 
-class EmergencyManager(UnitDispatch):
+class EmergencyManager(UnitDispatch, Outcomes):
     """Owns the stations, units and emergencies of a :class:`~sim.engine.model.GridModel`."""
 
     def __init__(self, model: "GridModel"):
@@ -201,7 +211,9 @@ class EmergencyManager(UnitDispatch):
                 raise ValueError(f"a {kind} needs a grid")
             g = int(grid)
             hz = GrowthState(k.hazard, g, self.city)
-        e = Emergency(eid, kind, k, g, self.env.now, hz, self.env.event())
+        e = Emergency(eid, kind, k, g, self.env.now, hz, self.env.event(),
+                      cleared=self.env.event())
+        self._new_people(e)
         self.emergencies.append(e)
         h = k.hazard
         self.log("occurred", e, grid=g, value=hz.severity, unit=h.unit,
@@ -222,6 +234,7 @@ class EmergencyManager(UnitDispatch):
         return [i for i, lv in enumerate(LEVELS) if lv in e.cfg.plan.levels]
 
     def _level_reached(self, e: Emergency) -> int:
+        """The highest level whose trigger (severity, grids) or harm threshold is reached."""
         sev = e.hazard.severity
         n = getattr(e.hazard, "n_grids", 1)
         best = self._levels(e)[0]
@@ -229,7 +242,7 @@ class EmergencyManager(UnitDispatch):
             lv = e.cfg.plan.levels[LEVELS[i]]
             if sev >= self._trigger(e, LEVELS[i]) or (lv.trigger_grids and n >= lv.trigger_grids):
                 best = i
-        return best
+        return max(best, self._harm_level(e)[0])
 
     def _alarm(self, e: Emergency) -> None:
         if not math.isnan(e.t_alarm) or e.done.triggered:
@@ -287,7 +300,7 @@ class EmergencyManager(UnitDispatch):
             ev.callbacks.append(lambda _e: self._notify(e, r, detail="relayed by the lead 牵头单位转告"))
 
     def _notify(self, e: Emergency, r: str, n: int | None = None, detail: str = "") -> None:
-        if e.done.triggered or r in e.notified:
+        if self._over(e, r) or r in e.notified:
             return
         e.notified[r] = self.env.now
         e.arrived_ev.setdefault(r, self.env.event())
@@ -304,8 +317,9 @@ class EmergencyManager(UnitDispatch):
         k = 0
         while k < len(e.seq_order):
             r = e.seq_order[k]
-            if e.done.triggered:
-                break
+            if e.cleared.triggered or (e.done.triggered and not self._cares(e, r)):
+                k += 1
+                continue
             if k > 0 and self.rules.command == "lead":
                 yield self.env.timeout(self.rules.relay_min / 60.0)
             self._notify(e, r, detail=f"sequential, step {k + 1}")
@@ -324,8 +338,10 @@ class EmergencyManager(UnitDispatch):
         e.max_level = max(e.max_level, level)
         lv = LEVELS[level]
         trig = self._trigger(e, lv)
+        harm, harm_why = self._harm_level(e)
         detail = why if first else (
             f"{why}: trigger {trig:g} crossed" if e.hazard.severity >= trig
+            else f"{why}: {harm_why}" if harm >= level
             else f"{why}: {e.hazard.n_grids} grids affected")
         self.log("level_declared", e, actor="platform" if self.rules.command == "platform"
                  else "lead", grid=e.grid, level=lv, value=e.hazard.severity,
@@ -333,6 +349,8 @@ class EmergencyManager(UnitDispatch):
         if first:
             return
         for r, n in self._required(e).items():
+            if self._over(e, r):
+                continue
             if r in e.notified:
                 self._top_up(e, r)
             elif n > 0 and e.seq_running:
@@ -360,13 +378,16 @@ class EmergencyManager(UnitDispatch):
                 effect = e.cfg.hazard.control_per_unit_per_min
                 control = sum(effect.get(r, 0.0) * n for r, n in e.on_scene.items())
                 control += effect.get(GRID_WORKER, 0.0) * e.workers_on_scene
-                cordon = e.workers_on_scene > 0 or e.on_scene.get("police", 0) > 0
+                cordon = any((e.workers_on_scene if r == GRID_WORKER else e.on_scene.get(r, 0)) > 0
+                             for r in e.cfg.hazard.cordon_by)
                 for g in h.step(tick, control, cordon, self.rng_spread):
                     self.log("spread", e, grid=g, value=h.severity, unit=e.cfg.hazard.unit,
                              detail=f"{h.n_grids} grids")
                     if self.rules.first_responders.enabled and not math.isnan(e.t_alarm):
                         self.env.process(self._grid_workers(e, g))
                 self._maybe_ignite(e)
+                self._maybe_reignite(e)
+            self._people_step(e, tick)
             if not math.isnan(e.t_decision):
                 self._escalate(e)
             for u in e.units:
@@ -381,11 +402,23 @@ class EmergencyManager(UnitDispatch):
                          unit=e.cfg.hazard.unit, detail="" if not math.isnan(e.t_alarm)
                          else "no warning was raised 未达预警")
                 for req in list(e.pending):
-                    if not req.triggered:
+                    if not req.triggered and not self._cares(e, req.responder):
                         req.cancel()
                         e.pending.remove(req)
                 e.done.succeed()
+                yield from self._until_cleared(e)
                 return
+
+    def _until_cleared(self, e: Emergency):
+        """After containment: the injured still waiting are taken into care (or die)."""
+        p, tick = e.people, self.cfg.tick_min
+        while p is not None and not p.cleared:
+            yield self.env.timeout(tick / 60.0)
+            self._people_step(e, tick)
+            self._escalate(e)  # deaths may still cross a threshold (more ambulances)
+        if p is not None and p.injured > 0:
+            self._log_people(e, "every injured person in care 伤员全部得到救治")
+        e.cleared.succeed()
 
     def _maybe_ignite(self, e: Emergency) -> None:
         """A gas leak at its explosive limit may explode and start a fire there (once)."""
@@ -397,8 +430,10 @@ class EmergencyManager(UnitDispatch):
             if e.hazard.s[g] >= cfg.ignite_at and self.rng_spread.random() < p_tick:
                 e.ignited = True
                 new = self.cfg.kinds[cfg.ignites]
+                hurt = e.people.explode(g) if e.people is not None else 0.0
                 self.log("ignited", e, grid=g, value=e.hazard.s[g], unit=cfg.unit,
-                         detail=f"{new.label_en} {new.label_zh} breaks out")
+                         detail=f"{new.label_en} {new.label_zh} breaks out"
+                         + (f"; {hurt:.1f} injured 受伤" if hurt > 0 else ""))
                 self.start(cfg.ignites, g, alarm_after_min=0.0)  # an explosion is heard
                 self._alarm(e)
                 return
@@ -413,7 +448,7 @@ class EmergencyManager(UnitDispatch):
                     and float(h.depth_cm.max()) == 0.0
             rising = h.rain_mm_per_h(self.env.now) * cfg.runoff_coefficient > cfg.drainage_mm_per_h
             return not rising and h.severity < self._trigger(e, LEVELS[self._levels(e)[0]])
-        return not math.isnan(e.t_alarm) and h.contained
+        return not math.isnan(e.t_alarm) and h.contained and self._supplies_cut(e)
 
     def _flood_warnings(self, e: Emergency) -> None:
         h = e.hazard
@@ -462,6 +497,7 @@ class EmergencyManager(UnitDispatch):
         else:
             for g, s in sorted(h.s.items()):
                 self.log("hazard", e, grid=g, value=s, unit=unit)
+        self._log_people(e)
 
     # --------------------------------------------------------------------------- trainer's API
     def unit_out_of_service(self, unit_id: str) -> None:
@@ -526,32 +562,3 @@ class EmergencyManager(UnitDispatch):
                          "status": u.status, "emergency": u.emergency, "x_km": float(x),
                          "y_km": float(y), "shared_with_routine": u.station.shared})
         return pd.DataFrame(rows)
-
-    def table(self) -> pd.DataFrame:
-        """One row per emergency (the KPIs in ``sim.metrics`` are computed from it)."""
-        rows = []
-        for e in self.emergencies:
-            lead = e.cfg.plan.lead
-            rows.append({
-                "emergency": e.id, "kind": e.kind, "grid": e.grid, "t_occur_h": e.t_occur,
-                "t_alarm_h": e.t_alarm, "t_decision_h": e.t_decision,
-                "t_first_response_h": e.t_first, "t_full_joint_h": e.t_full,
-                "t_contained_h": e.t_contained,
-                "t_lead_notified_h": e.notified.get(lead, math.nan),
-                "t_lead_arrived_h": e.first_by.get(lead, math.nan),
-                "max_level": LEVELS[e.max_level] if e.max_level >= 0 else "",
-                "max_level_rank": e.max_level + 1, "severity": e.hazard.severity,
-                "grids_affected": getattr(e.hazard, "n_grids", int(
-                    getattr(e.hazard, "reached", np.zeros(1)).sum())),
-                "damage_yuan": e.hazard.damage_yuan(),
-                "people_affected": e.hazard.people_affected(),
-                "units_sent": e.units_sent, "mutual_aid_units": e.mutual_aid_units,
-                "routine_cases_delayed": len(e.routine_delayed)})
-        return pd.DataFrame(rows, columns=EMERGENCY_COLUMNS)
-
-
-EMERGENCY_COLUMNS = [
-    "emergency", "kind", "grid", "t_occur_h", "t_alarm_h", "t_decision_h", "t_first_response_h",
-    "t_full_joint_h", "t_contained_h", "t_lead_notified_h", "t_lead_arrived_h", "max_level",
-    "max_level_rank", "severity", "grids_affected", "damage_yuan", "people_affected",
-    "units_sent", "mutual_aid_units", "routine_cases_delayed"]

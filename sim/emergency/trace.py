@@ -39,6 +39,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "preempted": ("中断", "routine case pre-empted"),
     "out_of_service": ("停用", "out of service"),
     "back_in_service": ("恢复", "back in service"),
+    "held": ("受阻", "held at the perimeter"),
+    "supply_cut": ("切断气源电源", "cut off its supply"),
+    "reignited": ("复燃", "flared up again"),
+    "people": ("人员", "people"),
     "hazard": ("态势", "hazard update"),
 }
 
@@ -71,8 +75,12 @@ def narrate(row: dict, verbose: bool = False) -> str | None:
         station = d.split(";")[0]
         text = (f"{who_zh} {who_en} unit {actor} {zh} dispatched from {station} "
                 f"({dist:.1f} km, grid {row['to_grid']}){ma}")
+    elif a == "supply_cut":
+        text = f"{who_zh} {who_en} {zh} {en}" + (f" ({d})" if d else "")
+    elif a == "people":
+        text = f"{zh} {en}: {d}"
     elif a in ("arrived", "returning", "back", "stood_down", "withdrawn", "out_of_service",
-               "back_in_service", "queued"):
+               "back_in_service", "queued", "held"):
         where = f" at grid {row['grid']}" if a == "arrived" and row["grid"] >= 0 else ""
         text = f"{who_zh} {who_en} unit {actor} {zh} {en}{where}" + (f" ({d})" if d else "")
         if row["responder"] == "grid_worker":
@@ -86,7 +94,8 @@ def narrate(row: dict, verbose: bool = False) -> str | None:
         text = f"{who_zh} {who_en}: {d} {zh} warning at grid {row['grid']} ({val:,.1f} {unit})"
     elif a == "notified":
         text = f"{who_zh} {who_en} {zh} notified" + (f" ({d})" if d else "")
-    elif a in ("occurred", "alarm", "spread", "ignited", "contained", "full_joint_response"):
+    elif a in ("occurred", "alarm", "spread", "ignited", "contained", "full_joint_response",
+               "reignited"):
         extra = f" ({val:,.0f} {unit})" if not math.isnan(val) and unit else ""
         where = f"at grid {row['grid']}" if row["grid"] >= 0 else "city-wide 全域"
         text = f"{who_zh} {who_en} {zh} {en} {where}{extra}" + (

@@ -44,9 +44,16 @@ class Slots:
         self.waits += 1
         return ev
 
+    def take_now(self) -> None:
+        """Take a server at once even if none is free (an emergency drawing a worker off
+        routine work): the pool is over capacity, and waiting processes get servers only
+        once it is back under it."""
+        self.count += 1
+
     def release(self) -> None:
-        """Give a server back; the longest-waiting process, if any, gets it."""
-        if self.queue:
+        """Give a server back; the longest-waiting process, if any, gets it (unless servers
+        were taken beyond capacity with :meth:`take_now`: then the pool shrinks back first)."""
+        if self.queue and self.count <= self.capacity:
             self.queue.popleft().succeed()
         else:
             self.count -= 1

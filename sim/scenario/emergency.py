@@ -110,6 +110,9 @@ def _default_responders() -> dict[str, Responder]:
         "medical": R(label_en="Emergency medical (120)", label_zh="120急救", unit_code="A",
                      placement="district_km2", station_district_km2=10.0, units_per_station=2,
                      turnout_min=1.0, speed_kmh=35),
+        "power": R(label_en="Power supply company", label_zh="供电", unit_code="E",
+                   placement="district_km2", station_district_km2=20.0, units_per_station=1,
+                   turnout_min=3.0, speed_kmh=30),
     }
 
 
@@ -191,6 +194,18 @@ class GrowthHazard(_Model):
                                        description="per neighbouring grid, per minute")
     cordon_spread_factor: float = Field(default=0.5, ge=0, le=1,
                                         description="spread × this once a cordon is up")
+    cordon_by: tuple[str, ...] = Field(
+        default=("police",), description="responders (or grid_worker) whose units on scene "
+                                         "hold the cordon")
+    cutoff_min: dict[str, float] = Field(
+        default_factory=dict, description=(
+            "responder → minutes on scene its first unit needs to cut its supply (gas, power)"))
+    cut_growth_factor: float = Field(
+        default=1.0, ge=0, le=1,
+        description="growth × this once every supply in cutoff_min is cut (gas leak: 0)")
+    reignite_prob_per_min: float = Field(
+        default=0.0, ge=0, le=1,
+        description="per minute, while put out but a supply is still on: it flares up again")
     damage_yuan_per_unit: float = Field(default=0.0, ge=0, description="yuan per unit of B")
     people_per_unit: float = Field(default=0.0, ge=0, description="people affected per unit of B")
     report_delay_min: Distribution = Field(default=Exponential(mean=3.0),
@@ -237,9 +252,44 @@ class FloodHazard(_Model):
                                                description="per affected household-hour")
     unsensed_report_delay_min: float = Field(
         default=20.0, ge=0, description="a grid without a sensor is reported this much later")
+    road_closure_cm: float = Field(default=30.0, gt=0,
+                                   description="depth from which a grid's roads are closed")
 
 
 Hazard = Annotated[Union[GrowthHazard, FloodHazard], Field(discriminator="model")]
+
+
+class PeopleAtRisk(_Model):
+    """The people an emergency puts at risk, and what the responders do for them
+    (``sim.emergency.people``). In every affected grid (growth: a grid it has caught; flood: a
+    grid whose depth reaches ``affecting_depth_cm``) ``occupants_share`` of the residents are in
+    the danger zone. While the hazard is live there, each is injured at ``injury_per_min`` ×
+    min(1, severity / ``harm_at``) per minute; people leave the zone by themselves
+    (``self_evacuation_per_min``) and are led out by the evacuators on scene
+    (``evacuate_per_unit_per_min``). The injured wait for care: medical units on scene take
+    ``care_per_unit_per_min`` each into care, a few get there by themselves
+    (``self_care_per_min``), and the waiting die at ``untreated_death_per_min`` — the time to
+    care decides the outcome. Expected numbers (fractions of people), not draws."""
+
+    occupants_share: float = Field(ge=0, le=1, description=(
+        "share of an affected grid's residents in the danger zone"))
+    harm_at: float = Field(gt=0, description="severity (hazard's unit) of the full injury rate")
+    injury_per_min: float = Field(default=0.002, ge=0, le=1,
+                                  description="injury rate per person in the zone, per minute")
+    self_evacuation_per_min: float = Field(default=0.02, ge=0, le=1,
+                                           description="share leaving the zone unaided, per min")
+    evacuate_per_unit_per_min: dict[str, float] = Field(
+        default_factory=lambda: {"police": 8.0, GRID_WORKER: 3.0},
+        description="responder (or grid_worker) → people led out per minute per unit on scene")
+    care_per_unit_per_min: dict[str, float] = Field(
+        default_factory=lambda: {"medical": 0.5},
+        description="responder → injured taken into care per minute per unit on scene")
+    self_care_per_min: float = Field(default=0.01, ge=0, le=1,
+                                     description="share of the waiting injured reaching care unaided")
+    untreated_death_per_min: float = Field(default=0.01, ge=0, le=1,
+                                           description="death rate of an injured person waiting")
+    explosion_injured_share: float = Field(
+        default=0.0, ge=0, le=1, description="share of the zone injured at once by an explosion")
 
 
 class EmergencyKind(_Model):
@@ -253,6 +303,11 @@ class EmergencyKind(_Model):
                                 description="random ones per day, city-wide (0: scripted only)")
     uses_micro_fire_stations: bool = Field(
         default=False, description="the micro fire-station tiers turn out (when switched on)")
+    people: PeopleAtRisk | None = Field(
+        default=None, description="people at risk, evacuation, injuries and care (null: none)")
+    access_delay_min: float = Field(default=0.0, ge=0, le=120, description=(
+        "a unit reaching the scene while no police unit holds traffic control is held this "
+        "long at the perimeter (floods: only into a grid whose roads are closed)"))
 
 
 def _default_kinds() -> dict[str, EmergencyKind]:
@@ -342,6 +397,20 @@ class FirstResponders(_Model):
     workers: int = Field(default=2, ge=1, le=20, description="grid workers who turn out")
 
 
+class HarmLevels(_Model):
+    """Levels by harm (State Council Decree 493, 2007, facts.md): a level is declared once its
+    deaths, injured or direct loss is reached, whatever the severity. Thresholds for III, II, I
+    (IV is below them); the injured stand in for the decree's "seriously injured"."""
+
+    enabled: bool = Field(default=True, description="levels also rise by deaths, injured, loss")
+    deaths: tuple[float, float, float] = Field(default=(3, 10, 30),
+                                               description="deaths for III, II, I (facts)")
+    injured: tuple[float, float, float] = Field(default=(10, 50, 100),
+                                                description="injured for III, II, I (facts)")
+    loss_yuan: tuple[float, float, float] = Field(
+        default=(1e7, 5e7, 1e8), description="direct loss (yuan) for III, II, I (facts)")
+
+
 class JointResponseRules(_Model):
     """The levers of a joint response (联动处置)."""
 
@@ -363,6 +432,7 @@ class JointResponseRules(_Model):
         default="wait", description="a shared crew busy on a routine case: finish it, or drop it")
     escalation_factor: float = Field(default=1.0, gt=0, le=100,
                                      description="multiplies every level trigger (a sweep lever)")
+    harm_levels: HarmLevels = HarmLevels()
     mutual_aid: MutualAid = MutualAid()
     first_responders: FirstResponders = FirstResponders()
     micro_fire_stations: MicroFireStations = MicroFireStations()
@@ -416,6 +486,22 @@ class EmergencyConfig(_Model):
                                                        if isinstance(v.hazard, GrowthHazard))))
                 elif h.ignite_at is None:
                     out.append((f"{where}.hazard.ignite_at", "required when ignites is set"))
+            if isinstance(h, GrowthHazard):
+                for r in h.cutoff_min:
+                    if r not in kind.plan.levels["IV"].units:
+                        out.append((f"{where}.hazard.cutoff_min.{r}", "a supply is cut by a "
+                                    "responder the plan sends at level IV; allowed: "
+                                    + ", ".join(sorted(kind.plan.levels["IV"].units))))
+                for r in h.cordon_by:
+                    if r not in codes:
+                        out.append((f"{where}.hazard.cordon_by", f"unknown responder {r!r}; "
+                                    f"allowed: {', '.join(sorted(codes))}"))
+            if kind.people is not None:
+                for fname in ("evacuate_per_unit_per_min", "care_per_unit_per_min"):
+                    for r in getattr(kind.people, fname):
+                        if r not in codes:
+                            out.append((f"{where}.people.{fname}.{r}", f"unknown responder "
+                                        f"{r!r}; allowed: {', '.join(sorted(codes))}"))
             effects = h.control_per_unit_per_min if isinstance(h, GrowthHazard) else h.pump_mm_per_h
             for r in effects:
                 if r not in codes:
