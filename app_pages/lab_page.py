@@ -169,7 +169,8 @@ def _results(shown: dict, lang: str) -> None:
         st.altair_chart(_timeseries_chart(res[0], first_base, lang, per_day), width="stretch")
         st.caption(tr("ts_note", lang) + " " + tr("ts_seed_note", lang, seed=seeds[0]))
     with t_map:
-        _grid_map(res[0], first_base, lang)
+        from app_pages.map_ui import lab_map
+        lab_map(sc, res, base if first_base is not None else None, lang)
     with t_util:
         _utilisation(sc, res, lang)
     with t_dl:
