@@ -35,6 +35,16 @@ def geometry_for(sc: Scenario, seed: int) -> MapGeometry:
     return _geometry(sc.city.model_dump_json(), int(seed))
 
 
+def drill_geometry(drill: Any) -> MapGeometry:
+    """The map of the drill's own city, kept while that city is shown."""
+    city = drill.model.city
+    kept = st.session_state.get("_map_drill_geo")
+    if kept is None or kept[0] is not city:
+        kept = (city, map_geometry(city))
+        st.session_state["_map_drill_geo"] = kept
+    return kept[1]
+
+
 def _grid_kpis(tag: str, results: list[RunResult]) -> pd.DataFrame:
     """Per-grid KPIs of ``results``, kept while the same results are shown."""
     memo = st.session_state.setdefault("_map_values", {})
