@@ -175,7 +175,7 @@ def compare_map(names: list[str], lang: str) -> None:
             width = maps.WIDTH_HINT / len(shown) * 1.3
             chart = maps.grid_map(geo, frames[v], key, lang, diff=diff, domain=domain,
                                   outlines=outlines, names=show_names, width=width,
-                                  height=maps.map_height(geo, width, 360))
+                                  height=maps.map_height(geo, width, 360), legend_at="top")
             st.vega_lite_chart(chart, width="stretch")
     st.caption(_scale_note(key, diff, domain, lang) + " "
                + tr("map_mean_note", lang, n=kept["n"]))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: a map's height in pixels: at least this, at most this (a 720-pixel window keeps the legend and
 #: the map in view together)
-MIN_HEIGHT, MAX_HEIGHT = 240, 440
+MIN_HEIGHT, MAX_HEIGHT = 240, 460
 #: the column width a map is laid out for when the browser's is unknown (names that fit)
 WIDTH_HINT = 640
 NO_DATA = "#d9d9d9"
@@ -91,12 +91,20 @@ def colour_scale(key: str, diff: bool, domain: tuple[float, float]) -> alt.Scale
                      domainMid=0, reverse=d == "down", clamp=True)
 
 
-def legend(key: str, diff: bool) -> dict:
-    """Legend labels: shares in %, their changes in percentage points, changes signed."""
-    share = kpi_view.unit(key) == "share"
-    if diff and share:
-        return {"labelExpr": "format(datum.value * 100, '+.0f') + ' pp'"}
-    return {"format": ("+,.3~g" if diff else ".0%" if share else ",.3~g")}
+def legend(key: str, diff: bool, at: str = "right", height: int = MAX_HEIGHT) -> dict:
+    """The colour legend: beside the map (``right``) or above it (``top``, in narrow columns);
+    shares in %, their changes in percentage points, changes signed."""
+    out: dict[str, Any] = {"orient": at, "labelOverlap": True}
+    if at == "right":
+        out.update(direction="vertical", gradientLength=min(240, height - 60), titleLimit=220)
+    else:
+        out.update(direction="horizontal", gradientLength=220, titleLimit=600)
+    if diff and kpi_view.unit(key) == "share":
+        out["labelExpr"] = "format(datum.value * 100, '+.0f') + ' pp'"
+    else:
+        out["format"] = "+,.3~g" if diff else ".0%" if kpi_view.unit(key) == "share" \
+            else ",.3~g"
+    return out
 
 
 def map_height(geo: MapGeometry, width: float = WIDTH_HINT, max_height: int = MAX_HEIGHT) -> int:
@@ -221,13 +229,14 @@ def with_data(chart, datasets: dict[str, Any]) -> dict:
     spec is drawn with ``st.vega_lite_chart`` and exported by vl-convert as it is."""
     spec = chart.to_dict()
     spec.setdefault("datasets", {}).update(datasets)
+    spec["usermeta"] = {"embedOptions": {"renderer": "svg"}}   # crisp lines, paths to measure
     return spec
 
 
 def grid_map(geo: MapGeometry, frame: pd.DataFrame, key: str, lang: str, *, diff: bool = False,
              domain: tuple[float, float] | None = None, outlines=(), names: bool = True,
              height: int | None = None, width: float = WIDTH_HINT,
-             title: str | None = None) -> dict:
+             title: str | None = None, legend_at: str = "right") -> dict:
     """The grids filled by ``frame.value`` (``key``'s value or, with ``diff``, its change),
     hotspots outlined, ``outlines`` (community, street) drawn over them, names where they fit;
     a Vega-Lite spec as a dict, as wide as its container. ``domain``: the colour domain shared
@@ -250,12 +259,10 @@ def grid_map(geo: MapGeometry, frame: pd.DataFrame, key: str, lang: str, *, diff
     fill = alt.Chart(data).transform_filter("isValid(datum.v)").mark_geoshape(
         stroke=BORDER, strokeWidth=0.8).encode(
         color=alt.Color("v:Q", title=title, scale=colour_scale(key, diff, domain),
-                        legend=alt.Legend(orient="top", direction="horizontal",
-                                          gradientLength=240, **legend(key, diff),
-                                          titleLimit=600, labelOverlap=True)),
+                        legend=alt.Legend(**legend(key, diff, legend_at, height))),
         tooltip=tips).project(**proj)
     hot = alt.Chart(data).transform_filter("datum.hot").mark_geoshape(
-        filled=False, stroke=HOTSPOT, strokeWidth=2.4).encode(tooltip=tips).project(**proj)
+        filled=False, stroke=HOTSPOT, strokeWidth=1.8).encode(tooltip=tips).project(**proj)
     layers = [base, fill, hot] + outline_layers(outlines, proj)
     datasets: dict[str, Any] = {"grids": grid_records(geo, frame, key, lang, diff),
                                 **outline_data(geo, outlines)}
