@@ -26,6 +26,10 @@ LEVEL_COLOUR = "#6a0dad"
 CORDON_COLOUR = "#b00020"
 GROUND = "#f1f1f1"
 GRID_LINE = "#c4c4c4"
+#: legends that fit beside the map within its height (seven of them on a fire drill)
+COMPACT_LEGENDS = {"labelFontSize": 11, "titleFontSize": 11, "symbolSize": 70, "rowPadding": 1,
+                   "titlePadding": 2, "offset": 6, "padding": 0, "labelLimit": 130,
+                   "columnPadding": 6}
 #: the projector layout at 1280×720: the map beside the clock and the cards, all in the window
 PROJECTOR_HEIGHT = 420
 
@@ -178,7 +182,7 @@ def drill_map(geo: MapGeometry, grids: pd.DataFrame, units: pd.DataFrame, hz: pd
             longitude="x:Q", latitude="y:Q",
             color=alt.Color("department:N", scale=dept_scale, legend=None),
             size=alt.Size("what:N", title=None, scale=alt.Scale(
-                domain=[tr("map_station", lang)], range=[340]),
+                type="ordinal", domain=[tr("map_station", lang)], range=[300]),
                 legend=alt.Legend(orient="right", symbolFillColor="transparent",
                                   symbolStrokeColor="#555555", symbolStrokeWidth=2)),
             tooltip=[alt.Tooltip("what:N", title=tr("map_station", lang)),
@@ -207,18 +211,17 @@ def drill_map(geo: MapGeometry, grids: pd.DataFrame, units: pd.DataFrame, hz: pd
             filled=True, size=130, opacity=0.95, stroke="white", strokeWidth=1).encode(
             longitude="x:Q", latitude="y:Q",
             color=alt.Color("department:N", title=tr("department", lang), scale=dept_scale,
-                            legend=alt.Legend(orient="right", labelLimit=96, columns=2,
-                                              rowPadding=1, symbolSize=70)),
+                            legend=alt.Legend(orient="right")),
             shape=alt.Shape("status_label:N", title=tr("dr_status", lang),
                             scale=alt.Scale(domain=s_dom, range=s_rng),
-                            legend=alt.Legend(orient="right", labelLimit=96, columns=2,
-                                              rowPadding=1, symbolSize=70)),
+                            legend=alt.Legend(orient="right")),
             tooltip=[alt.Tooltip("unit:N", title=tr("dr_unit", lang)),
                      alt.Tooltip("department:N", title=tr("department", lang)),
                      alt.Tooltip("status_label:N", title=tr("dr_status", lang)),
                      alt.Tooltip("station:N", title=tr("dr_stations", lang))]).project(**proj))
-    chart = alt.layer(*layers).resolve_scale(color="independent", size="independent").properties(
-        width="container", height=height)
+    chart = alt.layer(*layers).resolve_scale(color="independent", size="independent")
+    chart = chart.properties(width="container", height=height).configure_legend(
+        **COMPACT_LEGENDS)
     return with_data(chart, datasets)
 
 
