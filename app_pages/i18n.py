@@ -295,8 +295,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "map_change_of": ("Change in {kpi}", "{kpi}变化"),
     "map_outlines": ("Outlines", "边界"),
     "map_names": ("Names", "名称"),
-    "map_scale_note": ("Colours: {what}. Grey: no case to measure. Red outline: hotspot; dashed: communities; thick black: streets. "
-                       "Names appear where they fit.",
+    "map_scale_note": ("Colours: {what}. Grey: no case to measure. Red outline: hotspot; "
+                       "dashed: communities; thick black: streets. Names appear where they fit.",
                        "颜色：{what}。灰色：无可计算的案件。红框：热点网格；虚线：社区；黑粗线：街道。名称在放得下时显示。"),
     "map_scale_share": ("the same 0–100% scale on every map", "各地图统一为 0–100% 色阶"),
     "map_scale_range": ("one scale from {lo} to {hi} for every map on this page",

@@ -489,6 +489,7 @@ def test_maps_fit_the_window_and_show_changes(app_url, driver, size):
     for _ in range(10):
         _click(driver, "//button[.//p[normalize-space()='Step']]")
         _settle(driver)
+    _settle(driver)
     (drill,) = _maps(driver)
     _assert_fits(drill, "drill map")
     assert drill["min_px"] >= MIN_GRID_PX, drill["min_px"]
