@@ -331,7 +331,7 @@ def _live(current: dict, lang: str) -> None:
     lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
     if projector:
         left, right = st.columns([5, 2])
-        left.vega_lite_chart(chart, width="stretch")
+        left.vega_lite_chart(chart, width="stretch", theme=None)
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
@@ -345,7 +345,7 @@ def _live(current: dict, lang: str) -> None:
         left, right = st.columns([3, 2])
         with left:
             st.subheader(tr("dr_map", lang))
-            st.vega_lite_chart(chart, width="stretch")
+            st.vega_lite_chart(chart, width="stretch", theme=None)
         with right:
             st.subheader(tr("dr_log", lang))
             box = st.container(height=520)

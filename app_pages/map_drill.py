@@ -26,10 +26,10 @@ LEVEL_COLOUR = "#6a0dad"
 CORDON_COLOUR = "#b00020"
 GROUND = "#f1f1f1"
 GRID_LINE = "#c4c4c4"
-#: legends that fit beside the map within its height (seven of them on a fire drill)
+#: legends that fit beside the map within its height (seven of them on a fire drill); set on
+#: each legend, as the app's chart theme would override a config
 COMPACT_LEGENDS = {"labelFontSize": 11, "titleFontSize": 11, "symbolSize": 70, "rowPadding": 1,
-                   "titlePadding": 2, "offset": 6, "padding": 0, "labelLimit": 130,
-                   "columnPadding": 6}
+                   "titlePadding": 2, "offset": 6, "padding": 0, "labelLimit": 130}
 #: the projector layout at 1280×720: the map beside the clock and the cards, all in the window
 PROJECTOR_HEIGHT = 420
 
@@ -138,7 +138,7 @@ def drill_map(geo: MapGeometry, grids: pd.DataFrame, units: pd.DataFrame, hz: pd
         opacity=0.6, stroke=BORDER, strokeWidth=0.7).encode(
         color=alt.Color("what:N", title=None, scale=alt.Scale(domain=[affected],
                                                                range=[AFFECTED_COLOUR]),
-                        legend=alt.Legend(orient="right")), tooltip=tips).project(**proj))
+                        legend=alt.Legend(**COMPACT_LEGENDS, orient="right")), tooltip=tips).project(**proj))
     for u in sorted(hz["hz_unit"].unique()) if len(hz) else []:
         title = f"{tr('dr_hazard', lang)} ({u})" if u else tr("dr_hazard", lang)
         cond = f"datum.hz_unit == {json.dumps(u, ensure_ascii=False)} && isValid(datum.hz)"
@@ -147,7 +147,7 @@ def drill_map(geo: MapGeometry, grids: pd.DataFrame, units: pd.DataFrame, hz: pd
             color=alt.Color("hz:Q", title=title, scale=alt.Scale(
                 scheme=HAZARD_SCHEMES.get(u, OTHER_SCHEME),
                 domain=[0, max(peaks.get(u, 1.0), 1e-9)], clamp=True),
-                legend=alt.Legend(format=",.3~g", orient="right", gradientLength=80,
+                legend=alt.Legend(**COMPACT_LEGENDS, format=",.3~g", orient="right", gradientLength=80,
                                   direction="horizontal", titleLimit=220)),
             tooltip=tips).project(**proj))
     layers.append(alt.Chart(data).transform_filter("datum.level != ''").mark_geoshape(
@@ -183,7 +183,7 @@ def drill_map(geo: MapGeometry, grids: pd.DataFrame, units: pd.DataFrame, hz: pd
             color=alt.Color("department:N", scale=dept_scale, legend=None),
             size=alt.Size("what:N", title=None, scale=alt.Scale(
                 type="ordinal", domain=[tr("map_station", lang)], range=[300]),
-                legend=alt.Legend(orient="right", symbolFillColor="transparent",
+                legend=alt.Legend(**COMPACT_LEGENDS, orient="right", symbolFillColor="transparent",
                                   symbolStrokeColor="#555555", symbolStrokeWidth=2)),
             tooltip=[alt.Tooltip("what:N", title=tr("map_station", lang)),
                      alt.Tooltip("station:N", title=tr("dr_stations", lang)),
@@ -211,17 +211,16 @@ def drill_map(geo: MapGeometry, grids: pd.DataFrame, units: pd.DataFrame, hz: pd
             filled=True, size=130, opacity=0.95, stroke="white", strokeWidth=1).encode(
             longitude="x:Q", latitude="y:Q",
             color=alt.Color("department:N", title=tr("department", lang), scale=dept_scale,
-                            legend=alt.Legend(orient="right")),
+                            legend=alt.Legend(**COMPACT_LEGENDS, orient="right")),
             shape=alt.Shape("status_label:N", title=tr("dr_status", lang),
                             scale=alt.Scale(domain=s_dom, range=s_rng),
-                            legend=alt.Legend(orient="right")),
+                            legend=alt.Legend(**COMPACT_LEGENDS, orient="right")),
             tooltip=[alt.Tooltip("unit:N", title=tr("dr_unit", lang)),
                      alt.Tooltip("department:N", title=tr("department", lang)),
                      alt.Tooltip("status_label:N", title=tr("dr_status", lang)),
                      alt.Tooltip("station:N", title=tr("dr_stations", lang))]).project(**proj))
     chart = alt.layer(*layers).resolve_scale(color="independent", size="independent")
-    chart = chart.properties(width="container", height=height).configure_legend(
-        **COMPACT_LEGENDS)
+    chart = chart.properties(width="container", height=height)
     return with_data(chart, datasets)
 
 
