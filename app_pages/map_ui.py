@@ -55,7 +55,7 @@ def _grid_kpis(tag: str, results: list[RunResult]) -> pd.DataFrame:
 
 
 def _option_label(key: str, lang: str) -> str:
-    return kpi_view.label(key, lang)
+    return maps.kpi_title(key, lang, False)
 
 
 def _scale_note(key: str, diff: bool, domain: tuple[float, float], lang: str) -> str:
@@ -96,7 +96,7 @@ def _downloads(chart: Any, geo: MapGeometry, values: pd.DataFrame, stem: str, pr
                        file_name=f"{stem}.svg", mime="image/svg+xml", key=f"{prefix}_map_svg",
                        on_click="ignore")
     keep = [c for c in values.columns if c == "grid" or c in kpi_view.KPI_DEFINITIONS
-            or c in ("zone", "households", "hotspot")]
+            or c in maps.GRID_ATTRS or c in ("zone", "hotspot")]
     c3.download_button(tr("map_dl_geojson", lang), lambda: grids_geojson(geo, values[keep]),
                        file_name=f"{stem}-grids.geojson", mime="application/geo+json",
                        key=f"{prefix}_map_geojson", on_click="ignore")

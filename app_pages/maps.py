@@ -288,9 +288,14 @@ def grid_kpis(results) -> pd.DataFrame:
         mean, on="grid", how="left")
 
 
+#: grid attributes that may colour the map after the per-grid KPIs
+GRID_ATTRS = ("households", "population", "area_km2", "difficulty", "resident_propensity")
+
+
 def map_options(frame: pd.DataFrame) -> list[str]:
-    """KPIs with a value in at least one grid, in the catalogue's order."""
-    return [k for k in kpi_view.KPI_DEFINITIONS
+    """KPIs with a value in at least one grid, in the catalogue's order, then the grids'
+    attributes."""
+    return [k for k in (*kpi_view.KPI_DEFINITIONS, *GRID_ATTRS)
             if k in frame and np.isfinite(frame[k].to_numpy(float)).any()]
 
 

@@ -26,14 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from app_pages import limits, maps  # noqa: E402
-from app_pages.map_geo import map_geometry  # noqa: E402
-from sim.engine.seeding import Streams  # noqa: E402
-from sim.scenario import Scenario, scenario_with  # noqa: E402
-from sim.world.city import build_city  # noqa: E402
+from app_pages import limits, maps
+from app_pages.map_geo import map_geometry
+from sim.engine.seeding import Streams
+from sim.scenario import Scenario, scenario_with
+from sim.world.city import build_city
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -95,12 +95,12 @@ def main() -> None:
     rows, specs = [], []
     for target in (45, limits.MAX_GRIDS - 10):
         city, n = _city(target)
-        t_geo, geo = _best(lambda: map_geometry(city), 2)
+        t_geo, geo = _best(lambda c=city: map_geometry(c), 2)
         f = pd.DataFrame({"grid": np.arange(geo.n_grids),
                           "value": np.random.default_rng(1).random(geo.n_grids)})
-        t_spec, spec = _best(lambda: maps.grid_map(geo, f, "on_time_rate", "zh",
-                                                   outlines=("community", "street")))
-        t_png, _ = _best(lambda: maps.to_png(spec), 2)
+        t_spec, spec = _best(lambda g=geo, fr=f: maps.grid_map(
+            g, fr, "on_time_rate", "zh", outlines=("community", "street")))
+        t_png, _ = _best(lambda s=spec: maps.to_png(s), 2)
         specs.append(spec)
         rows.append({"grids": n, "geometry_s": t_geo, "spec_s": t_spec, "png_s": t_png})
     ms = _browser_ms(specs) if browser else None

@@ -232,8 +232,8 @@ def test_a_turned_map_keeps_every_grid_and_turns_the_units_with_it(geo, city):
 
 
 def test_the_drill_map_shows_hazard_units_stations_cordon_and_ways():
-    from app_pages.drill_page import (department_scale, hazard_frame, map_frames,
-                                      start_drill, status_scale)
+    from app_pages.drill_page import (department_scale, hazard_frame, map_frames, start_drill,
+                                      status_scale)
     from app_pages.map_drill import cordons, drill_spec
 
     sc = load_scenario(ROOT / "scenarios" / "fire_drill.yaml")
