@@ -224,10 +224,11 @@ def projection() -> dict:
 
 
 def with_data(chart, datasets: dict[str, Any]) -> dict:
-    """The chart's Vega-Lite spec with its named data filled in. The polygons are added after
-    Altair's validation of the spec (validating thousands of coordinates took seconds); the
-    spec is drawn with ``st.vega_lite_chart`` and exported by vl-convert as it is."""
-    spec = chart.to_dict()
+    """The chart's Vega-Lite spec with its named data filled in, drawn with
+    ``st.vega_lite_chart`` and exported by vl-convert as it is. Altair's schema validation (a
+    third of a second per map, seconds with the polygons inline) is left to the tests, which
+    validate every kind of map this module and ``map_drill`` build."""
+    spec = chart.to_dict(validate=False)
     spec.setdefault("datasets", {}).update(datasets)
     spec["usermeta"] = {"embedOptions": {"renderer": "svg"}}   # crisp lines, paths to measure
     return spec

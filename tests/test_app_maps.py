@@ -259,3 +259,15 @@ def test_the_drill_map_shows_hazard_units_stations_cordon_and_ways():
     assert ((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)).all()
     assert spec["width"] == "container"
     assert any(r["t_hazard"].endswith("m²") for r in data["grids"] if r["hz"])
+    import altair as alt
+    alt.LayerChart.from_dict(spec, validate=True)
+
+
+def test_every_kind_of_map_is_a_valid_vega_lite_spec(geo):
+    """The app skips Altair's validation for speed: the schema is checked here instead."""
+    import altair as alt
+
+    f = _frame(geo, np.linspace(-0.1, 0.2, geo.n_grids), hotspot=np.arange(geo.n_grids) < 3)
+    for kw in ({}, {"diff": True}, {"outlines": ["community", "street"], "legend_at": "top"}):
+        alt.LayerChart.from_dict(maps.grid_map(geo, f, "on_time_rate", "zh", **kw),
+                                 validate=True)
