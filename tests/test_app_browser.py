@@ -495,4 +495,30 @@ def test_maps_fit_the_window_and_show_changes(app_url, driver, size):
     assert drill["min_px"] >= MIN_GRID_PX, drill["min_px"]
     driver.save_screenshot(str(ARTIFACTS / f"map_drill_{tag}_en.png"))
     assert "Traceback" not in _body(driver)
+    # 中文: the lab's map and a grid's tooltip in the page's language
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()='中文']]")
+    _goto(driver, "情景实验室", "情景实验室")
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='基础网格地图']]")
+    _settle(driver)
+    (zh,) = _maps(driver)
+    _assert_fits(zh, "lab map 中文")
+    tip = _grid_tooltip(driver)
+    for word in ("网格", "社区", "街道", "按期结案率", "立案数", "热点网格"):
+        assert word in tip, (word, tip)
+    assert not re.search(r"[A-Za-z]{3,}", tip), tip
+    driver.save_screenshot(str(ARTIFACTS / f"map_lab_{tag}_zh.png"))
     driver.set_window_size(1440, 1000)
+
+
+def _grid_tooltip(driver) -> str:
+    """The tooltip of a grid of the map on screen, hovered (Vega's tooltip element)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    chart = next(e for e in driver.find_elements(By.CSS_SELECTOR,
+                                                 "[data-testid='stVegaLiteChart']")
+                 if e.find_elements(By.CSS_SELECTOR, "svg .mark-shape path"))
+    paths = chart.find_elements(By.CSS_SELECTOR, "svg .mark-shape path")
+    ActionChains(driver).move_to_element(paths[len(paths) // 3]).perform()
+    time.sleep(0.8)
+    return _wait(driver, "//*[@id='vg-tooltip-element']", timeout=10).text
