@@ -45,12 +45,24 @@ def drill_geometry(drill: Any) -> MapGeometry:
     return kept[1]
 
 
+#: per-grid KPIs are computed grid by grid with the run's own formulas (a few ms per grid and
+#: run): the map averages as many seeds as keep that under this many grid-runs (all of the
+#: baseline's; one at the app's size limit) and says how many
+MAP_GRID_RUNS = 700
+
+
+def map_seeds(results: list[RunResult]) -> list[RunResult]:
+    n = max(1, len(results[0].grids))
+    return results[:max(1, min(len(results), MAP_GRID_RUNS // n))]
+
+
 def _grid_kpis(tag: str, results: list[RunResult]) -> pd.DataFrame:
-    """Per-grid KPIs of ``results``, kept while the same results are shown."""
+    """Per-grid KPIs of ``results`` (:func:`map_seeds` of them), kept while they are shown."""
     memo = st.session_state.setdefault("_map_values", {})
-    key = (tag, tuple(id(r) for r in results))
+    used = map_seeds(results)
+    key = (tag, tuple(id(r) for r in used))
     if memo.get(tag, (None,))[0] != key:
-        memo[tag] = (key, maps.grid_kpis(results))
+        memo[tag] = (key, maps.grid_kpis(used))
     return memo[tag][1]
 
 
@@ -109,13 +121,14 @@ def lab_map(sc: Scenario, results: list[RunResult], base: list[RunResult] | None
     seed = int(results[0].manifest["seed"])
     geo = geometry_for(sc, seed)
     values = _grid_kpis("lab", results)
-    base_values = _grid_kpis("lab_base", base) if base else None
     opts = maps.map_options(values)
     if not opts:
         return
     key, diff, outlines, names = _controls("lab", opts, lang,
-                                           tr("map_diff", lang) if base_values is not None
-                                           else None)
+                                           tr("map_diff", lang) if base else None)
+    # the loaded scenario's grids: for the change, and for one scale when a KPI has no top
+    base_values = _grid_kpis("lab_base", base) if base and (
+        diff or kpi_view.unit(key) not in ("share", "level")) else None
     if diff and not maps.same_grids(values, base_values):
         st.info(tr("map_diff_other_grids", lang))
         diff = False
@@ -130,7 +143,7 @@ def lab_map(sc: Scenario, results: list[RunResult], base: list[RunResult] | None
                           names=names)
     st.vega_lite_chart(chart, width="stretch")
     st.caption(_scale_note(key, diff, domain, lang) + " "
-               + tr("map_mean_note", lang, n=len(results)))
+               + tr("map_mean_note", lang, n=len(map_seeds(results))))
     _downloads(chart, geo, values, f"{sc.name}-{key}{'-change' if diff else ''}", "lab", lang)
 
 
@@ -138,9 +151,10 @@ def keep_compare_values(scenarios: list[Scenario], seeds: list[int],
                         results: list[RunResult]) -> None:
     """After a comparison: each variant's per-grid KPIs (mean over the seeds) and its map."""
     n = len(seeds)
+    used = [map_seeds(results[i * n:(i + 1) * n]) for i in range(len(scenarios))]
     st.session_state["cmp_map"] = {
-        "scenarios": scenarios, "seed": seeds[0], "n": n,
-        "values": [maps.grid_kpis(results[i * n:(i + 1) * n]) for i in range(len(scenarios))]}
+        "scenarios": scenarios, "seed": seeds[0], "n": min(len(u) for u in used),
+        "values": [maps.grid_kpis(u) for u in used]}
 
 
 def compare_map(names: list[str], lang: str) -> None:

@@ -271,3 +271,16 @@ def test_every_kind_of_map_is_a_valid_vega_lite_spec(geo):
     for kw in ({}, {"diff": True}, {"outlines": ["community", "street"], "legend_at": "top"}):
         alt.LayerChart.from_dict(maps.grid_map(geo, f, "on_time_rate", "zh", **kw),
                                  validate=True)
+
+
+def test_the_map_averages_as_many_seeds_as_its_grids_allow():
+    from types import SimpleNamespace
+
+    from app_pages.map_ui import MAP_GRID_RUNS, map_seeds
+
+    def runs(grids: int, n: int) -> list:
+        return [SimpleNamespace(grids=pd.DataFrame({"grid": range(grids)})) for _ in range(n)]
+
+    assert len(map_seeds(runs(45, 3))) == 3                       # the baseline: every seed
+    assert len(map_seeds(runs(590, 3))) == 1                      # the size limit: one
+    assert len(map_seeds(runs(45, 40))) == MAP_GRID_RUNS // 45
