@@ -134,6 +134,14 @@ def fitting_labels(geo: MapGeometry, level: str, lang: str, width: float, height
     return lab.assign(name=names)[fits][["x", "y", "name"]]
 
 
+def hotspot_width(geo: MapGeometry, width: float, height: float) -> float:
+    """The hotspot outline: thinner where the typical grid is small on screen, so that the
+    colours of a dense real district still show."""
+    lab = geo.labels["grid"]
+    typical = float(np.median(np.minimum(lab.w, lab.h))) * px_per_m(geo, width, height)
+    return 1.8 if typical >= 20 else 1.0
+
+
 def value_text(key: str, v: float, diff: bool) -> str:
     if v != v:
         return "–"
@@ -263,7 +271,8 @@ def grid_map(geo: MapGeometry, frame: pd.DataFrame, key: str, lang: str, *, diff
                         legend=alt.Legend(**legend(key, diff, legend_at, height))),
         tooltip=tips).project(**proj)
     hot = alt.Chart(data).transform_filter("datum.hot").mark_geoshape(
-        filled=False, stroke=HOTSPOT, strokeWidth=1.8).encode(tooltip=tips).project(**proj)
+        filled=False, stroke=HOTSPOT, strokeWidth=hotspot_width(geo, width, height)).encode(
+        tooltip=tips).project(**proj)
     layers = [base, fill, hot] + outline_layers(outlines, proj)
     datasets: dict[str, Any] = {"grids": grid_records(geo, frame, key, lang, diff),
                                 **outline_data(geo, outlines)}

@@ -382,6 +382,7 @@ return maps.map(el => {
           fills: Array.from(el.querySelectorAll('.mark-shape path'))
             .map(p => p.getAttribute('fill')).join(','),
           min_px: sizes.length ? Math.min(...sizes) : 0, n: sizes.length,
+          med_px: sizes.length ? sizes.sort((a, b) => a - b)[sizes.length >> 1] : 0,
           top: top, iw: window.innerWidth, ih: window.innerHeight,
           page_w: document.documentElement.scrollWidth};
 });
@@ -522,3 +523,60 @@ def _grid_tooltip(driver) -> str:
     ActionChains(driver).move_to_element(paths[len(paths) // 3]).perform()
     time.sleep(0.8)
     return _wait(driver, "//*[@id='vg-tooltip-element']", timeout=10).text
+
+
+def _real_map_scenarios() -> list[str]:
+    """Ready scenarios drawn on a real map (``city.geometry`` set)."""
+    from sim.scenario import load_scenario
+
+    out = []
+    for p in sorted((ROOT / "scenarios").glob("*.yaml")):
+        try:
+            sc = load_scenario(p)
+        except Exception:  # noqa: BLE001 - a scenario that does not load is another test's
+            continue
+        if getattr(sc.city, "geometry", None) is not None:
+            out.append(p.stem)
+    return out
+
+
+@pytest.mark.parametrize("size", MAP_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_real_map_scenario_is_drawn_from_its_boundaries(app_url, driver, size):
+    """A ready real-map scenario in the lab (one seed): its map fits the column and the window
+    with its legend, and its grids — polygons of the boundary file, not squares — are large
+    enough to see."""
+    real = _real_map_scenarios()
+    if not real:
+        pytest.skip("no ready scenario with city.geometry in scenarios/")
+    w, h = size
+    driver.set_window_size(w, h)
+    driver.get(app_url)
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
+           "'English']]", timeout=60)
+    _wait(driver, "//h2[contains(., 'Scenario lab')]")
+    _settle(driver)
+    _click(driver, "//input[@aria-label='Scenario']")
+    _click(driver, f"//*[@role='option'][normalize-space()='{real[0]}']")
+    _settle(driver)
+    reps = _wait(driver, "//input[@aria-label='Replications (seeds)']")
+    from selenium.webdriver.common.keys import Keys
+    reps.send_keys(Keys.CONTROL, "a")
+    reps.send_keys("1\n")
+    _settle(driver)
+    _click(driver, "//button[.//p[normalize-space()='Run']]")
+    _wait(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]",
+          timeout=300)
+    _settle(driver)
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
+    _settle(driver, timeout=120)
+    _click(driver, "//button[.//p[normalize-space()='Street']]")
+    _settle(driver, timeout=120)
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
+    _settle(driver)
+    (m,) = _maps(driver)
+    _assert_fits(m, f"{real[0]} map")
+    # a real district's grids differ in size: the typical one is large enough to read
+    assert m["n"] >= 20 and m["med_px"] >= MIN_GRID_PX / 2, (m["n"], m["med_px"])
+    driver.save_screenshot(str(ARTIFACTS / f"map_real_{real[0]}_{w}x{h}_en.png"))
+    assert "Traceback" not in _body(driver)
+    driver.set_window_size(1440, 1000)
