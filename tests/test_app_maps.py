@@ -284,3 +284,30 @@ def test_the_map_averages_as_many_seeds_as_its_grids_allow():
     assert len(map_seeds(runs(45, 3))) == 3                       # the baseline: every seed
     assert len(map_seeds(runs(590, 3))) == 1                      # the size limit: one
     assert len(map_seeds(runs(45, 40))) == MAP_GRID_RUNS // 45
+
+
+def _map_specs(at) -> list[dict]:
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    return [s for s in specs if "grids" in s.get("datasets", {})]
+
+
+def test_compare_maps_share_one_scale_and_show_the_change_from_the_reference():
+    from tests.apptest_util import assert_ok
+    from tests.test_app_compare_sweeps import _short_compare
+
+    at = _short_compare(reps=2)
+    at.button(key="cmp_run").click().run()
+    assert_ok(at)
+    a, b = _map_specs(at)                               # the reference and the variant
+    assert _scale(a)["domain"] == _scale(b)["domain"]
+    assert a["datasets"]["grids"] != b["datasets"]["grids"]
+    at.toggle(key="cmp_map_diff").set_value(True).run()
+    assert_ok(at)
+    (change,) = _map_specs(at)                          # the variant's change from the reference
+    sc = _scale(change)
+    assert sc["domainMid"] == 0 and sc["domain"][0] == -sc["domain"][1]
+    va = np.array([r["v"] if r["v"] is not None else np.nan for r in a["datasets"]["grids"]])
+    vb = np.array([r["v"] if r["v"] is not None else np.nan for r in b["datasets"]["grids"]])
+    vd = np.array([r["v"] if r["v"] is not None else np.nan for r in change["datasets"]["grids"]])
+    ok = np.isfinite(va) & np.isfinite(vb)
+    assert np.allclose(vd[ok], (vb - va)[ok])
