@@ -344,7 +344,8 @@ FIELD_ZH: dict[str, str] = {
     "hotspot_multiplier": "热点事件倍数", "resident_propensity_spread": "居民上报倾向差异",
     "workers_per_grid": "每格网格员数", "managers_per_grid": "每格网格管理员数",
     "assistants_per_grid": "每格网格协管员数", "community": "社区", "street": "街道",
-    "district": "区县", "skill_mean": "平均技能", "skill_sd": "技能标准差", "effort": "巡查努力度",
+    "district": "区县", "geometry": "真实地图", "level": "图斑层级", "regrid": "重新划分网格",
+    "detour_factor": "绕行系数", "tolerance": "重叠与缝隙容差", "skill_mean": "平均技能", "skill_sd": "技能标准差", "effort": "巡查努力度",
     "grid_worker": "网格员", "grid_manager": "网格管理员", "grid_assistant": "网格协管员",
     "level_team_member": "上级团队成员", "platform_operator": "平台操作员",
     "coverage_km2_per_h": "每小时巡查面积", "assistant_coverage_factor": "协管员巡查系数",
@@ -455,6 +456,7 @@ FIELD_ZH: dict[str, str] = {
 
 #: Chinese names of option values of Literal fields (English shows the value itself).
 OPTION_ZH: dict[str, str] = {
+    "grid": "网格", "district": "区县",
     "simultaneous": "同时派遣", "sequential": "依次派遣", "platform": "平台统一指挥",
     "lead": "牵头部门指挥", "working_hours": "工作小时", "working_days": "工作日",
     "hours": "小时", "days": "天", "wait": "等待完成", "preempt": "中断日常",

@@ -16,9 +16,13 @@ Definitions (W = the window; "due" = its deadline falls before the end of the ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sim.tally import Tally, mean_or_nan, share
 
 #: key -> (English label, 中文, unit, formula). The order is the order of the KPI table.
 KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
@@ -258,10 +262,16 @@ class RunContext:
     indicator_weights: dict[str, float] = field(default_factory=dict)
     emergencies: pd.DataFrame | None = None  # sim.emergency.manager.EmergencyManager.table()
     households: float = 0.0  # the city's households (per-household KPIs)
+    # per unit, for per-grid KPIs (empty when not recorded): worker busy hours of each grid,
+    # the beat of each grid and each beat's patrol-hours; crews' busy and shift hours per street
+    worker_busy_grid_h: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    worker_beat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    worker_capacity_beat_h: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    crew_busy_street_h: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    crew_capacity_street_h: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def _share(num: float, den: float) -> float:
-    return float(num) / float(den) if den else float("nan")
+_share = share  # num / den, NaN where den is 0 (elementwise for arrays)
 
 
 def _mean(x: pd.Series) -> float:
@@ -308,17 +318,27 @@ def km_restricted_mean(duration: np.ndarray, closed: np.ndarray) -> float:
     return float(np.sum(np.diff(edges) * levels))
 
 
+#: the case KPIs from Kaplan–Meier estimates (per unit: one estimate per unit, the slow ones)
+KM_KPIS = ("mean_time_to_close_h", "p50_time_to_close_h", "p90_time_to_close_h",
+           "p50_time_from_dispatch_to_close_h")
+
+
 def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
-              invalid_reports: int = 0, acceptance_limit_h: float = float("inf")
-              ) -> dict[str, float]:
+              invalid_reports: Any = 0, acceptance_limit_h: float = float("inf"),
+              by: np.ndarray | None = None, n: int = 1,
+              km: tuple[str, ...] = KM_KPIS) -> dict[str, Any]:
     """The KPIs that depend on the case log only (used per run and per grid).
 
-    Works on column arrays and boolean masks, never on filtered copies of the whole log, so a
-    city-scale log of a million rows costs a few masks of memory.
+    With ``by`` (the unit 0 … ``n``-1 of each row, e.g. its grid) every KPI is an array over the
+    units, by the same formulas (``invalid_reports`` then per unit too, or 0); ``km`` names the
+    Kaplan–Meier KPIs to estimate (the others are NaN). Works on column arrays and boolean
+    masks, never on filtered copies of the whole log, so a city-scale log of a million rows
+    costs a few masks of memory.
     """
     def col(name: str) -> np.ndarray:
         return cases[name].to_numpy()
 
+    u = Tally(by, n)
     t_occ, t_rep, t_closed = col("t_occur_h"), col("t_report_h"), col("t_closed_h")
     t_disp, t_due = col("t_dispatch_h"), col("t_due_h")
     state, on_spot = col("state"), col("on_spot").astype(bool)
@@ -330,62 +350,69 @@ def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
     dispatched = c & ~np.isnan(t_disp)
     needs_dispatch = c & ~on_spot
     handled = c & ~np.isnan(col("t_handled_h"))
-    first_reports = int(c.sum())
-    duplicates = int(np.clip(col("n_reports")[c].astype(np.int64) - 1, 0, None).sum())
+    first_reports = u.count(c)
+    dup = np.clip(col("n_reports").astype(np.int64) - 1, 0, None)
+    duplicates = u.total(dup, c) if by is not None else int(u.total(dup, c))
     # timely acceptance: dispatched within the platform's limit of the first report
     accepted_late_or_not = needs_dispatch & np.isnan(t_disp) & (t_rep + acceptance_limit_h <= end_h)
-    accept_den = int(dispatched.sum() + accepted_late_or_not.sum())
-    accept_ok = int((dispatched & (t_disp - t_rep <= acceptance_limit_h)).sum())
+    accept_den = u.count(dispatched) + u.count(accepted_late_or_not)
+    accept_ok = u.count(dispatched & (t_disp - t_rep <= acceptance_limit_h))
     # on time: decided cases (closed, parked, or past the deadline at the end)
     decided = needs_dispatch & (is_closed | (state == "parked") | (t_due <= end_h))
     on_time = decided & is_closed & (t_closed <= t_due)
     # time to close: open and parked cases are censored at the end
     end_or_closed = np.where(is_closed, t_closed, end_h)
-    ttc = (end_or_closed - t_rep)[c]
-    ttc_disp = (end_or_closed - t_disp)[dispatched]
+
+    def km_kpi(key: str, fn: Any, t0: np.ndarray, mask: np.ndarray) -> Any:
+        if key not in km:
+            return u.f(np.full(n, np.nan) if by is not None else float("nan"))
+        return u.each(fn, end_or_closed - t0, is_closed, mask)
+
     # crew wait: cases still waiting at the end count with (end − request)
     t_req, wait = col("t_crew_request_h"), col("crew_wait_h")
     asked = c & ~np.isnan(t_req)
-    waits = np.where(np.isnan(wait), end_h - t_req, wait)[asked]
     false_closed = closed & col("false_closure").astype(bool)
+    n_closed, n_disp = u.count(closed), u.count(dispatched)
     return {
-        "incidents_total": float(occurred.sum()),
-        "discovery_rate": _share(int(discovered.sum()), int(occurred.sum())),
-        "mean_discovery_latency_h": _mean_arr(t_rep[discovered] - t_occ[discovered]),
-        "reports_total": float(first_reports + duplicates + invalid_reports),
+        "incidents_total": u.f(u.count(occurred)),
+        "discovery_rate": _share(u.count(discovered), u.count(occurred)),
+        "mean_discovery_latency_h": u.mean(t_rep - t_occ, discovered),
+        "reports_total": u.f(first_reports + duplicates + invalid_reports),
         "duplicate_rate": _share(duplicates, first_reports + duplicates),
         "filing_rate": _share(first_reports, first_reports + invalid_reports),
-        "cases_filed": float(first_reports),
-        "on_spot_share": _share(int((c & on_spot).sum()), first_reports),
-        "closure_rate": _share(int(closed.sum()), first_reports),
-        "dispatched_closure_rate": _share(int((dispatched & is_closed).sum()),
-                                          int(dispatched.sum())),
+        "cases_filed": u.f(first_reports),
+        "on_spot_share": _share(u.count(c & on_spot), first_reports),
+        "closure_rate": _share(n_closed, first_reports),
+        "dispatched_closure_rate": _share(u.count(dispatched & is_closed), n_disp),
         "timely_acceptance_rate": _share(accept_ok, accept_den),
-        "on_time_rate": _share(int(on_time.sum()), int(decided.sum())),
-        "mean_time_to_close_h": km_restricted_mean(ttc, is_closed[c]),
-        "p50_time_to_close_h": km_quantile(ttc, is_closed[c], 0.5),
-        "p90_time_to_close_h": km_quantile(ttc, is_closed[c], 0.9),
-        "p50_time_from_dispatch_to_close_h": km_quantile(ttc_disp, is_closed[dispatched], 0.5),
-        "false_closure_share": _share(int(false_closed.sum()), int(closed.sum())),
-        "resolved_rate": _share(int(closed.sum() - false_closed.sum()), first_reports),
-        "cases_open_end": float((c & (state != "closed") & (state != "parked")).sum()),
-        "return_rate": _share(int((dispatched & (col("returns") > 0)).sum()),
-                              int(dispatched.sum())),
-        "rework_rate": _share(int((handled & (col("reworks") > 0)).sum()), int(handled.sum())),
-        "escalated_cases": float((c & (col("escalation_level") > 0)).sum()),
-        "parked_cases": float((c & (state == "parked")).sum()),
-        "mean_crew_wait_h": _mean_arr(waits),
+        "on_time_rate": _share(u.count(on_time), u.count(decided)),
+        "mean_time_to_close_h": km_kpi("mean_time_to_close_h", km_restricted_mean, t_rep, c),
+        "p50_time_to_close_h": km_kpi("p50_time_to_close_h", partial(km_quantile, q=0.5),
+                                      t_rep, c),
+        "p90_time_to_close_h": km_kpi("p90_time_to_close_h", partial(km_quantile, q=0.9),
+                                      t_rep, c),
+        "p50_time_from_dispatch_to_close_h": km_kpi("p50_time_from_dispatch_to_close_h",
+                                                    partial(km_quantile, q=0.5), t_disp,
+                                                    dispatched),
+        "false_closure_share": _share(u.count(false_closed), n_closed),
+        "resolved_rate": _share(n_closed - u.count(false_closed), first_reports),
+        "cases_open_end": u.f(u.count(c & (state != "closed") & (state != "parked"))),
+        "return_rate": _share(u.count(dispatched & (col("returns") > 0)), n_disp),
+        "rework_rate": _share(u.count(handled & (col("reworks") > 0)), u.count(handled)),
+        "escalated_cases": u.f(u.count(c & (col("escalation_level") > 0))),
+        "parked_cases": u.f(u.count(c & (state == "parked"))),
+        "mean_crew_wait_h": u.mean(np.where(np.isnan(wait), end_h - t_req, wait), asked),
     }
 
 
-def _mean_arr(x: np.ndarray) -> float:
-    return float(x.mean()) if len(x) else float("nan")
+_mean_arr = mean_or_nan
 
 
 #: the case-log columns :func:`compute_kpis` reads (a run that does not keep its case log reads
 #: only these back: on city_large's 30 days that is a third of the memory of the whole log)
 KPI_CASE_COLUMNS = (
-    "channel", "crew_wait_h", "escalation_level", "false_closure", "gaming_caught", "harm_yuan",
+    "channel", "crew_wait_h", "escalation_level", "false_closure", "gaming_caught", "grid",
+    "harm_yuan",
     "joint_meeting", "n_reports", "on_spot", "padded", "returns", "reworks",
     "staged_verification", "state", "suppressed", "t_closed_h", "t_crew_request_h",
     "t_dispatch_h", "t_due_h", "t_gone_h", "t_handled_h", "t_occur_h", "t_report_h")
@@ -408,28 +435,31 @@ def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
 
 
 def problem_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
-                 households: float) -> dict[str, float]:
-    """KPIs of problems from occurrence on, reported or not (see KPI_DEFINITIONS)."""
+                 households: Any, by: np.ndarray | None = None, n: int = 1) -> dict[str, Any]:
+    """KPIs of problems from occurrence on, reported or not (see KPI_DEFINITIONS); per unit
+    with ``by`` (as :func:`case_kpis`; ``households`` then per unit)."""
     def col(name: str) -> np.ndarray:
         if name in cases:
             return cases[name].to_numpy(dtype=float)
         return np.full(len(cases), float("nan") if name == "t_gone_h" else 0.0)
 
+    u = Tally(by, n)
     t_occ, t_rep, t_closed = col("t_occur_h"), col("t_report_h"), col("t_closed_h")
     t_gone, harm = col("t_gone_h"), col("harm_yuan")
     real = ~np.isnan(t_occ)  # padded reports are no problem in the city
     occurred = real & (t_occ >= warmup_h) & (t_occ < end_h)
     missed = occurred & np.isnan(t_rep)
-    start = np.maximum(t_occ[real], warmup_h)
-    end = np.minimum(np.where(np.isnan(t_gone[real]), end_h, t_gone[real]), end_h)
-    hours = float(np.clip(end - start, 0.0, None).sum())
+    start = np.maximum(t_occ, warmup_h)
+    end = np.minimum(np.where(np.isnan(t_gone), end_h, t_gone), end_h)
+    hours = u.f(u.total(np.clip(end - start, 0.0, None), real))
     c = real & (t_rep >= warmup_h) & (t_rep < end_h) & ~np.isnan(t_closed)
+    per_1000 = _share(hours, np.asarray(households, dtype=float) / 1000.0) if by is not None \
+        else (hours / (households / 1000.0) if households else float("nan"))
     return {
-        "missed_share": _share(int(missed.sum()), int(occurred.sum())),
-        "problem_hours_per_1000_households": hours / (households / 1000.0) if households
-        else float("nan"),
-        "mean_time_from_occurrence_to_close_h": _mean_arr(t_closed[c] - t_occ[c]),
-        "unreported_harm_yuan": float(harm[occurred].sum()),
+        "missed_share": _share(u.count(missed), u.count(occurred)),
+        "problem_hours_per_1000_households": per_1000,
+        "mean_time_from_occurrence_to_close_h": u.mean(t_closed - t_occ, c),
+        "unreported_harm_yuan": u.f(u.total(harm, occurred)),
     }
 
 
@@ -519,15 +549,42 @@ def composite_score(closure_rate: float, on_time_rate: float, rework_rate: float
     return 100.0 * num / den if den else float("nan")
 
 
+#: the per-grid KPIs of a run's grid layer (``grids.geojson``), those with a meaning per grid:
+#: not reports_total or filing_rate (invalid reports are screened city-wide), costs, policy KPIs
+GRID_KPIS = ("incidents_total", "discovery_rate", "mean_discovery_latency_h", "missed_share",
+             "problem_hours_per_1000_households", "mean_time_from_occurrence_to_close_h",
+             "unreported_harm_yuan", "cases_filed", "duplicate_rate", "on_spot_share",
+             "closure_rate", "dispatched_closure_rate", "timely_acceptance_rate", "on_time_rate",
+             "mean_time_to_close_h", "false_closure_share", "resolved_rate", "cases_open_end",
+             "return_rate", "rework_rate", "escalated_cases", "parked_cases", "mean_crew_wait_h",
+             "worker_utilization", "crew_utilization")
+
+
 def per_grid_kpis(cases: pd.DataFrame, n_grids: int, warmup_h: float, end_h: float,
                   keys: tuple[str, ...] = ("incidents_total", "discovery_rate", "on_time_rate",
-                                           "mean_time_to_close_h", "cases_open_end")
+                                           "mean_time_to_close_h", "cases_open_end"),
+                  ctx: RunContext | None = None, grids: pd.DataFrame | None = None
                   ) -> pd.DataFrame:
-    """The case KPIs of each basic grid (same formulas as the run's), for maps."""
-    rows = []
-    groups = dict(tuple(cases.groupby("grid", sort=True)))
-    empty = cases.iloc[0:0]
-    for g in range(n_grids):
-        k = case_kpis(groups.get(g, empty), warmup_h, end_h)
-        rows.append({"grid": g, **{key: k[key] for key in keys}})
-    return pd.DataFrame(rows)
+    """The KPIs ``keys`` of each basic grid by the run's formulas (:func:`case_kpis`,
+    :func:`problem_kpis`), counted per grid in one pass. With the run's ``ctx`` and grid table
+    ``grids`` (``households``, ``street``): the per-household KPIs, the acceptance limit, and
+    utilisation over the units that share the work — ``worker_utilization`` of a grid is its
+    patrol beat's (the grid's own in one-grid beats), ``crew_utilization`` its street's (the
+    crews at the street's depot serve its grids). NaN where that is not given."""
+    by = cases["grid"].to_numpy().astype(np.int64)
+    limit = ctx.acceptance_limit_h if ctx is not None else float("inf")
+    k = case_kpis(cases, warmup_h, end_h, acceptance_limit_h=limit, by=by, n=n_grids,
+                  km=tuple(x for x in keys if x in KM_KPIS))
+    hh = grids["households"].to_numpy(dtype=float) if grids is not None else np.nan
+    k.update(problem_kpis(cases, warmup_h, end_h, np.broadcast_to(hh, n_grids), by, n_grids))
+    nan = np.full(n_grids, np.nan)
+    k["worker_utilization"] = k["crew_utilization"] = nan
+    if ctx is not None and len(ctx.worker_beat) == n_grids:
+        beat = ctx.worker_beat
+        busy = np.bincount(beat, weights=ctx.worker_busy_grid_h,
+                           minlength=len(ctx.worker_capacity_beat_h))
+        k["worker_utilization"] = _share(busy, ctx.worker_capacity_beat_h)[beat]
+    if ctx is not None and grids is not None and len(ctx.crew_busy_street_h):
+        k["crew_utilization"] = _share(ctx.crew_busy_street_h, ctx.crew_capacity_street_h)[
+            grids["street"].to_numpy().astype(np.int64)]
+    return pd.DataFrame({"grid": np.arange(n_grids), **{key: k[key] for key in keys}})

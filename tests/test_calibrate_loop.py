@@ -12,7 +12,8 @@ import pytest
 
 from sim.data.calibrate import calibrate
 from sim.data.calreport import fit_report
-from sim.data.closedloop import check_calibration, fit_departments
+from sim.data.closedloop import check_calibration
+from sim.data.cohortfit import fit_departments
 from sim.data.servicelog import cases_to_log
 from sim.data.sizing import crews_needed, n_streets, reduced_city, saturation_check
 from sim.run import run_scenario
@@ -111,7 +112,7 @@ def test_the_check_agrees_when_the_log_comes_from_the_same_city(slow_log):
     for c in big:
         assert t.loc[c, "per_day_ok"], c
         assert abs(t.loc[c, "sim_p50"] / t.loc[c, "log_p50"] - 1) < 0.35, c
-    assert "## The calibrated city against the log" not in fit_report(cal)  # not set on cal
+    assert "## Verdict" not in fit_report(cal)  # not set on cal
 
 
 def test_the_fit_recovers_the_departments_time_to_close(slow_log):
@@ -142,8 +143,8 @@ def test_the_fit_recovers_the_departments_time_to_close(slow_log):
     # handling times themselves are not identified, only the times to close they give)
     assert fit.handling["public_works"][0] > fit.handling["sanitation"][0]
     report = fit_report(cal)
-    assert "## Department handling times fitted to the log (--fit)" in report
-    assert "## The calibrated city against the log (--check)" in report
+    assert "## Departments fitted to the log (--fit)" in report
+    assert "## Verdict: the log against the calibrated city" in report
 
 
 def test_round_trip_rates_profiles_and_quantiles(slow_log):
@@ -177,8 +178,8 @@ def test_cli_check_and_fit_write_their_sections(tmp_path):
                        "--fit-trials", "2", "--fit-reps", "1", "--seed", "3")
     assert r.returncode == 0, r.stderr
     report = out.with_suffix(".fit.md").read_text(encoding="utf-8")
-    assert "## Department handling times fitted to the log (--fit)" in report
-    assert "## The calibrated city against the log (--check)" in report
+    assert "## Departments fitted to the log (--fit)" in report
+    assert "## Verdict: the log against the calibrated city" in report
     assert "handling_time" in out.read_text(encoding="utf-8")
     bad = gridsim_inproc("calibrate", str(DATA / "own_columns.csv"), "--format", "csv",
                          "--fit", "--fit-trials", "1", "--out", str(tmp_path / "x.yaml"))

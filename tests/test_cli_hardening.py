@@ -155,9 +155,11 @@ def test_values_that_validate_but_cannot_run_are_refused_saying_by_how_much(tmp_
     from sim.scenario.size import check_fits, estimate
 
     huge = scenario_with(Scenario(), {"city.households": 20_000_000,
-                                      "city.households_per_grid": 10})
+                                      "city.households_per_grid": 10, "city.cell_m2": 500})
     est = estimate(huge)
-    assert est.grids == 2_240_000  # the same rounding as the city builder
+    assert est.grids == 2_240_000  # counted by the city builder's own code
+    coarse = scenario_with(huge, {"city.cell_m2": 10000})
+    assert estimate(coarse).grids == 208_334  # at most one grid per land cell, as built
     try:
         check_fits(huge, limit=16e9)
     except ScenarioError as err:
@@ -166,7 +168,7 @@ def test_values_that_validate_but_cannot_run_are_refused_saying_by_how_much(tmp_
     assert f"{est.bytes / 16e9:.1f}× too much" in msg and "this machine has 16.0 GB" in msg
     assert check_fits(Scenario(), limit=16e9).grids == 45
     r = cli("run", "--set", "city.households=20000000", "--set", "city.households_per_grid=10",
-            "--out", str(tmp_path / "out"))
+            "--set", "city.cell_m2=500", "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "too large for this machine" in r.stderr  # 38.7 GB
     monkeypatch.setenv("GRIDSIM_MEMORY_LIMIT", "1G")
     r = cli("run", "--set", "channels.handed_down_per_day=1e6", "--out", str(tmp_path / "out"))

@@ -19,8 +19,10 @@ MAX_LINES = 600
 
 # Lower numbers are lower layers; a module may import its own layer and the ones below it.
 LAYERS: list[tuple[str, int]] = [
+    ("sim.scenario.size", 1),  # the size guard counts grids with the city's own code
     ("sim.scenario", 0),    # the schema: what a run is given
     ("sim.metrics", 1),     # every KPI, once (reads case logs; knows nothing of the engine)
+    ("sim.tally", 1),       # counts and means over a mask, whole or per unit (for the KPIs)
     ("sim.world", 1),       # the city, the calendar, patrol beats
     ("sim.agents", 2),      # the Mesa agents
     ("sim.engine.case", 2),  # the case record, shared by the engine and the plug-ins

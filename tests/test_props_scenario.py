@@ -94,7 +94,8 @@ def test_any_set_value_is_checked_like_the_file(tmp_path_factory, path, value):
         assert r.stderr.startswith("error:") and not out.exists()
     else:
         assert sorted(p.name for p in out.iterdir()) == [
-            "cases.parquet", "kpis.json", "manifest.json", "timeseries.parquet"]
+            "cases.parquet", "grids.geojson", "grids.parquet", "kpis.json", "manifest.json",
+            "timeseries.parquet"]
 
 
 # ------------------------------------------------------------- valid values at the bounds run

@@ -29,7 +29,8 @@ def test_cli_run_writes_results(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "On-time closure rate" in r.stdout and "按期结案率" in r.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "cases.parquet", "kpis.json", "manifest.json", "timeseries.parquet"]
+        "cases.parquet", "grids.geojson", "grids.parquet", "kpis.json", "manifest.json",
+        "timeseries.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["days"] == 4
     assert len(manifest["scenario_hash"]) == 16

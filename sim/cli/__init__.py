@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from sim.cli import calibrate, docs, drill, experiment, optimize, run, validate
+from sim.cli import (calibrate, docs, drill, experiment, exportlog, map, optimize, replay, run,
+                     validate)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="gridsim — simulate and policy-test urban grid governance (城市网格化管理).")
@@ -22,9 +23,11 @@ experiment.register(app)  # gridsim sweep, gridsim report
 optimize.register(app)  # gridsim optimize, gridsim discover
 app.command("validation")(validate.validation_command)  # published vs simulated
 app.command("calibrate")(calibrate.calibrate_command)  # fit a scenario to a 311 log
-app.command("export-log")(calibrate.export_log_command)  # a run's cases as a 311-style log
+app.command("export-log")(exportlog.export_log_command)  # a run's cases as a log
+app.command("replay")(replay.replay_command)  # a log's own requests under a scenario
 app.command("drill")(drill.drill_command)  # emergency drill narrative and trace
 app.command("docs")(docs.docs_command)  # regenerate docs/kpis.md, docs/scenario-fields.md
+app.command("map")(map.map_command)  # a run's grids coloured by a KPI (HTML, PNG, SVG)
 
 
 def main() -> None:

@@ -26,12 +26,15 @@ def calibrate_command(
         help="Service-request log: CSV, a JSON list of requests, or JSON Lines (gzip is read "
              "transparently).")],
     format_: Annotated[str, typer.Option(
-        "--format", help="nyc311, open311 (GeoReport v2), or csv / json / jsonl for a log "
-                         "with its own column names.")],
+        "--format", help="nyc311, open311 (GeoReport v2), gridcase (a per-step case export, "
+                         "数字城管 / 12345), or csv / json / jsonl for a log with its own column "
+                         "names.")],
     column: Annotated[Optional[list[str]], typer.Option(
         "--column", help="FIELD=HEADER naming the log's column of a field (repeatable; fields "
-                         "id, created, closed, type, status, agency, lat, lon); FIELD=N (a "
-                         "column number) reads a file without a header line.")] = None,
+                         "id, created, closed, type, status, agency, lat, lon; for gridcase also "
+                         "filed, dispatched, handled, feedback, verified, channel, deadline, "
+                         "extended, satisfaction, unit); FIELD=N (a column number) reads a file "
+                         "without a header line.")] = None,
     mapping: Annotated[Optional[Path], typer.Option(
         help="Mapping file (default: sim/data/mapping_nyc311.yaml, or mapping_open311.yaml).")
     ] = None,
@@ -57,17 +60,21 @@ def calibrate_command(
     report: Annotated[Optional[Path], typer.Option(help="Write the fit report here.")] = None,
     match_cases: Annotated[bool, typer.Option(
         help="Run the calibrated scenario and rescale the rates so that it files cases at the "
-             "log's rate.")] = False,
+             "log's rate (on by default).")] = True,
     match_days: Annotated[float, typer.Option(help="Days per matching run.")] = 28,
     match_reps: Annotated[int, typer.Option(help="Replications per matching step.")] = 3,
-    fit: Annotated[bool, typer.Option(
-        help="Fit department handling times (and crews) until the simulated median and p90 "
-             "time to close match the log's (Optuna, seeded).")] = False,
-    fit_trials: Annotated[int, typer.Option(help="Trials of the --fit search.")] = 30,
+    fit: Annotated[Optional[bool], typer.Option(
+        "--fit/--no-fit",
+        help="Fit each department's handling time, scheduling lead and spread until the log's "
+             "own requests, replayed, close like the log's (Optuna, seeded). Default: on when "
+             "the log has enough closed requests (see docs/guides/analyst.md).")] = None,
+    fit_trials: Annotated[int, typer.Option(help="Trials of the --fit search.")] = 20,
     fit_reps: Annotated[int, typer.Option(help="Replications per --fit trial.")] = 2,
-    check: Annotated[bool, typer.Option(
-        help="Run the calibrated scenario for the log's period and compare volume, median and "
-             "p90 time to close per category with the log's.")] = False,
+    check: Annotated[Optional[bool], typer.Option(
+        "--check/--no-check",
+        help="Replay the log's requests on the calibrated scenario and compare cases per day, "
+             "median and p90 time to close per category with the log's (before and after "
+             "--fit). Default: on when the log has closing times.")] = None,
     check_reps: Annotated[int, typer.Option(help="Replications of the --check.")] = 3,
     seed: Annotated[Optional[int], typer.Option(
         help="Master seed of the check and fit runs (default: the scenario's).")] = None,
@@ -89,9 +96,9 @@ def calibrate_command(
         if match_cases and (match_reps < 2 or not match_days > 0):
             problems.append(("match-reps", "needs at least 2 replications and positive "
                                            "--match-days"))
-        if fit and (fit_trials < 2 or fit_reps < 1):
+        if fit is not False and (fit_trials < 2 or fit_reps < 1):
             problems.append(("fit-trials", "needs at least 2 trials and 1 replication"))
-        if check and check_reps < 2:
+        if check is not False and check_reps < 2:
             problems.append(("check-reps", "needs at least 2 replications"))
         cols, col_problems = parse_column_options(column or [])
         problems += col_problems
@@ -100,6 +107,13 @@ def calibrate_command(
         base = load_scenario(scenario) if scenario else None
         cal, sc = calibrate(log, format_, mapping, base, households, columns=cols, tz=tz,
                             start=from_, end=to, strict=strict, size=size)
+        from sim.data.calibrate import fit_by_default
+
+        auto, why = fit_by_default(cal)
+        if fit is None and not auto:
+            cal.warnings.append(f"time to close not fitted: {why}")
+        fit = ("auto" if auto else False) if fit is None else fit
+        check = cal.log.has_closed if check is None else check
         sc = _closed_loop(cal, sc, err, match_cases, match_days, match_reps, fit, fit_trials,
                           fit_reps, check, check_reps, seed, strict)
     except ScenarioError as e:
@@ -136,16 +150,26 @@ def _esc(text: str) -> str:
 
 
 def _closed_loop(cal: Any, sc: Any, err: Any, match_cases: bool, match_days: float,
-                 match_reps: int, fit: bool, fit_trials: int, fit_reps: int, check: bool,
+                 match_reps: int, fit: bool | str, fit_trials: int, fit_reps: int, check: bool,
                  check_reps: int, seed: int | None, strict: bool) -> Any:
     from sim.data.calibrate import CalibrationError
-    from sim.data.closedloop import (check_calibration, fit_departments, match_case_rates)
+    from sim.data.closedloop import check_calibration, match_case_rates
+    from sim.data.cohortfit import fit_departments
     from sim.data.sizing import saturation_check
 
     if match_cases:
         err.print(f"matching cases filed: 2 × {match_reps} runs of {match_days:g} days…",
                   highlight=False)
         sc = match_case_rates(cal, sc, days=match_days, reps=match_reps, seed=seed)
+
+    def checked(label: str) -> Any:
+        with _progress() as prog:
+            task = prog.add_task(label, total=check_reps, note="")
+            return check_calibration(cal, sc, reps=check_reps, seed=seed,
+                                     progress=lambda: prog.advance(task))
+
+    if check and fit:
+        cal.check_before = checked("checking against the log (before the fit)")
     if fit:
         with _progress() as prog:
             task = prog.add_task("fitting departments", total=fit_trials, note="")
@@ -157,17 +181,16 @@ def _closed_loop(cal: Any, sc: Any, err: Any, match_cases: bool, match_days: flo
                 cal.fitted, sc = fit_departments(cal, sc, trials=fit_trials, reps=fit_reps,
                                                  seed=seed, progress=tick)
             except ValueError as e:
-                raise CalibrationError([("fit", str(e))], "--fit") from None
+                if fit != "auto":
+                    raise CalibrationError([("fit", str(e))], "--fit") from None
+                cal.warnings.append(f"time to close not fitted: {e}")
     if cal.sizing is not None or fit:
         warns, _ = saturation_check(sc, seed=seed)
         cal.warnings += warns
         if strict and warns:
             raise CalibrationError([("strict", w) for w in warns], cal.source)
     if check:
-        with _progress() as prog:
-            task = prog.add_task("checking against the log", total=check_reps, note="")
-            cal.check = check_calibration(cal, sc, reps=check_reps, seed=seed,
-                                          progress=lambda: prog.advance(task))
+        cal.check = checked("checking against the log")
     return sc
 
 
@@ -189,52 +212,3 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def export_log_command(
-    cases: Annotated[Path, typer.Argument(
-        help="A run's case log (cases.parquet, from `gridsim run --out DIR`).")],
-    format_: Annotated[str, typer.Option(
-        "--format", help="Log format to write: open311 or nyc311.")],
-    out: Annotated[Path, typer.Option(help="CSV file to write.")],
-    start: Annotated[str, typer.Option(
-        help="Calendar date of model time 0 (a Monday keeps weekdays aligned).")] = "2024-01-01",
-    subtypes: Annotated[bool, typer.Option(
-        help="Write category.subtype as the service code / complaint type.")] = False,
-) -> None:
-    """Write a run's case log as an Open311- or NYC-311-style request log (for calibration)."""
-    import pandas as pd
-
-    from sim.cli.common import fail
-    from sim.data.servicelog import EXPORT_FORMATS, CalibrationError, cases_to_log
-
-    problems = []
-    if format_ not in EXPORT_FORMATS:
-        problems.append(("format", f"unknown format {format_!r}; allowed: "
-                                   f"{', '.join(EXPORT_FORMATS)}"))
-    try:
-        t0 = pd.Timestamp(start)
-    except ValueError:
-        problems.append(("start", f"not a date: {start!r}"))
-    if not cases.is_file():
-        problems.append(("", f"{cases}: file not found"))
-    if problems:
-        fail(CalibrationError(problems, "gridsim export-log"))
-        return
-    try:
-        frame = pd.read_parquet(cases)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is a user error here
-        fail(CalibrationError([("", f"not a readable case log: {err}")], str(cases)))
-        return
-    missing = [c for c in ("incident_id", "category", "subtype", "department", "t_report_h",
-                           "t_closed_h", "state") if c not in frame.columns]
-    if missing:
-        fail(CalibrationError([("", "not a gridsim case log: missing column(s) "
-                                    + ", ".join(missing))], str(cases)))
-        return
-    log = cases_to_log(frame, format_, start=str(t0.date()), subtypes=subtypes)
-    tmp = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    log.to_csv(tmp, index=False)
-    tmp.replace(out)
-    print(f"wrote {len(log):,} requests to {out}")

@@ -35,7 +35,8 @@ def run(
     days: Annotated[Optional[float], typer.Option(help="Simulated days (sets run.days).")] = None,
     set_: SetOpt = None,
     out: Annotated[Optional[Path], typer.Option(
-        help="Write kpis.json, timeseries.parquet, cases.parquet and manifest.json here.")] = None,
+        help="Write kpis.json, timeseries.parquet, cases.parquet, grids.geojson, "
+             "grids.parquet and manifest.json here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
     parts: Annotated[int, typer.Option(
         help="Run the city's districts in this many processes and merge them (exact when no "

@@ -16,9 +16,12 @@ an editable mapping file (``sim/data/mapping_*.yaml``), and fits:
   (:mod:`sim.data.sizing`).
 
 It writes a scenario — the base scenario with these values — and a fit report
-(:mod:`sim.data.calreport`). ``--check`` and ``--fit`` close the loop (:mod:`sim.data.closedloop`):
-run the calibrated city, compare its volume and time-to-close quantiles with the log's, and fit
-department handling times until they match.
+(:mod:`sim.data.calreport`). The log's requests reach the calibrated city as they reached the log's: reported by residents,
+never found on patrol or fixed on the spot (:func:`sim.data.replay.cohort_overrides`).
+``--check`` and ``--fit`` close the loop (:mod:`sim.data.closedloop`, :mod:`sim.data.cohortfit`):
+replay the log's own cohort on the calibrated city, compare its cases per day and
+time-to-close quantiles with the log's, and fit each department's handling time, scheduling
+lead and spread until they match.
 
 Rates come from *logged requests* (cases, cancelled and duplicate ones left out); the model's
 category rates are of incidents. ``--match-cases`` (:func:`match_case_rates`) runs the calibrated
@@ -45,6 +48,10 @@ if TYPE_CHECKING:
 
 #: unmapped share of the log's requests above which calibrate warns (an error with --strict)
 UNMAPPED_WARN = 0.20
+#: closed requests (all mapped categories) from which calibrate fits time to close by default
+FIT_MIN_CLOSED = 50
+#: ... with at least this many in one category
+FIT_MIN_CLOSED_CATEGORY = 20
 #: statuses that are not cases (screened out by a platform): out of the rates and the time fit
 NOT_CASES = ("cancelled", "duplicate")
 
@@ -95,7 +102,10 @@ class Calibration:
     matching: "pd.DataFrame | None" = None
     sizing: Any = None                             # sim.data.sizing.Sizing
     check: Any = None                              # sim.data.closedloop.CheckResult
-    fitted: Any = None                             # sim.data.closedloop.FitResult
+    check_before: Any = None                       # the same, before --fit
+    fitted: Any = None                             # sim.data.cohortfit.FitResult
+    routing: dict[str, Any] = field(default_factory=dict)  # the log's requests as residents'
+    steps: Any = None                              # sim.data.stepfit.StepFit (gridcase)
 
     @property
     def hourly(self) -> tuple[float, ...]:
@@ -123,8 +133,11 @@ class Calibration:
                 f.rate_per_1000_households_per_day / self.multiplier, 6)
             for sub, share in (f.subtype_shares or {}).items():
                 out[f"incidents.categories.{c}.subtypes.{sub}.share"] = share
+        out.update(self.routing)
         if self.sizing is not None:
             out.update(self.sizing.overrides)
+        if self.steps is not None:
+            out.update(self.steps.overrides)
         return out
 
 
@@ -323,6 +336,19 @@ def _log_warnings(cal: Calibration) -> list[str]:
     return out
 
 
+def fit_by_default(cal: Calibration) -> tuple[bool, str]:
+    """Whether the log has enough closed requests to fit time to close (and why not): at
+    least :data:`FIT_MIN_CLOSED` in all, :data:`FIT_MIN_CLOSED_CATEGORY` in one category."""
+    if not cal.log.has_closed:
+        return False, "the log has no closing times"
+    closed = [f.closed for f in cal.categories.values()]
+    if sum(closed) < FIT_MIN_CLOSED or max(closed, default=0) < FIT_MIN_CLOSED_CATEGORY:
+        return False, (f"{sum(closed):,} closed request(s), at most {max(closed, default=0):,} "
+                       f"in a category (needs {FIT_MIN_CLOSED} in all and "
+                       f"{FIT_MIN_CLOSED_CATEGORY} in one)")
+    return True, ""
+
+
 def city_multiplier(scenario: Scenario) -> float:
     """Household-weighted mean of the per-grid incident multipliers (zones × hotspots)."""
     from sim.engine.seeding import Streams
@@ -368,7 +394,16 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     hh, hh_from = (float(households), "--households") if households else (
         float(base.city.households), f"base scenario {base.name!r} (pass --households)")
     cal = fit_log(log, hh, hh_from, mapping, base, str(log_path), fmt, t0, t1)
-    city = scenario_with(base, {"city.households": int(round(hh))})
+    from sim.data.replay import cohort_overrides
+
+    cal.routing = cohort_overrides(base, {c for c, f in cal.categories.items() if f.requests})
+    if fmt == "gridcase":  # per-step case export: each step, channels, on-time rate, seasons
+        from sim.data.stepfit import fit_case_log
+
+        cal.steps = fit_case_log(log_path, mapping, base, columns=columns, tz=tz)
+        cal.warnings += cal.steps.warnings
+    city = scenario_with(base, {"city.households": int(round(hh)), **cal.routing,  # sized for
+                                **(cal.steps.overrides if cal.steps is not None else {})})  # steps
     cal.multiplier = city_multiplier(city)
     if size:
         from sim.data.sizing import size_for_log

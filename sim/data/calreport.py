@@ -45,7 +45,9 @@ def _head(cal: "Calibration") -> list[str]:
              "average, so the scenario's category rates are the per-household rates below "
              "divided by that",
              "- personal data: only identifier, times, status, agency and request type were "
-             "read; no address, coordinates, free text or media link was kept or written."]
+             "read" + (" (and the step, source, deadline and satisfaction columns listed under "
+                       "Case steps)" if cal.steps is not None else "")
+             + "; no address, coordinates, free text or media link was kept or written."]
     if cal.warnings:
         lines += ["", "## Warnings", ""] + [f"- **warning**: {w}" for w in cal.warnings]
     return lines
@@ -139,37 +141,92 @@ def _sizing(cal: "Calibration") -> list[str]:
     return lines
 
 
+def _fig(r: dict, side: str, k: str, ci: bool = True, nd: int = 1) -> str:
+    """One figure of a check row: value (interval), or "> bound" where never reached."""
+    v = r.get(f"{side}_{k}")
+    if v is None or v != v:
+        gt = r.get(f"{side}_{k}_gt")
+        return f"> {gt:,.0f}" if gt is not None and gt == gt else "–"
+    lo, hi = r.get(f"{side}_{k}_lo"), r.get(f"{side}_{k}_hi")
+    if not ci or lo is None or lo != lo:
+        return _f(v, nd)
+    return f"{_f(v, nd)} ({_f(lo, nd)} – {_f(hi, nd) if hi == hi else '…'})"
+
+
+def _verdict(cal: "Calibration") -> list[str]:
+    """The answer first: log against the calibrated city per category, before and after the
+    fit, and the loss with its interval."""
+    ch, before, f = cal.check, cal.check_before, cal.fitted
+    if ch is None:
+        return []
+    from sim.data.closedloop import GOAL_MIN_CLOSED, MEDIAN_GOAL, goals
+
+    g = goals(ch)
+    lines = ["", "## Verdict: the log against the calibrated city", "",
+             f"**{ch.summary()}.** The log's own {ch.requests:,} requests "
+             f"({ch.days:.1f} days{'' if ch.streets == 0 else f' on {ch.streets} street(s)'}"
+             f"{f', a {1 / ch.scale:.2%} share of the city' if ch.scale != 1 else ''}) replayed "
+             f"{ch.reps} times and followed {ch.follow_days:.1f} days past the window, as the "
+             "log follows them; cases per day from the calibrated scenario's own arrivals. "
+             "Kaplan–Meier median and p90 (hours) on both sides, 95% intervals; \"> h\": "
+             "the follow-up never reaches the quantile (a lower bound).", "",
+             "| category | closed | cases/day log | calibrated | median log | "
+             + ("before fit | " if before is not None else "") + "calibrated | p90 log | "
+             + ("before fit | " if before is not None else "") + "calibrated | verdict |",
+             "|---|---:|---:|---:|---:|" + ("---:|" if before is not None else "")
+             + "---:|---:|" + ("---:|" if before is not None else "") + "---:|---|"]
+    prev = before.table.set_index("category") if before is not None else None
+    for r in ch.table.to_dict("records"):
+        cells = [f"{r['closed']:,}", _fig(r, "log", "per_day"), _fig(r, "sim", "per_day")]
+        for k in ("p50", "p90"):
+            cells.append(_fig(r, "log", k))
+            if prev is not None:
+                b = prev.loc[r["category"]].to_dict() if r["category"] in prev.index else {}
+                cells.append(_fig(b, "sim", k, ci=False))
+            cells.append(_fig(r, "sim", k))
+        bad = [k for k in ("per_day", "p50", "p90") if r[f"{k}_ok"] is False
+               or r[f"{k}_ok"] == 0.0]
+        cells.append("agrees" if not bad else "differs: " + ", ".join(bad))
+        lines.append(f"| {r['category']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Goals: cases per day within 10% — met by {len(g['per_day_met'])}, missed by "
+              f"{', '.join(g['per_day_missed']) or 'none'}; median within {MEDIAN_GOAL:g}× where "
+              f"the log has ≥ {GOAL_MIN_CLOSED} closed — met by {len(g['p50_met'])}, missed by "
+              f"{', '.join(g['p50_missed']) or 'none'}."]
+    zero = [r["category"] for r in ch.table.to_dict("records") if r["log_p50"] == 0]
+    if zero:
+        lines += ["", f"{', '.join(zero)}: the log closes half its requests at once (on the "
+                  "call); a resident request in gridsim is filed, dispatched, handled and "
+                  "verified, so no fit reaches a median of 0 h."]
+    if f is not None:
+        lines += ["", f"Loss (weighted mean squared log-ratio of simulated to logged median and "
+                  f"p90): base {f.start_loss:.3f} ({f.start_loss_ci[0]:.3f} – "
+                  f"{f.start_loss_ci[1]:.3f}) → fitted {f.loss:.3f} ({f.loss_ci[0]:.3f} – "
+                  f"{f.loss_ci[1]:.3f}); the log's own sampling error is worth {f.floor:.3f}."]
+    return lines
+
+
 def _check(cal: "Calibration") -> list[str]:
     lines: list[str] = []
-    if cal.fitted is not None:
-        f = cal.fitted
-        lines += ["", "## Department handling times fitted to the log (--fit)", "",
-                  f"Optuna TPE, {f.trials} trials; loss (weighted mean squared log-ratio of "
-                  f"simulated to logged median and p90) {f.start_loss:.3f} at the base "
-                  f"scenario → {f.loss:.3f}.", "",
-                  "| department | handling mean (h) | cv | crews per street |",
-                  "|---|---:|---:|---:|"]
+    f = cal.fitted
+    if f is not None:
+        lines += ["", "## Departments fitted to the log (--fit)", "",
+                  f"{f.trials} candidates besides the base (fixed-point steps, then Optuna TPE), "
+                  f"each on the log's replayed requests; stopped: {f.stopped}. "
+                  + ("**No candidate beat the base scenario: it is kept.**" if f.kept_base
+                     else "The best candidate is kept (the base was one)."), "",
+                  "| department | handling mean (h) | scheduling lead (h) | cv | crews per street "
+                  "(most) |", "|---|---:|---:|---:|---:|"]
         for d, (m, cv) in f.handling.items():
-            lines.append(f"| {d} | {m:.2f} | {cv:.2f} | {f.crews[d]:,} |")
-    if cal.check is not None:
-        ch = cal.check
-        lines += ["", "## The calibrated city against the log (--check)", "",
-                  f"{ch.reps} replications of {ch.days:.2f} days on {ch.streets} street(s) at the "
-                  f"same load per street (volumes × {ch.scale:.4g}); 95% intervals. Verdict: "
-                  f"**{ch.summary()}**.", "",
-                  "| category | log per day | simulated | log median h | simulated | "
-                  "log p90 h | simulated | verdict |", "|---|---:|---:|---:|---:|---:|---:|---|"]
-        for r in ch.table.to_dict("records"):
-            cells = []
-            for k in ("per_day", "p50", "p90"):
-                cells.append(f"{_f(r[f'log_{k}'], 1)} ({_f(r[f'log_{k}_lo'], 1)} – "
-                             f"{_f(r[f'log_{k}_hi'], 1)})")
-                cells.append(f"{_f(r[f'sim_{k}'], 1)} ({_f(r[f'sim_{k}_lo'], 1)} – "
-                             f"{_f(r[f'sim_{k}_hi'], 1)})")
-            bad = [k for k in ("per_day", "p50", "p90") if r[f"{k}_ok"] is False
-                   or r[f"{k}_ok"] == 0.0]
-            verdict = "agrees" if not bad else "differs: " + ", ".join(bad)
-            lines.append(f"| {r['category']} | " + " | ".join(cells) + f" | {verdict} |")
+            lines.append(f"| {d} | {m:.2f} | {f.lead.get(d, 0.0):.1f} | {cv:.2f} | "
+                         f"{f.crews[d]:,} ({f.crew_bounds.get(d, '–')}) |")
+        lines += ["", "Bounds: " + "; ".join(f"{k} {lo:g} – {hi:g}" for k, (lo, hi)
+                                           in f.bounds.items()) + "."]
+        if f.not_identified:
+            lines.append("- **Not identified by the log** (moving them changes the fit by less "
+                         "than the log's sampling error): " + ", ".join(f.not_identified))
+        for a, b in f.trade_offs:
+            lines.append(f"- **{a} and {b} trade off**: the log identifies only their "
+                         "combination")
     return lines
 
 
@@ -205,8 +262,11 @@ def _leftovers(cal: "Calibration") -> list[str]:
 
 def fit_report(cal: "Calibration") -> str:
     """The fit report (Markdown): what was read, fitted, sized and checked, and what was not."""
-    lines = (_head(cal) + _rates(cal) + _types(cal) + _subtypes(cal) + _sizing(cal)
-             + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal))
+    head = _head(cal)
+    lines = (head[:1] + _verdict(cal) + head[1:] + _rates(cal) + _types(cal) + _subtypes(cal)
+             + _sizing(cal)
+             + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal)
+             + (cal.steps.report_lines() if cal.steps is not None else []))
     return "\n".join(lines) + "\n"
 
 
@@ -222,7 +282,9 @@ def scenario_text(cal: "Calibration", scenario: "Scenario") -> str:
             "mapped category's rate_per_1000_households_per_day"
             + (", platform.operators, departments' crews_per_street and shifts" if cal.sizing
                else "")
-            + (", departments' handling_time (--fit)" if cal.fitted else "") + ".",
+            + (", departments' handling_time and scheduling_lead (--fit)" if cal.fitted
+               else "")
+            + "; the log's categories are reported by residents only.",
             "# Log's time to close (Kaplan–Meier median / p90, h; targets for the run's KPIs):"]
     if cal.matching is not None:
         head.insert(4, "# Rates rescaled so that the scenario files cases at the log's rate "

@@ -1,27 +1,32 @@
 """Closing the loop: does the calibrated city close cases like the real one?
 
-:func:`check_calibration` runs the calibrated scenario for the log's period over a few
-replications (on a city of a few streets at the same load per street, volumes scaled back) and
-compares, per category, the cases filed per day and the Kaplan–Meier median and p90 of the time
-to close (open cases censored at the run's end) with the log's, each with a 95% interval and a
-verdict.
+A log's time to close is measured on a *cohort*: the requests created in its window, followed
+until they close or the log was extracted. :func:`cohort` replays that cohort on the calibrated
+scenario (:mod:`sim.data.replay`: the log's own requests, reported by residents, followed past
+the window without new arrivals) — on a city of fewer streets at the same load per street when
+the log is large, with the requests thinned in proportion. :func:`log_targets` gives the log's
+side: per category the cases per day (exact Poisson interval) and the Kaplan–Meier median and
+p90 with an approximate 95% interval, or the lower bound "> longest follow-up" where the
+follow-up never reaches the quantile.
 
-:func:`fit_departments` is simulation-based calibration: Optuna's TPE sampler (seeded) searches
-each department's handling time (mean, cv) — with crews re-sized for each candidate so the
-departments keep up — to minimise the squared log-ratios of simulated to logged median and p90
-over the categories, every candidate on the same replication seeds (common random numbers).
+:func:`check_calibration` compares, per category, the cases filed per day by the calibrated
+scenario (drawn arrivals; from ``--match-cases`` when it ran) and the replayed cohort's median
+and p90 (one Kaplan–Meier on both sides) with the log's, each with a 95% interval and a
+verdict. The fit is in :mod:`sim.data.cohortfit`; :func:`match_case_rates` rescales the rates
+so the scenario files cases at the log's rate.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from sim.data.sizing import (department_load, mean_travel_h, n_streets, reduced_city,
-                             size_for_log)
+from sim.data.replay import Requests, log_requests, replay, thin
+from sim.data.replaystats import KMQuantile, km
+from sim.data.sizing import n_streets, reduced_city
 from sim.data.ttcfit import km_quantile
 from sim.scenario import Scenario, scenario_with
 
@@ -32,19 +37,27 @@ if TYPE_CHECKING:
 
 #: relative difference always accepted as agreement (intervals aside)
 AGREE_WITHIN = 0.10
-#: the longest check or fit run (days of measurement)
+#: the longest stretch of a log's window that the check and the fit replay (days)
 MAX_DAYS = 28.0
-#: departments with at least this share of the log's requests get a handling time of their own
-MAIN_SHARE = 0.05
+#: requests the check and the fit replay at most (a larger cohort: a city of fewer streets at
+#: the same load per street, the requests thinned in proportion)
+MAX_REQUESTS = 4000
+#: a median within this factor of the log's is the calibration goal (where the log has
+#: :data:`GOAL_MIN_CLOSED` closed requests in the category)
+MEDIAN_GOAL = 1.5
+GOAL_MIN_CLOSED = 50
+STATS = ("per_day", "p50", "p90")
 
 
 @dataclass
 class CheckResult:
     table: "pd.DataFrame"   # per category: log and simulated volume, p50, p90, with intervals
     reps: int
-    days: float
+    days: float             # the replayed window (days)
     streets: int
     scale: float
+    follow_days: float = 0.0  # follow-up after the window (days)
+    requests: int = 0       # requests replayed per replication
 
     @property
     def agrees(self) -> bool:
@@ -60,343 +73,192 @@ class CheckResult:
                 if bad == 0 else f"{bad} of {len(known)} compared figures differ")
 
 
-@dataclass
-class FitResult:
-    handling: dict[str, tuple[float, float]]     # department → (mean h, cv)
-    crews: dict[str, int]
-    loss: float
-    start_loss: float
-    trials: int
-    overrides: dict[str, Any] = field(default_factory=dict)
+def cal_requests(cal: "Calibration", scenario: Scenario) -> Requests:
+    """The log's cohort: its mapped cases created in the calibration period."""
+    p = cal.period
+    return log_requests(cal.log, scenario, p.start, p.end, inclusive_end=p.how != "--from/--to",
+                        source=cal.source)
+
+
+def cohort(cal: "Calibration", scenario: Scenario, seed: int,
+           max_requests: int = MAX_REQUESTS, days: float = MAX_DAYS
+           ) -> tuple[Scenario, Requests, float]:
+    """(scenario to replay on, requests to replay, share of the city replayed): the window's
+    first ``days`` days; beyond ``max_requests`` a city of fewer streets at the same load per
+    street with the requests thinned to its share (the same requests for the same seed)."""
+    req = cal_requests(cal, scenario).first_days(days)
+    total = n_streets(scenario)
+    if len(req) <= max_requests or total <= 1:
+        return scenario, req, 1.0
+    streets = max(1, min(total, math.ceil(total * max_requests / len(req))))
+    small = reduced_city(scenario, streets)
+    share = small.city.households / scenario.city.households
+    return small, thin(req, share, seed), share
 
 
 def _quantile_ci(d: np.ndarray, c: np.ndarray, q: float) -> tuple[float, float, float]:
-    """KM quantile and an approximate 95% interval (the quantiles at q ± 1.96·√(q(1−q)/n))."""
+    """KM quantile and an approximate 95% interval (the quantiles at q ± 1.96·√(q(1−q)/n));
+    NaN where the follow-up does not reach them."""
     n = len(d) + len(c)
-    est = km_quantile(d, c, q)
-    if n == 0:
-        return est, float("nan"), float("nan")
+    est = km_quantile(d, c, q) if len(d) else math.nan
+    if n == 0 or est != est:
+        return est, math.nan, math.nan
     h = 1.96 * math.sqrt(q * (1 - q) / n)
     lo = km_quantile(d, c, max(q - h, 1e-6))
     hi = km_quantile(d, c, min(q + h, 1 - 1e-6))
     return est, lo, hi
 
 
-def log_targets(cal: "Calibration") -> dict[str, dict[str, tuple[float, float, float]]]:
-    """Per category the log's (estimate, lo, hi) of cases per day, p50 and p90 (hours)."""
-    import pandas as pd
+@dataclass(frozen=True)
+class Target:
+    """One of the log's figures: estimate and 95% interval, or a lower bound (``value`` NaN)."""
 
-    out: dict[str, dict[str, tuple[float, float, float]]] = {}
-    f = cal.log.frame
-    t_end = max(f.created.max(), f.closed.max()) if f.closed.notna().any() else f.created.max()
-    p = cal.period
-    inside = (f.created >= p.start) & (f.created <= p.end) & ~f.status.isin(
-        ["cancelled", "duplicate"])
+    value: float
+    lo: float
+    hi: float
+    bound: float = math.nan   # "> bound" when the follow-up never reaches the quantile
+
+    @property
+    def known(self) -> bool:
+        return self.value == self.value
+
+    def log_se(self) -> float:
+        """Standard error of log(value) from the interval (NaN if unknown)."""
+        if not self.known or not (self.lo > 0) or self.value <= 0:
+            return math.nan
+        hi = self.hi if self.hi == self.hi and self.hi > 0 else self.value ** 2 / self.lo
+        return (math.log(hi) - math.log(self.lo)) / (2 * 1.96)
+
+
+def log_targets(cal: "Calibration", req: Requests | None = None
+                ) -> dict[str, dict[str, Target]]:
+    """Per category the log's cases per day, median and p90 (hours) of the cohort."""
+    req = req if req is not None else cal_requests(cal, Scenario())
+    out: dict[str, dict[str, Target]] = {}
     for cat, fit in cal.categories.items():
-        c = f[inside & (f.category == cat)]
-        done = (c.status == "closed") & c.closed.notna()
-        d = ((c.closed[done] - c.created[done]) / pd.Timedelta(hours=1)).to_numpy(float)
-        still = ~done
-        ages = np.where(c.closed[still].notna(), (c.closed[still] - c.created[still])
-                        / pd.Timedelta(hours=1), (t_end - c.created[still])
-                        / pd.Timedelta(hours=1)).astype(float)
-        out[cat] = {"per_day": (fit.rate_per_day, *fit.rate_ci),
-                    "p50": _quantile_ci(d, ages, 0.5), "p90": _quantile_ci(d, ages, 0.9)}
+        sel = req.category == cat
+        d, c = req.log_h[sel], req.log_follow_h[sel]
+        d, c = d[~np.isnan(d)], c[~np.isnan(c)]
+        row = {"per_day": Target(fit.rate_per_day, *fit.rate_ci)}
+        for key, q in (("p50", 0.5), ("p90", 0.9)):
+            v, lo, hi = _quantile_ci(d, c, q) if sel.any() else (math.nan,) * 3
+            bound = km(d, c, q).lower_bound if v != v and sel.any() else math.nan
+            row[key] = Target(v, lo, hi, bound)
+        out[cat] = row
     return out
 
 
-def _sim_stats(cases: "pd.DataFrame", w0: float, w1: float, cats: list[str]
-               ) -> dict[str, dict[str, float]]:
-    c = cases[(cases.t_report_h >= w0) & (cases.t_report_h < w1)]
-    out = {}
-    for cat in cats:
-        x = c[c.category == cat]
-        closed = x.t_closed_h.notna().to_numpy()
-        d = (x.t_closed_h - x.t_report_h).to_numpy(float)[closed]
-        cens = (w1 - x.t_report_h).to_numpy(float)[~closed]
-        # after the window the model runs on: a case still open at w1 is censored at w1
-        out[cat] = {"per_day": len(x) / ((w1 - w0) / 24.0), "p50": km_quantile(d, cens, 0.5),
-                    "p90": km_quantile(d, cens, 0.9)}
+def sim_quantiles(runs: list[Any], cats: list[str]) -> dict[str, dict[str, list[KMQuantile]]]:
+    """Per category and quantile, one Kaplan–Meier quantile per replication."""
+    out: dict[str, dict[str, list[KMQuantile]]] = {c: {"p50": [], "p90": []} for c in cats}
+    for r in runs:
+        for c in cats:
+            sel = r.category == c
+            if sel.any():
+                out[c]["p50"].append(km(r.sim_h[sel], r.follow_h[sel], 0.5))
+                out[c]["p90"].append(km(r.sim_h[sel], r.follow_h[sel], 0.9))
     return out
 
 
-def simulate(scenario: Scenario, cats: list[str], seeds: list[int],
-             progress: Callable[[], None] | None = None) -> dict[str, dict[str, list[float]]]:
-    """Per category and statistic, one value per replication."""
+def _drawn_per_day(cal: "Calibration", scenario: Scenario, reps: int, seed: int
+                   ) -> dict[str, tuple[float, float, float]]:
+    """Cases filed per day by the scenario's drawn arrivals (from --match-cases if it ran)."""
+    from sim.data.validation import mean_ci, replication_seeds
     from sim.run import run_scenario
 
-    out: dict[str, dict[str, list[float]]] = {c: {"per_day": [], "p50": [], "p90": []}
-                                              for c in cats}
-    for sd in seeds:
-        r = run_scenario(scenario, seed=sd)
-        for cat, st in _sim_stats(r.cases, r.context.warmup_h, r.context.end_h, cats).items():
-            for k, v in st.items():
-                out[cat][k].append(v)
-        if progress:
-            progress()
-    return out
-
-
-def check_days(cal: "Calibration") -> float:
-    return float(min(max(cal.period.days, 0.5), MAX_DAYS))
-
-
-def _run_scenario_for(cal: "Calibration", scenario: Scenario, streets: int,
-                      days: float | None) -> tuple[Scenario, float]:
-    """The reduced city run for the log's period (after the base warm-up), and the volume
-    scale back to the full city."""
-    d = days if days is not None else check_days(cal)
-    warm = scenario.run.warmup_days
-    small = reduced_city(scenario, streets)
-    small = scenario_with(small, {"run.days": d + warm, "run.warmup_days": warm})
-    return small, scenario.city.households / small.city.households
+    if cal.matching is not None:
+        return {r.category: (r.after, r.after_lo, r.after_hi)
+                for r in cal.matching.itertuples()}
+    small = reduced_city(scenario, 2, min(max(cal.period.days, 7.0), MAX_DAYS))
+    scale = scenario.city.households / small.city.households
+    vals: dict[str, list[float]] = {c: [] for c in cal.categories}
+    for sd in replication_seeds(seed, reps):
+        r = run_scenario(small, seed=sd, keep_cases=True)
+        c = r.cases
+        c = c[(c.t_report_h >= r.context.warmup_h) & (c.t_report_h < r.context.end_h)]
+        days = (r.context.end_h - r.context.warmup_h) / 24.0
+        counts = c.groupby("category").size()
+        for cat in vals:
+            vals[cat].append(float(counts.get(cat, 0)) / days * scale)
+    return {c: mean_ci(v) for c, v in vals.items()}
 
 
 def check_calibration(cal: "Calibration", scenario: Scenario, reps: int = 3,
-                      days: float | None = None, seed: int | None = None, streets: int = 2,
+                      seed: int | None = None,
                       progress: Callable[[], None] | None = None) -> CheckResult:
-    """Simulated against logged volume, median and p90 per category, with verdicts."""
+    """Logged against simulated cases per day, median and p90 per category, with verdicts."""
     import pandas as pd
 
-    from sim.data.validation import mean_ci, replication_seeds
+    from sim.data.validation import mean_ci
 
-    small, scale = _run_scenario_for(cal, scenario, streets, days)
-    seeds = replication_seeds(scenario.run.seed if seed is None else seed, reps)
+    master = scenario.run.seed if seed is None else seed
+    small, req, share = cohort(cal, scenario, master)
+    runs = replay(small, req, reps, master, progress=progress)
+    target = log_targets(cal, cal_requests(cal, scenario))
     cats = [c for c, f in cal.categories.items() if f.requests]
-    sim = simulate(small, cats, seeds, progress)
-    target = log_targets(cal)
+    quant = sim_quantiles(runs, cats)
+    per_day = _drawn_per_day(cal, scenario, reps, master)
     rows = []
     for cat in cats:
-        row: dict[str, Any] = {"category": cat}
-        for k in ("per_day", "p50", "p90"):
-            vals = np.asarray(sim[cat][k], dtype=float) * (scale if k == "per_day" else 1.0)
-            m, lo, hi = mean_ci(vals[~np.isnan(vals)]) if (~np.isnan(vals)).sum() >= 2 else (
-                float(np.nanmean(vals)) if (~np.isnan(vals)).any() else float("nan"),
-                float("nan"), float("nan"))
-            lo = max(lo, 0.0) if lo == lo else lo  # counts and durations are never negative
-            t, tlo, thi = target[cat][k]
-            row.update({f"log_{k}": t, f"log_{k}_lo": tlo, f"log_{k}_hi": thi,
-                        f"sim_{k}": m, f"sim_{k}_lo": lo, f"sim_{k}_hi": hi,
-                        f"{k}_ok": _agrees(t, tlo, thi, m, lo, hi)})
+        row: dict[str, Any] = {"category": cat, "closed": cal.categories[cat].closed}
+        for k in STATS:
+            t = target[cat][k]
+            if k == "per_day":
+                m, lo, hi = per_day.get(cat, (math.nan,) * 3)
+                gt = math.nan
+            else:
+                ks = quant[cat][k]
+                vals = [q.value for q in ks if q.value is not None]
+                gt = min((q.lower_bound for q in ks if q.value is None), default=math.nan)
+                if ks and len(vals) == len(ks):
+                    m, lo, hi = mean_ci(vals) if len(vals) >= 2 else (vals[0],) * 3
+                else:
+                    m = lo = hi = math.nan
+            lo = max(lo, 0.0) if lo == lo else lo
+            row.update({f"log_{k}": t.value, f"log_{k}_lo": t.lo, f"log_{k}_hi": t.hi,
+                        f"log_{k}_gt": t.bound, f"sim_{k}": m, f"sim_{k}_lo": lo,
+                        f"sim_{k}_hi": hi, f"sim_{k}_gt": gt,
+                        f"{k}_ok": _agrees(t, m, lo, hi, gt)})
         rows.append(row)
-    return CheckResult(table=pd.DataFrame(rows), reps=reps, days=small.run.days
-                       - small.run.warmup_days, streets=streets, scale=scale)
+    window = (req.window_h[1] - req.window_h[0]) / 24.0
+    return CheckResult(table=pd.DataFrame(rows), reps=reps, days=window,
+                       streets=n_streets(small), scale=1.0 / share,
+                       follow_days=(req.horizon_h - req.window_h[1]) / 24.0, requests=len(req))
 
 
-def _agrees(t: float, tlo: float, thi: float, m: float, lo: float, hi: float) -> float:
-    if t != t or m != m:
-        return float("nan")
-    if t > 0 and abs(m / t - 1) <= AGREE_WITHIN:
+def _agrees(t: "Target", m: float, lo: float, hi: float, gt: float) -> float:
+    """Within :data:`AGREE_WITHIN` or overlapping intervals; a lower bound on one side agrees
+    with a value (or bound) at least as large on the other; NaN when nothing can be compared."""
+    if not t.known:
+        if t.bound != t.bound:
+            return math.nan
+        top = hi if hi == hi else (gt if gt == gt else math.nan)
+        return math.nan if top != top else bool(top >= t.bound or gt == gt)
+    if m != m:
+        return bool(gt >= t.lo) if gt == gt and t.lo == t.lo else math.nan
+    if t.value > 0 and abs(m / t.value - 1) <= AGREE_WITHIN:
         return True
-    a_lo, a_hi = (tlo, thi) if tlo == tlo else (t, t)
+    a_lo, a_hi = (t.lo, t.hi) if t.lo == t.lo else (t.value, t.value)
+    a_hi = a_hi if a_hi == a_hi else math.inf
     b_lo, b_hi = (lo, hi) if lo == lo else (m, m)
     return bool(a_lo <= b_hi and b_lo <= a_hi)
 
 
-def _clip(v: float, lo: float, hi: float) -> float:
-    return float(min(max(v, lo), hi))
-
-
-def _span(target: dict, cats: list[str]) -> float:
-    """The longest logged p90 (or median) of a department's categories: the search's scale."""
-    vals = [target[c][k][0] for c in cats for k in ("p90", "p50") if target[c][k][0] ==
-            target[c][k][0]]
-    return max(vals + [1.0])
-
-
-def _median_of(target: dict, cats: list[str], default: float) -> float:
-    vals = [target[c]["p50"][0] for c in cats if target[c]["p50"][0] == target[c]["p50"][0]]
-    return float(np.mean(vals)) if vals else default
-
-
-def _hi(key: str, span: dict[str, float], rest: list[str]) -> float:
-    if key == "rest.mean":
-        return max(span[d] for d in rest)
-    return span[key.rsplit(".", 1)[0]]
-
-
-def _lognormal(mean: float, cv: float) -> dict[str, Any]:
-    return {"dist": "lognormal", "mean": round(float(mean), 4), "cv": round(float(cv), 4)}
-
-
-def _departments(cal: "Calibration", scenario: Scenario) -> dict[str, list[str]]:
-    """Department → the categories (with requests) whose subtypes it handles."""
-    out: dict[str, list[str]] = {}
-    for c, f in cal.categories.items():
-        if not f.requests:
-            continue
-        cat = scenario.incidents.categories[c]
-        for sub in cat.subtypes.values():
-            dep = sub.department or cat.department
-            if c not in out.setdefault(dep, []):
-                out[dep].append(c)
+def goals(check: CheckResult) -> dict[str, list[str]]:
+    """The calibration goals per category: cases per day within 10%, median within
+    :data:`MEDIAN_GOAL` × where the log has :data:`GOAL_MIN_CLOSED` closed requests. Returns the
+    categories meeting and missing each."""
+    out: dict[str, list[str]] = {"per_day_met": [], "per_day_missed": [], "p50_met": [],
+                                 "p50_missed": []}
+    for r in check.table.to_dict("records"):
+        if r["log_per_day"] > 0 and r["sim_per_day"] == r["sim_per_day"]:
+            ok = abs(r["sim_per_day"] / r["log_per_day"] - 1) <= 0.10
+            out["per_day_met" if ok else "per_day_missed"].append(r["category"])
+        if r["closed"] >= GOAL_MIN_CLOSED and r["log_p50"] == r["log_p50"] and r["log_p50"] > 0:
+            m = r["sim_p50"]
+            ok = m == m and m > 0 and max(m / r["log_p50"], r["log_p50"] / m) <= MEDIAN_GOAL
+            out["p50_met" if ok else "p50_missed"].append(r["category"])
     return out
-
-
-def fit_departments(cal: "Calibration", scenario: Scenario, trials: int = 30, reps: int = 2,
-                    days: float | None = None, seed: int | None = None, streets: int = 1,
-                    progress: Callable[[int, int, float], None] | None = None
-                    ) -> tuple[FitResult, Scenario]:
-    """Fit department handling times (and re-sized crews) so the simulated median and p90 of
-    time to close match the log's; returns the fit and the scenario with it.
-
-    The scenario as given is evaluated first (the loss to beat). Then two phases on one budget
-    of ``trials`` runs of ``reps`` replications (same seeds for all):
-    a few multiplicative fixed-point steps (each main department's handling mean times the
-    ratio of logged to simulated medians of its categories; the common spread from the ratio of
-    p90/median spreads), then Optuna's TPE sampler (seeded) in a box of ×/÷ 2 around the best
-    point so far. Departments with less than :data:`MAIN_SHARE` of the cases share one mean.
-    """
-    import optuna
-
-    from sim.data.validation import replication_seeds
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    target = log_targets(cal)
-    cats = [c for c in cal.categories
-            if cal.categories[c].requests and target[c]["p50"][0] == target[c]["p50"][0]
-            and target[c]["p50"][0] > 0]
-    deps = {d: [c for c in cs if c in cats] for d, cs in _departments(cal, scenario).items()}
-    deps = {d: cs for d, cs in deps.items() if cs}
-    if not cats or not deps:
-        raise ValueError("no category with a known, positive median time to close to fit")
-    fitter = _Fitter(cal, scenario, target, cats, deps, streets, days,
-                     replication_seeds(scenario.run.seed if seed is None else seed, reps))
-    master = scenario.run.seed if seed is None else seed
-    start_loss = fitter.loss_of(scenario)
-    n_fixed = min(5, max(1, trials // 2))
-    values = fitter.start_values()
-    history: list[tuple[float, dict[str, float]]] = []
-    for _ in range(n_fixed):
-        loss, stats = fitter.evaluate(values)
-        history.append((loss, values))
-        if progress:
-            progress(len(history), trials, min(h[0] for h in history))
-        values = fitter.step(values, stats)
-    best_loss, best = min(history, key=lambda h: h[0])
-    if trials > n_fixed:
-        dists = {k: optuna.distributions.FloatDistribution(
-            max(v / 2, fitter.lo(k)), min(v * 2, fitter.hi(k)), log=True) for k, v in best.items()}
-        sampler = optuna.samplers.TPESampler(seed=master % (2**32), n_startup_trials=3)
-        study = optuna.create_study(direction="minimize", sampler=sampler)
-        study.enqueue_trial({k: min(max(v, dists[k].low), dists[k].high) for k, v in best.items()})
-        for _ in range(trials - n_fixed):
-            trial = study.ask(dists)
-            loss, _ = fitter.evaluate(dict(trial.params))
-            study.tell(trial, loss)
-            history.append((loss, dict(trial.params)))
-            if progress:
-                progress(len(history), trials, min(h[0] for h in history))
-        best_loss, best = min(history, key=lambda h: h[0])
-    params = fitter.params_of(best)
-    fitted = fitter.build(params)
-    crews = {d: fitted.departments[d].crews_per_street for d in params}
-    over: dict[str, Any] = {f"departments.{d}.handling_time": _lognormal(m, cv)
-                            for d, (m, cv) in params.items()}
-    over.update({f"departments.{d}.crews_per_street": n for d, n in crews.items()})
-    return FitResult(handling=params, crews=crews, loss=float(best_loss),
-                     start_loss=float(start_loss), trials=len(history),
-                     overrides=over), fitted
-
-
-class _Fitter:
-    """The simulation-based loss of one candidate, and the fixed-point step."""
-
-    def __init__(self, cal: "Calibration", scenario: Scenario, target: dict, cats: list[str],
-                 deps: dict[str, list[str]], streets: int, days: float | None,
-                 seeds: list[int]):
-        self.cal, self.scenario, self.target, self.cats = cal, scenario, target, cats
-        self.deps, self.streets, self.days, self.seeds = deps, streets, days, seeds
-        self.travel = mean_travel_h(scenario)
-        self.streets_full = n_streets(scenario)
-        self.weight = {c: math.sqrt(cal.categories[c].requests) for c in cats}
-        load = department_load(cal, scenario)
-        total = sum(load.get(d, 0.0) for d in deps) or 1.0
-        share = {d: load.get(d, 0.0) / total for d in deps}
-        self.main = [d for d in deps if share[d] >= MAIN_SHARE] or [max(deps, key=share.get)]
-        self.rest = [d for d in deps if d not in self.main]
-        self.span = {d: _span(target, cs) for d, cs in deps.items()}
-
-    def lo(self, key: str) -> float:
-        return 0.2 if key == "cv" else 0.02
-
-    def hi(self, key: str) -> float:
-        if key == "cv":
-            return 4.0
-        if key == "rest.mean":
-            return 3 * max(self.span[d] for d in self.rest)
-        return 3 * self.span[key[:-5]]
-
-    def start_values(self) -> dict[str, float]:
-        """Each main department's handling mean = the mean logged median of its categories."""
-        v = {f"{d}.mean": _median_of(self.target, self.deps[d], 1.0) for d in self.main}
-        if self.rest:
-            v["rest.mean"] = float(np.mean([_median_of(self.target, self.deps[d], 1.0)
-                                            for d in self.rest]))
-        v["cv"] = 1.0
-        return {k: _clip(x, self.lo(k), self.hi(k)) for k, x in v.items()}
-
-    def params_of(self, values: dict[str, float]) -> dict[str, tuple[float, float]]:
-        cv = values["cv"]
-        out = {d: (values[f"{d}.mean"], cv) for d in self.main}
-        out.update({d: (values["rest.mean"], cv) for d in self.rest})
-        return out
-
-    def build(self, params: dict[str, tuple[float, float]]) -> Scenario:
-        sz = size_for_log(self.cal, self.scenario, {d: m for d, (m, _) in params.items()},
-                          self.travel, self.streets_full)
-        over = dict(sz.overrides)
-        for d, (m, cv) in params.items():
-            over[f"departments.{d}.handling_time"] = _lognormal(m, cv)
-        return scenario_with(self.scenario, over)
-
-    def evaluate(self, values: dict[str, float]) -> tuple[float, dict[str, dict[str, float]]]:
-        return self.loss_and_stats(self.build(self.params_of(values)))
-
-    def loss_of(self, scenario: Scenario) -> float:
-        return self.loss_and_stats(scenario)[0]
-
-    def loss_and_stats(self, scenario: Scenario) -> tuple[float, dict[str, dict[str, float]]]:
-        small, _ = _run_scenario_for(self.cal, scenario, self.streets, self.days)
-        sim = simulate(small, self.cats, self.seeds)
-        stats = {c: {k: (float(np.nanmean(sim[c][k])) if not np.all(np.isnan(sim[c][k]))
-                         else math.nan) for k in ("p50", "p90")} for c in self.cats}
-        total, wsum = 0.0, 0.0
-        for c in self.cats:
-            for k in ("p50", "p90"):
-                t, m = self.target[c][k][0], stats[c][k]
-                if t != t or t <= 0:
-                    continue
-                r = math.log(max(m, 1e-3) / t) if m == m else math.log(1e3)
-                total += self.weight[c] * r * r
-                wsum += self.weight[c]
-        return (total / wsum if wsum else math.inf), stats
-
-    def step(self, values: dict[str, float], stats: dict[str, dict[str, float]]
-             ) -> dict[str, float]:
-        """Scale each mean by the logged/simulated median ratio of its categories; the spread
-        by the ratio of log(p90/median) spreads."""
-        def ratio(cs: list[str]) -> float:
-            r = [math.log(self.target[c]["p50"][0] / stats[c]["p50"]) for c in cs
-                 if stats[c]["p50"] == stats[c]["p50"] and stats[c]["p50"] > 0]
-            return math.exp(float(np.mean(r))) if r else 1.0
-
-        new = dict(values)
-        for d in self.main:
-            new[f"{d}.mean"] = values[f"{d}.mean"] * ratio(self.deps[d])
-        if self.rest:
-            new["rest.mean"] = values["rest.mean"] * ratio(
-                sorted({c for d in self.rest for c in self.deps[d]}))
-        spreads = []
-        for c in self.cats:
-            t50, t90 = self.target[c]["p50"][0], self.target[c]["p90"][0]
-            s50, s90 = stats[c]["p50"], stats[c]["p90"]
-            if all(x == x and x > 0 for x in (t50, t90, s50, s90)) and t90 > t50 and s90 > s50:
-                spreads.append(math.log(t90 / t50) / math.log(s90 / s50))
-        if spreads:
-            sigma = math.sqrt(math.log1p(values["cv"] ** 2)) * float(np.median(spreads))
-            new["cv"] = math.sqrt(math.expm1(min(sigma, 2.0) ** 2))
-        return {k: _clip(v, self.lo(k), self.hi(k)) for k, v in new.items()}
 
 
 def match_case_rates(cal: "Calibration", scenario: Scenario, days: float = 28, reps: int = 3,

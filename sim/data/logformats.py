@@ -4,7 +4,14 @@ A log is read through eight *fields*: ``id``, ``created``, ``closed``, ``type``,
 ``agency``, ``lat``, ``lon``. Each format names the header of each field — NYC 311 (Open Data
 export or API names), Open311 GeoReport v2, or ``csv``/``json``/``jsonl``, which look for the
 common names cities use (``SRNumber``, ``CreatedDate``, ``RequestType`` …). Headers are compared
-without case, spaces or punctuation (``Created Date`` = ``created_date`` = ``CreatedDate``).
+without case, spaces or punctuation (``Created Date`` = ``created_date`` = ``CreatedDate``);
+Chinese characters are kept (``上报时间``).
+
+``gridcase`` is a platform's per-step case export (数字城管 / 12345): besides those fields it
+names the step times (:data:`STEP_FIELDS`: 立案 filed, 派遣 dispatched, 处置 handled, 反馈
+feedback, 核查 verified) and :data:`CASE_FIELDS` (来源 channel, 处置时限 deadline, 延期 extended,
+满意度 satisfaction, 网格 unit), with Chinese and English headers recognised
+(:mod:`sim.data.gridcase` reads and writes them).
 ``--column FIELD=HEADER`` or a ``columns:`` section of the mapping file names a header
 explicitly. Only these fields are ever read; ``lat``/``lon`` are recognised only so that they
 are known to be discarded (no coordinate is kept).
@@ -19,7 +26,12 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-FIELDS = ("id", "created", "closed", "type", "status", "agency", "lat", "lon")
+#: the steps between ``created`` (上报) and ``closed`` (结案) of a per-step case export
+STEP_FIELDS = ("filed", "dispatched", "handled", "feedback", "verified")
+#: the other columns of a per-step case export
+CASE_FIELDS = ("channel", "deadline", "extended", "satisfaction", "unit")
+FIELDS = ("id", "created", "closed", "type", "status", "agency", "lat", "lon") + STEP_FIELDS \
+    + CASE_FIELDS
 #: fields never kept, only recognised (personal data)
 DISCARDED = ("lat", "lon")
 CONTAINERS = ("csv", "json", "jsonl")
@@ -28,7 +40,7 @@ STATUS_CLASSES = ("closed", "cancelled", "duplicate", "referred", "open")
 
 def header_key(name: str) -> str:
     """``"Created Date"``, ``created_date``, ``CreatedDate`` → ``createddate``."""
-    return re.sub(r"[^0-9a-z]", "", str(name).strip().lower())
+    return re.sub(r"[^0-9a-z\u3400-\u9fff]", "", str(name).strip().lower())
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,32 @@ _GENERIC = {
     "lon": ("lon", "long", "longitude", "lng", "x"),
 }
 
+#: a per-step case export: Chinese (数字城管 / 12345 platforms) and English headers
+_GRIDCASE = {
+    "id": ("案卷编号", "案件编号", "案卷号", "案件号", "工单编号", "工单号", "编号", "case_id",
+           "case_number", "id"),
+    "created": ("上报时间", "上报", "受理时间", "来电时间", "创建时间", "created", "reported",
+                "reported_at", "created_at"),
+    "filed": ("立案时间", "立案", "filed", "filed_at"),
+    "dispatched": ("派遣时间", "派遣", "派单时间", "派单", "dispatched", "dispatched_at"),
+    "handled": ("处置时间", "处置完成时间", "处置", "办理完成时间", "handled", "handled_at"),
+    "feedback": ("反馈时间", "反馈", "回复时间", "feedback", "feedback_at"),
+    "verified": ("核查时间", "核查", "回访时间", "verified", "verified_at"),
+    "closed": ("结案时间", "结案", "办结时间", "closed", "closed_at"),
+    "type": ("问题类型", "案件类型", "事件类型", "问题小类", "小类", "问题大类", "大类", "诉求类型",
+             "type", "category", "case_type"),
+    "status": ("案件状态", "案卷状态", "状态", "工单状态", "status", "state"),
+    "agency": ("处置部门", "责任部门", "承办单位", "部门", "department", "agency"),
+    "channel": ("来源", "渠道", "案件来源", "问题来源", "来源渠道", "上报渠道", "channel", "source"),
+    "deadline": ("处置时限", "时限", "应结时间", "截止时间", "办理时限", "deadline", "due",
+                 "due_at"),
+    "extended": ("延期", "延期时限", "延期至", "是否延期", "extended", "extension"),
+    "satisfaction": ("满意度", "评价", "回访满意度", "satisfaction"),
+    "unit": ("网格", "网格编码", "单元网格", "社区", "街道", "unit", "grid"),
+    "lat": ("纬度", "lat", "latitude", "y"),
+    "lon": ("经度", "lon", "lng", "longitude", "x"),
+}
+
 FORMATS: dict[str, FormatSpec] = {
     # NYC 311 Service Requests (Open Data export "Unique Key" … or API unique_key …)
     "nyc311": FormatSpec("nyc311", {
@@ -77,6 +115,7 @@ FORMATS: dict[str, FormatSpec] = {
     "csv": FormatSpec("csv", _GENERIC, required=("created", "type"), container="csv"),
     "json": FormatSpec("json", _GENERIC, required=("created", "type"), container="json"),
     "jsonl": FormatSpec("jsonl", _GENERIC, required=("created", "type"), container="jsonl"),
+    "gridcase": FormatSpec("gridcase", _GRIDCASE, required=("created", "type"), container="csv"),
 }
 
 #: status vocabulary, first match wins (case-insensitive wildcards)
@@ -85,6 +124,7 @@ DEFAULT_STATUS: tuple[tuple[str, str], ...] = (
     ("*cancel*", "cancelled"), ("*withdrawn*", "cancelled"), ("*void*", "cancelled"),
     ("*rejected*", "cancelled"), ("*invalid*", "cancelled"), ("*not valid*", "cancelled"),
     ("*撤销*", "cancelled"), ("*作废*", "cancelled"), ("*无效*", "cancelled"),
+    ("*不予立案*", "cancelled"), ("*不立案*", "cancelled"),
     ("*referred*", "referred"), ("*transferred*", "referred"), ("*forwarded*", "referred"),
     ("*转办*", "referred"), ("*移交*", "referred"),
     ("*closed*", "closed"), ("*resolved*", "closed"), ("*complete*", "closed"),
@@ -93,7 +133,8 @@ DEFAULT_STATUS: tuple[tuple[str, str], ...] = (
     ("*open*", "open"), ("new", "open"), ("*pending*", "open"), ("*progress*", "open"),
     ("*assigned*", "open"), ("*started*", "open"), ("*accepted*", "open"),
     ("*acknowledged*", "open"), ("*hold*", "open"), ("*unspecified*", "open"),
-    ("*received*", "open"), ("*处理中*", "open"), ("*待*", "open"),
+    ("*received*", "open"), ("*处理中*", "open"), ("*待*", "open"), ("*处置中*", "open"),
+    ("*核查中*", "open"), ("*挂账*", "open"), ("*已派遣*", "open"), ("*已立案*", "open"),
 )
 
 

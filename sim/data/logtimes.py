@@ -81,16 +81,33 @@ def check_tz(name: str) -> str | None:
     return None
 
 
+_CN_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?\s*")
+_CN_TIME = re.compile(r"(\d{1,2})\s*[时點点:]\s*(\d{1,2})\s*分?(?:\s*(\d{1,2})\s*秒)?")
+
+
+def chinese_to_iso(values: pd.Series) -> pd.Series:
+    """Stripped text, with ``2024年3月1日 8时5分`` (Chinese exports) as ``2024-03-01 08:05:00``."""
+    s = values.fillna("").astype(str).str.strip()
+    cn = s.str.contains("年", regex=False)
+    if cn.any():
+        d = s[cn].str.replace(_CN_DATE, lambda m: f"{int(m[1]):04d}-{int(m[2]):02d}-"
+                              f"{int(m[3]):02d} ", regex=True)
+        d = d.str.replace(_CN_TIME, lambda m: f"{int(m[1]):02d}:{int(m[2]):02d}:"
+                          f"{int(m[3] or 0):02d}", regex=True)
+        s[cn] = d.str.strip()
+    return s
+
+
 def read_times(values: pd.Series, info: TimeInfo | None = None) -> tuple[pd.Series, pd.Series]:
     """Naive local wall-clock times from the forms real exports use, and the mask of the values
     that read as a time outside :data:`YEARS_ALLOWED` (year -1, 9999: NaT in the times).
 
     ``MM/DD/YYYY hh:mm:ss AM`` (NYC exports) and other slash forms; ISO 8601 with or without
-    an offset. A timestamp in UTC (``Z``/``+00:00``) is converted to ``info.tz``; one with another
+    an offset; ``2024年3月1日 8时5分`` (:func:`chinese_to_iso`). A timestamp in UTC (``Z``/``+00:00``) is converted to ``info.tz``; one with another
     offset is converted when ``info.converted_offsets`` (``--tz`` given), else read as the local
     time it states; one without an offset is local already. Unreadable values give NaT.
     """
-    s = values.fillna("").astype(str).str.strip()
+    s = chinese_to_iso(values)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     far = pd.Series(False, index=s.index)
 

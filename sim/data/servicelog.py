@@ -73,7 +73,7 @@ class Mapping:
 
 
 def default_mapping_path(fmt: str) -> Path:
-    return DATA_DIR / f"mapping_{'nyc311' if fmt == 'nyc311' else 'open311'}.yaml"
+    return DATA_DIR / f"mapping_{fmt if fmt in ('nyc311', 'gridcase') else 'open311'}.yaml"
 
 
 def load_mapping(path: str | Path, fmt: str, scenario: Scenario) -> Mapping:

@@ -111,7 +111,7 @@ class UnitDispatch:
         u = st.next_unit()
         u.request, u.process, u.emergency, u.status = req, env.active_process, e.id, "dispatched"
         R = self.cfg.responders[r]
-        token = self.m.busy_start(R.department, 1) if st.shared else None  # crew utilisation
+        token = self.m.busy_start(R.department, 1, st.index) if st.shared else None  # crews' use
         u.from_grid, u.grid = st.grid, target
         e.units.append(u)
         e.units_sent += 1

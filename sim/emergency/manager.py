@@ -108,7 +108,7 @@ class EmergencyManager(UnitDispatch):
     # --------------------------------------------------------------------------- construction
     def _build_stations(self) -> None:
         for code, r in self.cfg.responders.items():
-            sites, home = station_grids(self.city, r)
+            sites, home = station_grids(self.city, r, code)
             self.home[code] = home
             self.city.precompute_distances(sites)
             stations = []

@@ -4,7 +4,8 @@ A :class:`Station` holds a SimPy resource (its pool) and named units. For a resp
 routine crews the pool *is* ``Department.crews[street]`` (so emergencies and routine cases compete
 for the same crews); dedicated stations (fire brigade, gas company, 120) get their own pool.
 Dedicated stations are placed by deterministic k-means over the grid centres (weighted by area)
-so that each covers about ``station_district_km2``; a grid's *home* station is the nearest by
+so that each covers about ``station_district_km2``, or at a real map's station points
+(``city.geometry.stations``); a grid's *home* station is the nearest by
 travel distance (its station district, 辖区). Nothing here draws random numbers.
 """
 
@@ -122,14 +123,30 @@ def _centre_grids(city: "City", groups: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def station_grids(city: "City", r: Responder) -> tuple[np.ndarray, np.ndarray]:
+def map_station_grids(city: "City", code: str | None) -> np.ndarray | None:
+    """Grids of a real map's station points (``city.geometry.stations``) for responder
+    ``code`` (those whose responder attribute names it, or all when the map names none)."""
+    geo = getattr(city, "_geometry", None)  # never builds the synthetic city's geometry
+    if geo is None or geo.station_cells is None:
+        return None
+    cells = geo.station_cells
+    if geo.station_responders is not None:
+        cells = cells[geo.station_responders == code]
+    return np.unique(city.cell_grid[cells]) if len(cells) else None
+
+
+def station_grids(city: "City", r: Responder,
+                  code: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(grid of each station, home station of each grid) for a responder's placement."""
     if r.placement in ("street_depots", "streets"):
         return np.asarray(city.street_depots, dtype=np.int64), city.street.astype(np.int64)
     if r.placement == "communities":
         return _centre_grids(city, city.community), city.community.astype(np.int64)
-    k = r.station_count or math.ceil(float(city.area_km2.sum()) / r.station_district_km2 - 1e-9)
-    sites = kmeans_sites(city, k)
+    sites = map_station_grids(city, code)
+    if sites is None:
+        k = r.station_count or math.ceil(float(city.area_km2.sum()) / r.station_district_km2
+                                         - 1e-9)
+        sites = kmeans_sites(city, k)
     city.precompute_distances(sites)
     dist = np.vstack([city.distances_from(int(s)) for s in sites])
     return sites, np.argmin(dist, axis=0).astype(np.int64)

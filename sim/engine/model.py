@@ -90,9 +90,10 @@ class GridModel(mesa.Model):
         self.counters = {"incidents": 0, "reported": 0, "closed": 0, "parked": 0,
                          "invalid_reports": 0, "invalid_in_window": 0}
         self._busy: dict[str, float] = {}
+        self._busy_at: dict[str, list[float]] = {}  # kind -> busy hours per grid or street
         self._overtime: dict[str, float] = {}  # crew-hours outside each department's shift
         self._shift_of = {code: d.shift for code, d in scenario.departments.items()}
-        self._in_progress: dict[int, tuple[str, float, int]] = {}
+        self._in_progress: dict[int, tuple[str, float, int, int]] = {}
         self._token = 0
         self.deadline_book: list[tuple[float, int, int, int]] = []  # sim.engine.workflow
         self.deadline_seq = 0
@@ -247,21 +248,22 @@ class GridModel(mesa.Model):
         inc.t_due = due_time(self.env.now, sub.deadline, self.scenario.calendar)
         schedule_deadline(self, inc, inc.t_due, 1)
 
-    def busy_start(self, kind: str, n: int) -> int:
+    def busy_start(self, kind: str, n: int, at: int = -1) -> int:
         self._token += 1
-        self._in_progress[self._token] = (kind, self.env.now, n)
+        self._in_progress[self._token] = (kind, self.env.now, n, at)
         return self._token
 
     def busy_stop(self, token: int, now: float | None = None) -> None:
-        kind, t0, n = self._in_progress.pop(token)
-        self._add_busy(kind, t0, self.env.now if now is None else now, n)
+        kind, t0, n, at = self._in_progress.pop(token)
+        self._add_busy(kind, t0, self.env.now if now is None else now, n, at)
 
-    def busy_add(self, kind: str, t0: float, t1: float) -> None:
+    def busy_add(self, kind: str, t0: float, t1: float, at: int = -1) -> None:
         """One of ``kind`` will be busy from ``t0`` to ``t1`` (work that nothing interrupts,
-        booked when it starts; what falls past the horizon is not counted)."""
-        self._add_busy(kind, t0, t1, 1)
+        booked when it starts; what falls past the horizon is not counted). ``at``: where —
+        the grid for workers, the street for a department's crews (per-grid KPIs)."""
+        self._add_busy(kind, t0, t1, 1, at)
 
-    def _add_busy(self, kind: str, t0: float, t1: float, n: int) -> None:
+    def _add_busy(self, kind: str, t0: float, t1: float, n: int, at: int = -1) -> None:
         lo = t0 if t0 >= self.warmup_h else self.warmup_h  # the part inside [warm-up, horizon]
         hi = t1 if t1 <= self.horizon_h else self.horizon_h
         if hi <= lo:
@@ -269,6 +271,12 @@ class GridModel(mesa.Model):
         shift = self._shift_of.get(kind)
         inside = hi - lo if shift is None else open_hours_between(lo, hi, shift)
         self._busy[kind] = self._busy.get(kind, 0.0) + inside * n
+        if at >= 0:
+            acc = self._busy_at.get(kind)
+            if acc is None:
+                acc = self._busy_at[kind] = [0.0] * (
+                    self.city.n_grids if kind == "worker" else self.city.n_streets)
+            acc[at] += inside * n
         if inside < hi - lo:
             self._overtime[kind] = self._overtime.get(kind, 0.0) + (hi - lo - inside) * n
 
@@ -532,7 +540,7 @@ class GridModel(mesa.Model):
             self._record(inc)
         pending = self.discovery.pending()
         self.record_unreported(pending, "undiscovered", np.full(len(pending["ids"]), np.nan))
-        for token, (kind, t0, n) in list(self._in_progress.items()):
+        for token in list(self._in_progress):
             self.busy_stop(token, now=self.horizon_h)
         self.case_log.close()
         return self.run_context()
@@ -555,6 +563,14 @@ class GridModel(mesa.Model):
             acceptance_limit_h=sc.platform.acceptance_limit_h,
             policy=self.policies.context(), indicator_weights=dict(sc.appraisal.indicator_weights),
             households=float(city.households.sum()),
+            worker_busy_grid_h=np.asarray(self._busy_at.get("worker", [0.0] * city.n_grids)),
+            worker_beat=self.beats.beat_of_grid,
+            worker_capacity_beat_h=self.beats.workers * duty,
+            crew_busy_street_h=np.sum([self._busy_at.get(c, [0.0] * city.n_streets)
+                                       for c in self.departments], axis=0).reshape(-1),
+            crew_capacity_street_h=np.full(city.n_streets, sum(
+                d.cfg.crews_per_street * open_hours_between(w0, w1, d.cfg.shift)
+                for d in self.departments.values())),
             emergencies=self.emergency.table() if self.emergency is not None else None)
 
 

@@ -192,6 +192,7 @@ class PartResult:
     context: Any  # RunContext of the part's own cases
     timeseries: pd.DataFrame
     grids: pd.DataFrame  # the part's own grids' rows of the grid table
+    layer: Any  # their ids and polygons (sim.world.geometry.unit_frame, lon/lat)
     weights: dict[str, float]  # households, grids and workers it owns (for the merged means)
     counters: dict[str, int]
     events: int
@@ -206,6 +207,7 @@ def run_part(sc: Scenario, seed: int, part: Part, cases_file: str,
              progress: Any = None) -> PartResult:
     """Run one part to the horizon; its case log goes to ``cases_file`` (Parquet)."""
     from sim.engine.model import GridModel
+    from sim.world.geometry import unit_frame
 
     t0 = time.process_time()
     m = GridModel(sc, seed=seed, case_sink=cases_file, part=part)
@@ -223,7 +225,8 @@ def run_part(sc: Scenario, seed: int, part: Part, cases_file: str,
     return PartResult(
         index=part.index, context=ctx,
         timeseries=m.datacollector.get_model_vars_dataframe().reset_index(drop=True),
-        grids=grids, weights=own_weights(m), counters=dict(m.counters),
+        grids=grids, layer=unit_frame(m.city, "grid", attributes=False)[own].reset_index(
+            drop=True), weights=own_weights(m), counters=dict(m.counters),
         events=m.events_scheduled, operator_waits=m.operators.waits, operators=part.operators,
         cpu_s=time.process_time() - t0,
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -309,7 +312,10 @@ def merge_context(results: list[PartResult]) -> Any:
     return replace(c0, invalid_reports=sum(c.invalid_reports for c in ctxs),
                    worker_busy_h=float(sum(c.worker_busy_h for c in ctxs)),
                    crew_busy_h=add("crew_busy_h"), crew_overtime_h=add("crew_overtime_h"),
-                   overtime_cost=float(sum(c.overtime_cost for c in ctxs)), policy=policy)
+                   overtime_cost=float(sum(c.overtime_cost for c in ctxs)), policy=policy,
+                   # each part books hours only on its own grids and streets: the sum is the city
+                   worker_busy_grid_h=np.sum([c.worker_busy_grid_h for c in ctxs], axis=0),
+                   crew_busy_street_h=np.sum([c.crew_busy_street_h for c in ctxs], axis=0))
 
 
 def merge_cases(results: list[PartResult], dest: str | Path) -> None:
@@ -341,6 +347,7 @@ class PartsRun:
     counters: dict[str, int]
     events: int
     info: dict = field(default_factory=dict)  # for the manifest
+    layer: Any = None  # the grids' ids and polygons (lon/lat), in grid order
 
 
 def run_in_parts(sc: Scenario, seed: int, plan: list[Part], work_dir: str | Path,
@@ -393,7 +400,9 @@ def run_in_parts(sc: Scenario, seed: int, plan: list[Part], work_dir: str | Path
                     timeseries=merge_timeseries(results),
                     grids=pd.concat([r.grids for r in results]).sort_values("grid")
                     .reset_index(drop=True),
-                    counters=counters, events=sum(r.events for r in results), info=info)
+                    counters=counters, events=sum(r.events for r in results), info=info,
+                    layer=pd.concat([r.layer for r in results]).sort_values("grid_index")
+                    .reset_index(drop=True))
 
 
 def _follow(futures: list, q: Any, n: int, horizon_h: float,

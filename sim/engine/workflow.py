@@ -12,6 +12,9 @@ sent back for rework (返工); at each missed deadline an event escalates the ca
 level's team reviews it (``sim.agents.levels``); a case the department cannot solve, that failed
 too many reworks, or that is still unsolved after the district's deadline is parked (挂账).
 
+A department may *schedule* its work: ``scheduling_lead`` hours pass between dispatch and the
+crew's first visit (an appointment), drawn from the case's own uniform.
+
 Crews are claimed only while their shift is open (``sim.agents.departments``); work still in
 progress when a shift ends runs on as overtime or resumes next shift (``end_of_shift``). A
 verifier goes out only in patrol hours and takes a worker slot only then.
@@ -68,7 +71,7 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
                 yield ev
             t0 = env.now
             d = sc.patrol.on_spot_fix_time.ppf(u[I.U_ONSPOT_TIME])
-            m.busy_add("worker", t0, t0 + d)
+            m.busy_add("worker", t0, t0 + d, g)
             yield timeout(env, d)
             pool.release_from(t0)
             worker.on_spot_fixes += 1
@@ -123,6 +126,11 @@ def case_process(m: "GridModel", inc: Incident) -> Generator:
         r = inc.reworks
         inc.state = "handling"
         work_h = cfg.handling_time.ppf(u_handle) * dept.time_factor
+        lead = cfg.scheduling_lead
+        if r == 0 and lead.mean > 0:  # an appointment: the crew goes on the booked day
+            inc.state = "scheduled"
+            yield timeout(env, lead.ppf(case_uniform(inc, "lead")))
+            inc.state = "handling"
         if r == 0 and sub.partners:
             done = yield from _joint_visits(m, inc, sub.department, sub.partners,
                                             sub.joint_mode, u_handle)
@@ -184,7 +192,7 @@ def _verify(m: "GridModel", inc: Incident, duration_h: float) -> Generator:
             break
         pool.release_from(env.now)  # the queue ran past patrol hours: wait for the next ones
     t0 = env.now
-    m.busy_add("worker", t0, t0 + duration_h)
+    m.busy_add("worker", t0, t0 + duration_h, inc.grid)
     yield timeout(env, duration_h)
     pool.release_from(t0)
 
@@ -248,7 +256,7 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
             first = False
         progress = [0.0]
         try:
-            yield from crew_time(m, dept, left_h, progress)
+            yield from crew_time(m, dept, left_h, progress, m.street_of[inc.grid])
         except simpy.Interrupt:
             left_h = travel_h + min(work_h, left_h - progress[0])
             continue
@@ -257,7 +265,7 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
         inc.t_handled = env.now
     try:
         if travel_h:
-            yield from crew_time(m, dept, travel_h, [0.0])
+            yield from crew_time(m, dept, travel_h, [0.0], m.street_of[inc.grid])
     except simpy.Interrupt:
         pass
     crews.give_back(req)
@@ -265,7 +273,7 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
 
 
 def crew_time(m: "GridModel", dept: "Department", hours: float,
-              progress: list[float]) -> Generator:
+              progress: list[float], street: int = -1) -> Generator:
     """``hours`` of a claimed crew's time. Past the end of the shift the work either runs on (paid
     overtime, counted apart from the shift's busy hours) or stops and resumes when the shift opens
     again (``end_of_shift``). ``progress[0]`` accumulates the hours done, also when interrupted."""
@@ -280,7 +288,7 @@ def crew_time(m: "GridModel", dept: "Department", hours: float,
             if start > env.now:
                 yield timeout(env, start - env.now)  # the crew is kept but not working
             seg = min(left, shift_end(env.now, shift) - env.now)
-        token = m.busy_start(dept.code, 1)
+        token = m.busy_start(dept.code, 1, street)
         t0 = env.now
         try:
             yield timeout(env, seg)

@@ -278,7 +278,10 @@ class ResolvedExperiment:
         Name, description, replications and precision are left out, so adding replications to a
         finished sweep resumes it instead of starting a new store.
         """
-        blob = json.dumps({"base": self._base_data, "factors": {
+        # a base on a real map counts by its scenario hash: the content of its files, not where
+        # they lie (a synthetic base keeps the hash its stores already carry)
+        base = self._base_data if self.base.city.geometry is None else self.base.hash()
+        blob = json.dumps({"base": base, "factors": {
             k: f.model_dump(mode="json") for k, f in self.spec.factors.items()},
             "design": self.spec.design.model_dump(mode="json"), "seed": self.spec.seed,
             "crn": self.spec.common_random_numbers, "kpis": list(self.spec.kpis),
@@ -437,6 +440,12 @@ def _load_base(spec: Experiment, source: str, base_dir: Path | None) -> Scenario
             data = set_paths(data, spec.overrides, source=f"{source}: overrides")
         except ScenarioError as e:
             raise ScenarioError([(f"overrides.{p}", m) for p, m in e.problems], source) from None
+    from sim.scenario.mapfiles import resolve_paths
+
+    # a map's files are relative to the scenario file that names them (or to the experiment)
+    here = path.parent if isinstance(spec.base, str) else base_dir
+    if here is not None:
+        data = resolve_paths(data, Path(here).resolve())
     try:
         return validate_scenario(data, where)
     except ScenarioError as e:

@@ -306,7 +306,7 @@ class Incentives:
             yield ev
         t0 = m.env.now
         d = m.scenario.patrol.report_time.mean
-        m.busy_add("worker", t0, t0 + d)
+        m.busy_add("worker", t0, t0 + d, w.grid)
         yield m.env.timeout(d)
         pool.release_from(t0)
         inc.on_spot = True

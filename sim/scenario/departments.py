@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sim.scenario.base import Window, _Model
-from sim.scenario.distributions import Distribution, LogNormal
+from sim.scenario.distributions import Distribution, Fixed, LogNormal
 
 
 class Department(_Model):
@@ -19,6 +19,10 @@ class Department(_Model):
     crews_per_street: int = Field(default=2, ge=0, le=1000)
     shift: Window = Window(start_h=8.0, end_h=18.0)
     handling_time: Distribution = LogNormal(mean=2.0, cv=0.8)
+    scheduling_lead: Distribution = Field(
+        default=Fixed(value=0.0),
+        description="hours from dispatch until the crew goes (an appointment: bulky items, tree "
+                    "trimming, inspections); 0 dispatches the crew at once")
     travel_speed_kmh: float = Field(default=20.0, gt=0, le=200)
     travel: bool = Field(default=True, description="crews travel from the street depot and back")
     fix_success_prob: float = Field(default=0.92, gt=0, le=1, description="quality of a fix")

@@ -27,9 +27,12 @@ def validate_scenario(data: Any, source: str | None = None) -> Scenario:
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario file, applying dotted-path overrides first."""
+    from sim.scenario.mapfiles import resolve_paths
+
     data = read_mapping(path)
     if overrides:
         data = set_paths(data, overrides, source=str(path))
+    data = resolve_paths(data, Path(path).resolve().parent)  # map files: relative to the file
     return validate_scenario(data, str(path))
 
 

@@ -77,11 +77,38 @@ class Scenario(_Model):
         return self
 
     def hash(self) -> str:
-        """Stable content hash of the scenario (provenance)."""
-        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        """Stable content hash of the scenario (provenance): its fields and the content of every
+        file it names (a map's files count by their sha256, wherever they lie)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        if self.city.geometry is None:
+            del data["city"]["geometry"]  # a synthetic city keeps the hash it always had
+        else:
+            data["files"] = {k: v["sha256"] for k, v in self.files().items()}
+            data["city"]["geometry"] = _without_paths(data["city"]["geometry"])
+        blob = json.dumps(data, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def files(self) -> dict[str, dict[str, str]]:
+        """Every file the scenario names: {field path: {"path", "sha256"}} (for the manifest)."""
+        from sim.scenario.mapfiles import check_file, sha256
+
+        geo = self.city.geometry
+        if geo is None:
+            return {}
+        out = {}
+        for field, path in geo.files().items():
+            check_file(path, field)
+            out[field] = {"path": path, "sha256": sha256(path)}
+        return out
 
     def to_yaml(self) -> str:
         return dump_yaml(self.model_dump(mode="json", by_alias=True))
 
 
+
+
+def _without_paths(node):
+    """A map section with its file paths left out (their content is hashed instead)."""
+    if isinstance(node, dict):
+        return {k: _without_paths(v) for k, v in node.items() if k not in ("file", "roads")}
+    return node

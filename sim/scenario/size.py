@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from sim.scenario.city import CityConfig
 from sim.scenario.errors import ScenarioError
 from sim.scenario.model import Scenario
@@ -57,9 +59,11 @@ class SizeEstimate:
 
 
 def grid_count(city: CityConfig) -> int:
-    """Basic grids ``build_city`` will cut (the same rounding), without building them."""
-    return sum(max(1, round(city.households * z.share / (city.households_per_grid / z.difficulty)))
-               for z in city.zones.values())
+    """Basic grids ``build_city`` will cut, counted by the city's own code (synthetic or a real
+    map), without building the city."""
+    from sim.world.city import grid_count as count
+
+    return count(city)
 
 
 def estimate(sc: Scenario) -> SizeEstimate:
@@ -70,6 +74,13 @@ def estimate(sc: Scenario) -> SizeEstimate:
     staff = workers + grids * (st.managers_per_grid + st.assistants_per_grid)
     per_day = sum(c.rate_per_1000_households_per_day for c in sc.incidents.categories.values())
     zone_mult = sum(z.share * z.incident_multiplier for z in city.zones.values())
+    if city.geometry is not None:  # a map's zones hold its own households, not zones.*.share
+        from sim.world.realmap import map_base
+
+        base = map_base(city)
+        mult = [z.incident_multiplier for z in city.zones.values()]
+        zone_mult = float((base.households * np.asarray(mult)[base.zone]).sum()
+                          / max(base.households.sum(), 1e-12))
     hot = 1 + city.hotspot_share * (city.hotspot_multiplier - 1)
     ch = sc.channels
     incidents = sc.run.days * (city.households / 1000 * (per_day * zone_mult * hot

@@ -19,6 +19,10 @@ them); ``graph`` is the networkx view of the whole hierarchy for analysis and th
 adjacent when two of their cells share an edge. Department crews sit at each street's depot, the
 cell nearest the street's centroid; a routine crew trip to a grid is the mean city-block distance
 from the depot to the grid's cells (weighted by where incidents arise).
+
+A city on its real map (``city.geometry``) has the same arrays, built from the map's polygons by
+``sim.world.realmap`` and ``sim.world.realcity``: :func:`build_city` and :func:`grid_count`
+hand it over to them.
 """
 
 from __future__ import annotations
@@ -272,7 +276,12 @@ def _cell_grids(community: np.ndarray, zone: np.ndarray, households: np.ndarray,
 
 
 def grid_count(cfg: CityConfig) -> int:
-    """The number of basic grids :func:`build_city` cuts, without building the city."""
+    """The number of basic grids :func:`build_city` cuts, without building the city (a real
+    map's cells are cut once and cached; only its grids are counted)."""
+    if cfg.geometry is not None:
+        from sim.world.realmap import real_grid_count
+
+        return real_grid_count(cfg)
     zone, households, difficulty, _, community = _layout(cfg)
     return int(_cell_grids(community, zone, households, difficulty,
                            cfg.households_per_grid).max()) + 1
@@ -297,6 +306,11 @@ def _grid_adjacency(cells: Cells, cell_grid: np.ndarray, x: np.ndarray, y: np.nd
 
 def build_city(cfg: CityConfig, rng: np.random.Generator) -> City:
     """Lay out the fixed cells and cut them into grids. ``rng`` is the city-layout stream."""
+    if cfg.geometry is not None:  # a real map (sim.world.realmap)
+        from sim.world.realcity import real_city
+
+        cell_kw, city_kw = real_city(cfg, rng)
+        return City(cells=Cells(**cell_kw), **city_kw)
     cells, zone_names, propensity = _land_cells(cfg, rng)
     cell_grid = _cell_grids(cells.community, cells.zone, cells.households, cells.difficulty,
                             cfg.households_per_grid)
