@@ -230,6 +230,8 @@ def render(lang: str) -> None:
 def _run(scenarios: list[Scenario], names: list[str], seeds: list[int], lang: str) -> Comparison:
     pairs = [(sc, seed) for sc in scenarios for seed in seeds]
     results = run_many(pairs, lang)
+    from app_pages.map_ui import keep_compare_values
+    keep_compare_values(scenarios, seeds, results)
     n = len(seeds)
     kpis = [[r.kpis for r in results[i * n:(i + 1) * n]] for i in range(len(scenarios))]
     return Comparison(names=names, seeds=seeds, kpis=kpis)
@@ -260,6 +262,8 @@ def _show(cmp: Comparison, lang: str) -> None:
                  index=keys.index(targets[0]) if targets else 0,
                  format_func=lambda k: kpi_view.label(k, lang))
     st.altair_chart(means_chart(cmp, key, lang), width="stretch")
+    from app_pages.map_ui import compare_map
+    compare_map(cmp.names, lang)
 
 
 def means_frame(cmp: Comparison, key: str) -> pd.DataFrame:

@@ -20,14 +20,14 @@ import streamlit as st
 from app_pages import kpi_view
 from app_pages.common_ui import SCENARIO_DIR, select, show_problems
 from app_pages.i18n import field_help, field_label, option_label, tr
-from app_pages.maps import cell_layer
+from app_pages.map_drill import drill_spec
+from app_pages.map_ui import drill_geometry
 from app_pages.narrative import narrative
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
 
 PLAY_INTERVAL_S = 1.0
 STEP_OPTIONS_MIN = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFAULT_STEP_MIN = 1.0
-MAP_PX, PROJECTOR_MAP_PX = 420, 600
 RULE_FIELDS = ("dispatch", "command")   # the joint-response rule: levers of emergency.rules
 #: unit status → phase of the Gantt timeline
 _PHASES = {"dispatched": "travel", "arrived": "on_scene", "returning": "return"}
@@ -46,10 +46,6 @@ def _l(pair: tuple[str, str], lang: str) -> str:
 #: unit statuses in a fixed order, each with one shape in every frame and both languages
 STATUS_ORDER = ("available", "dispatched", "on_scene", "returning", "out_of_service", "routine")
 STATUS_SHAPES = ("circle", "triangle-up", "square", "triangle-down", "cross", "diamond")
-#: each hazard on its own colour scale, by the hazard's unit
-HAZARD_SCHEMES = {"m²": "orangered", "m2": "orangered", "cm": "blues"}
-OTHER_SCHEME = "purples"
-AFFECTED_COLOUR = "#8d6e63"
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
 
@@ -190,58 +186,6 @@ def department_scale(drill: Any, lang: str) -> tuple[list[str], list[str]]:
     return names, [PALETTE[i % len(PALETTE)] for i in range(len(names))]
 
 
-def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks: dict,
-               depts: tuple[list[str], list[str]], lang: str, px: int = MAP_PX) -> alt.Chart:
-    g, enc = cell_layer(grids, px=px, max_cell=px / 3)
-    pos = dict(x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"])
-    tips = [alt.Tooltip("grid:Q", title=tr("dr_inject_grid", lang)),
-            alt.Tooltip("zone_label:N", title=field_label("zones", lang)),
-            alt.Tooltip("level:N", title=tr("dr_level", lang)),
-            alt.Tooltip("stations:N", title=tr("dr_stations", lang))]
-    g = g.assign(zone_label=g["zone"].map(lambda z: field_label(str(z), lang)),
-                 affected=[bool(peaks.get(("grid", int(x)))) for x in g.grid])
-    layers = [alt.Chart(g).mark_rect(strokeWidth=3, color="#f1f1f1").encode(
-        **pos, stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"),
-                                    alt.value("#d0d0d0")), tooltip=tips)]
-    now = set(hz.grid) if len(hz) else set()
-    earlier = g[g.affected & ~g.grid.isin(now)].assign(what=tr("dr_affected", lang))
-    if len(earlier):
-        layers.append(alt.Chart(earlier).mark_rect(opacity=0.55).encode(
-            **pos, color=alt.Color("what:N", title=None, scale=alt.Scale(
-                domain=[tr("dr_affected", lang)], range=[AFFECTED_COLOUR]),
-                legend=alt.Legend(orient="bottom")), tooltip=tips))
-    for u, part in (hz.groupby("hz_unit") if len(hz) else []):
-        cells = g.merge(part, on="grid")
-        title = f"{tr('dr_hazard', lang)} ({u})" if u else tr("dr_hazard", lang)
-        layers.append(alt.Chart(cells).mark_rect(strokeWidth=3).encode(
-            **pos, color=alt.Color("value:Q", title=title, scale=alt.Scale(
-                scheme=HAZARD_SCHEMES.get(u, OTHER_SCHEME), domain=[0, max(peaks.get(u, 1.0),
-                                                                          1e-9)]),
-                legend=alt.Legend(format=",.3~g", orient="bottom")),
-            stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value(None)),
-            tooltip=tips + [alt.Tooltip("value:Q", title=title, format=",.1f")]))
-    labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="black").encode(
-        x="x_km:Q", y="y_km:Q", text="level:N")
-    layers.append(labels)
-    if not units.empty:
-        s_dom, s_rng = status_scale(lang)
-        d_dom, d_rng = depts
-        layers.append(alt.Chart(units).mark_point(filled=True, size=120, opacity=0.95).encode(
-            x="x_km:Q", y="y_km:Q",
-            color=alt.Color("department:N", title=tr("department", lang),
-                            scale=alt.Scale(domain=d_dom, range=d_rng),
-                            legend=alt.Legend(orient="right", labelLimit=160)),
-            shape=alt.Shape("status_label:N", title=tr("dr_status", lang),
-                            scale=alt.Scale(domain=s_dom, range=s_rng),
-                            legend=alt.Legend(orient="right")),
-            tooltip=[alt.Tooltip("unit:N", title=tr("dr_unit", lang)),
-                     alt.Tooltip("department:N", title=tr("department", lang)),
-                     alt.Tooltip("status_label:N", title=tr("dr_status", lang)),
-                     alt.Tooltip("station:N", title=tr("dr_stations", lang))]))
-    return alt.layer(*layers).resolve_scale(color="independent").properties(
-        width=enc["width"], height=enc["height"])
-
-
 PHASE_ORDER = ("travel", "on_scene", "return", "out")
 PHASE_COLOURS = ("#f2a541", "#d62728", "#7fb3d5", "#555555")
 
@@ -307,18 +251,6 @@ def render(lang: str) -> None:
 
     live()
     _history(lang)
-
-
-def turn_to_fit(grids: pd.DataFrame) -> bool:
-    return float(grids.y_km.max() - grids.y_km.min()) > float(grids.x_km.max() - grids.x_km.min())
-
-
-def _turn(df: pd.DataFrame, x_span: tuple[float, float]) -> pd.DataFrame:
-    """A quarter turn clockwise (north to the right) that keeps the coordinates' range."""
-    if df.empty or "x_km" not in df:
-        return df
-    lo, hi = x_span
-    return df.assign(x_km=df.y_km, y_km=lo + hi - df.x_km)
 
 
 def elapsed_min(drill: Any) -> float:
@@ -391,18 +323,15 @@ def _live(current: dict, lang: str) -> None:
                 + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
     projector = bool(st.session_state.get("dr_projector"))
     grids, units = map_frames(drill, lang)
-    turned = projector and turn_to_fit(grids)
-    if turned:  # a city taller than wide is turned a quarter so the map fills a wide screen
-        span = (float(grids.x_km.min()), float(grids.x_km.max()))
-        grids, units = _turn(grids, span), _turn(units, span)
     hz = hazard_frame(drill, grids, current.setdefault("peaks", {}))
     ems = state["emergencies"]
-    chart = _map_chart(grids, units, hz, current["peaks"], department_scale(drill, lang), lang,
-                       px=PROJECTOR_MAP_PX if projector else MAP_PX)
+    chart, turned = drill_spec(drill, drill_geometry(drill), grids, units, hz, current["peaks"],
+                               department_scale(drill, lang), status_scale(lang), lang,
+                               projector)
     lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
     if projector:
         left, right = st.columns([5, 2])
-        left.altair_chart(chart, width="content")
+        left.vega_lite_chart(chart, width="stretch", theme=None)
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
@@ -416,7 +345,7 @@ def _live(current: dict, lang: str) -> None:
         left, right = st.columns([3, 2])
         with left:
             st.subheader(tr("dr_map", lang))
-            st.altair_chart(chart, width="content")
+            st.vega_lite_chart(chart, width="stretch", theme=None)
         with right:
             st.subheader(tr("dr_log", lang))
             box = st.container(height=520)

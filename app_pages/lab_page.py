@@ -16,10 +16,10 @@ import streamlit as st
 
 from app_pages import kpi_view, limits
 from app_pages.common_ui import (lever_editor, refuse_if_too_large, run_many, scenario_picker,
-                                 select, show_problems)
-from app_pages.i18n import field_label, option_label, tr, unit_label
+                                 show_problems)
+from app_pages.i18n import tr, unit_label
 from app_pages.stats import excludes_zero, fixed, mean_ci, paired_diff
-from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
+from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import Scenario, ScenarioError, scenario_with
 
 if TYPE_CHECKING:  # altair and sim.run load when the first results are drawn
@@ -32,8 +32,6 @@ MAX_SEED = 2**53 - 1
 #: Seeds per run by default (a few, so that a change can be told from chance), and at most.
 DEFAULT_SEEDS = 3
 MAX_LAB_SEEDS = 10
-#: Grid attributes that may colour the map besides the per-grid KPIs.
-_GRID_ATTRS = ("households", "population", "area_km2", "difficulty", "resident_propensity")
 
 
 def render(lang: str) -> None:
@@ -169,7 +167,8 @@ def _results(shown: dict, lang: str) -> None:
         st.altair_chart(_timeseries_chart(res[0], first_base, lang, per_day), width="stretch")
         st.caption(tr("ts_note", lang) + " " + tr("ts_seed_note", lang, seed=seeds[0]))
     with t_map:
-        _grid_map(res[0], first_base, lang)
+        from app_pages.map_ui import lab_map
+        lab_map(sc, res, base if first_base is not None else None, lang)
     with t_util:
         _utilisation(sc, res, lang)
     with t_dl:
@@ -242,113 +241,6 @@ def _timeseries_chart(res: RunResult, base: RunResult | None, lang: str,
     warm = alt.Chart(pd.DataFrame({"w": [res.context.warmup_h / 24]})).mark_rule(
         strokeDash=[4, 4], color="grey").encode(x=alt.X("w:Q", title=day))
     return (lines + warm).properties(height=320)
-
-
-def grid_values(res: RunResult) -> pd.DataFrame:
-    """One row per basic grid: attributes, coordinates and every per-grid KPI (for the map)."""
-    ctx = res.context
-    keys = tuple(k for k in case_kpis(res.cases.iloc[0:0], 0, 1) if k in KPI_DEFINITIONS)
-    per = per_grid_kpis(res.cases, len(res.grids), ctx.warmup_h, ctx.end_h, keys=keys)
-    return res.grids.merge(per, on="grid", how="left")
-
-
-def map_options(frame: pd.DataFrame) -> list[str]:
-    kpis = [k for k in KPI_DEFINITIONS if k in frame.columns]
-    extra = [c for c in frame.columns if c not in kpis and c not in (
-        "grid", "community", "street", "district", "x_km", "y_km", "col", "row")
-        and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-    return kpis + [c for c in _GRID_ATTRS if c in extra] + [c for c in extra
-                                                             if c not in _GRID_ATTRS]
-
-
-def _option_label(key: str, lang: str) -> str:
-    return kpi_view.label(key, lang) if key in KPI_DEFINITIONS else field_label(key, lang)
-
-
-def _value_text(key: str, v: float) -> str:
-    if key in KPI_DEFINITIONS:
-        return kpi_view.fmt(key, v)
-    return "–" if v != v else f"{v:,.4g}"
-
-
-def map_frame(frame: pd.DataFrame, key: str, lang: str, base: pd.DataFrame | None = None
-              ) -> pd.DataFrame:
-    """What the map draws and its tooltips say, in words: the value (or its change from
-    ``base``, grid by grid) formatted, the zone, hotspot or not, and the cases behind it."""
-    value = frame[key].astype(float)
-    out = frame.assign(_value=value)
-    if base is not None:
-        out = out.assign(_value=value - base.set_index("grid")[key].reindex(frame.grid).to_numpy())
-    zone = out["zone"].map(lambda z: field_label(str(z), lang)) if "zone" in out else ""
-    cases = out["cases_filed"] if "cases_filed" in out else pd.Series(np.nan, index=out.index)
-    text = [(kpi_view.fmt_delta(key, v) or "0") if base is not None and key in KPI_DEFINITIONS
-            else _value_text(key, v) for v in out["_value"]]
-    return out.assign(
-        t_value=text, t_zone=zone,
-        t_hotspot=[tr("yes" if h else "no", lang) for h in out.get("hotspot", False)]
-        if "hotspot" in out else "",
-        t_cases=[f"{c:,.0f}" if c == c else "–" for c in cases])
-
-
-def colour_scale(key: str, values: pd.Series, diff: bool) -> tuple[alt.Scale, str]:
-    """A fixed, meaningful scale: shares on [0, 1] as %, a diverging scale centred on zero for
-    changes (green is better), other values from zero to their maximum."""
-    import altair as alt
-
-    d = kpi_view.direction(key)
-    share = kpi_view.unit(key) == "share"
-    fmt = ".0%" if share else ",.3~g"
-    finite = values[np.isfinite(values)]
-    if diff:
-        m = float(finite.abs().max()) if len(finite) else 1.0
-        m = m if m > 0 else 1.0
-        scheme = "redyellowgreen" if d != "none" else "blueorange"
-        return alt.Scale(scheme=scheme, domain=[-m, m], reverse=d == "down"), fmt
-    if share:
-        return alt.Scale(scheme="redyellowgreen" if d != "down" else "yelloworangered",
-                         domain=[0, 1], reverse=False), fmt
-    hi = float(finite.max()) if len(finite) else 1.0
-    scheme = "yelloworangered" if d == "down" else "greens" if d == "up" else "viridis"
-    return alt.Scale(scheme=scheme, domain=[0, hi if hi > 0 else 1.0]), fmt
-
-
-def grid_map_chart(frame: pd.DataFrame, key: str, label: str, lang: str = "en",
-                   diff: bool = False) -> alt.Chart:
-    """The basic grids as cells at their coordinates, coloured by ``key`` (or its change);
-    hotspots outlined."""
-    import altair as alt
-
-    from app_pages.maps import cell_layer
-
-    df, enc = cell_layer(frame)
-    scale, fmt = colour_scale(key, df["_value"], diff)
-    title = label if not diff else f"Δ {label}"
-    return alt.Chart(df).mark_rect(strokeWidth=2).encode(
-        x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"],
-        color=alt.Color("_value:Q", title=title, scale=scale,
-                        legend=alt.Legend(format=fmt, gradientLength=220)),
-        stroke=alt.condition("datum.hotspot", alt.value("black"), alt.value(None)),
-        tooltip=[alt.Tooltip("grid:Q", title=tr("dr_inject_grid", lang)),
-                 alt.Tooltip("t_value:N", title=title),
-                 alt.Tooltip("t_cases:N", title=kpi_view.label("cases_filed", lang)),
-                 alt.Tooltip("t_zone:N", title=field_label("zones", lang)),
-                 alt.Tooltip("t_hotspot:N", title=tr("hotspot", lang))],
-    ).properties(width=enc["width"], height=enc["height"])
-
-
-def _grid_map(res: RunResult, base: RunResult | None, lang: str) -> None:
-    frame = grid_values(res)
-    opts = map_options(frame)
-    default = opts.index("on_time_rate") if "on_time_rate" in opts else 0
-    c1, c2 = st.columns([2, 1])
-    key = select(tr("colour_by", lang), opts, "lab_map_kpi", lang, index=default, where=c1,
-                 format_func=lambda k: _option_label(k, lang))
-    diff = base is not None and c2.toggle(tr("map_diff", lang), key="lab_map_diff",
-                                          persist_state="session")
-    shown = map_frame(frame, key, lang, grid_values(base) if diff else None)
-    st.altair_chart(grid_map_chart(shown, key, _option_label(key, lang), lang, diff),
-                    width="content")
-    st.caption(tr("map_note", lang))
 
 
 def utilisation_frame(sc: Scenario, res: RunResult, lang: str) -> pd.DataFrame:

@@ -355,3 +355,228 @@ def test_browser_runs_the_baseline_and_shows_every_page(app_url, driver, sweep_s
 
 PAGE_FILES = {"情景实验室": "lab_again", "政策比较": "compare", "批量实验浏览": "sweeps",
               "应急演练": "drill", "模型与指标": "model"}
+
+
+# ------------------------------------------------------------------------------------ maps
+#: a grid on the baseline's map is at least this many pixels across on screen
+MIN_GRID_PX = 14
+MAP_SIZES = [(1280, 720), (1920, 1080)]
+#: every map on the page (Vega's SVG of a chart with shapes): its box, its column's, the
+#: window's, its legends', its polygons' on-screen sizes, and the page's width
+_MEASURE_MAPS = """
+const head = document.querySelector('[data-testid=stHeader]');
+const top = head ? head.getBoundingClientRect().bottom : 0;
+const maps = Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]'))
+  .filter(e => e.querySelector('svg .mark-shape path'));
+return maps.map(el => {
+  const col = el.closest('[data-testid=stColumn]')
+    || el.closest('[data-testid=stMainBlockContainer]');
+  const box = r => [r.left, r.top, r.right, r.bottom];
+  const svg = el.querySelector('svg');
+  const sizes = Array.from(el.querySelectorAll('.mark-shape path'))
+    .map(p => p.getBoundingClientRect()).filter(b => b.width > 0 && b.height > 0)
+    .map(b => Math.min(b.width, b.height));
+  return {svg: box(svg.getBoundingClientRect()), col: box(col.getBoundingClientRect()),
+          legends: Array.from(el.querySelectorAll('.role-legend'))
+            .map(l => box(l.getBoundingClientRect())),
+          fills: Array.from(el.querySelectorAll('.mark-shape path'))
+            .map(p => p.getAttribute('fill')).join(','),
+          min_px: sizes.length ? Math.min(...sizes) : 0, n: sizes.length,
+          med_px: sizes.length ? sizes.sort((a, b) => a - b)[sizes.length >> 1] : 0,
+          top: top, iw: window.innerWidth, ih: window.innerHeight,
+          page_w: document.documentElement.scrollWidth};
+});
+"""
+
+
+def _click(driver, xpath: str, timeout: float = 40):
+    el = _wait(driver, xpath, timeout)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
+    return el
+
+
+def _maps(driver) -> list[dict]:
+    """Each map scrolled to just below the page's header, measured there."""
+    from selenium.webdriver.common.by import By
+
+    out = []
+    els = [e for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart']")
+           if e.find_elements(By.CSS_SELECTOR, "svg .mark-shape path")]
+    for i, el in enumerate(els):
+        driver.execute_script(
+            "const h = document.querySelector('[data-testid=stHeader]');"
+            "arguments[0].scrollIntoView({block: 'start'});"
+            "const m = document.querySelector('[data-testid=stMain]');"
+            "(m || window).scrollBy(0, -((h ? h.getBoundingClientRect().height : 0) + 8));", el)
+        time.sleep(0.6)
+        out.append(driver.execute_script(_MEASURE_MAPS)[i])
+    return out
+
+
+def _assert_fits(m: dict, what: str) -> None:
+    """The map inside its column and the window, its legends in view with it, no page wider
+    than the window."""
+    x0, y0, x1, y1 = m["svg"]
+    c0, _, c1, _ = m["col"]
+    assert c0 - 1 <= x0 and x1 <= c1 + 1, (what, "outside its column", m["svg"], m["col"])
+    assert 0 <= x0 and x1 <= m["iw"], (what, "wider than the window", m)
+    assert y1 - y0 <= m["ih"] - m["top"], (what, "taller than the window", m)
+    assert m["top"] - 1 <= y0 and y1 <= m["ih"] + 1, (what, "not in view when scrolled to", m)
+    assert m["legends"], (what, "no legend")
+    for lx0, ly0, lx1, ly1 in m["legends"]:
+        assert x0 - 1 <= lx0 and lx1 <= x1 + 1 and m["top"] - 1 <= ly0 and ly1 <= m["ih"] + 1, \
+            (what, "legend out of view", m)
+    assert m["page_w"] <= m["iw"], (what, "horizontal scrollbar", m)
+
+
+@pytest.mark.parametrize("size", MAP_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_maps_fit_the_window_and_show_changes(app_url, driver, size):
+    """The lab's map (plain and as the change after a lever), the compare page's maps of the
+    variants and the drill's map: each inside its column and the window with its legend, its
+    grids large enough to read; the change view is not the plain view."""
+    w, h = size
+    tag = f"{w}x{h}"
+    driver.set_window_size(w, h)
+    driver.get(app_url)
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
+           "'English']]", timeout=60)
+    _wait(driver, "//h2[contains(., 'Scenario lab')]")
+    _settle(driver)
+    # one more worker per grid: a lever that changes cases grid by grid, not the grids
+    _click(driver, "//input[@aria-label='Section']")
+    _click(driver, "//*[@role='option'][normalize-space()='Staffing']")
+    _settle(driver)
+    _click(driver, "//div[contains(@class, 'staffing-workers_per_grid')]"
+                   "//button[@data-testid='stNumberInputStepUp']")
+    _settle(driver)
+    _click(driver, "//button[.//p[normalize-space()='Run']]")
+    _wait(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]",
+          timeout=120)
+    _settle(driver)
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
+    _settle(driver)
+    (plain,) = _maps(driver)
+    _assert_fits(plain, "lab map")
+    assert plain["min_px"] >= MIN_GRID_PX, plain["min_px"]
+    driver.save_screenshot(str(ARTIFACTS / f"map_lab_{tag}_en.png"))
+    _click(driver, "//label[.//p[normalize-space()='Change from the scenario as loaded']]")
+    _settle(driver)
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
+    _settle(driver)
+    (change,) = _maps(driver)
+    _assert_fits(change, "lab change map")
+    assert change["fills"] != plain["fills"], "the change view looks like the plain view"
+    assert "Change in On-time closure rate" in _body(driver)
+    driver.save_screenshot(str(ARTIFACTS / f"map_lab_change_{tag}_en.png"))
+    # compare: the reference and the variant with one more worker, side by side
+    _goto(driver, "Compare policies", "Compare policies")
+    _click(driver, "//button[.//p[normalize-space()='Run the comparison']]")
+    _wait(driver, "//h3[contains(., 'Maps of the variants')]", timeout=180)
+    _settle(driver)
+    maps = _maps(driver)
+    assert len(maps) == 2, len(maps)
+    for i, m in enumerate(maps):
+        _assert_fits(m, f"compare map {i}")
+        assert m["min_px"] >= MIN_GRID_PX / 2, m["min_px"]
+    driver.save_screenshot(str(ARTIFACTS / f"map_compare_{tag}_en.png"))
+    # the drill: the projector layout on the small screen, the usual one on the large
+    _goto(driver, "Emergency drill", "Emergency drill")
+    _click(driver, "//button[.//p[normalize-space()='Start / replay']]")
+    _settle(driver)
+    if w == 1280:
+        _click(driver, "//label[.//p[normalize-space()='Projector layout']]")
+        _settle(driver)
+    for _ in range(10):
+        _click(driver, "//button[.//p[normalize-space()='Step']]")
+        _settle(driver)
+    _settle(driver)
+    (drill,) = _maps(driver)
+    _assert_fits(drill, "drill map")
+    assert drill["min_px"] >= MIN_GRID_PX, drill["min_px"]
+    driver.save_screenshot(str(ARTIFACTS / f"map_drill_{tag}_en.png"))
+    assert "Traceback" not in _body(driver)
+    # 中文: the lab's map and a grid's tooltip in the page's language
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()='中文']]")
+    _goto(driver, "情景实验室", "情景实验室")
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='基础网格地图']]")
+    _settle(driver)
+    (zh,) = _maps(driver)
+    _assert_fits(zh, "lab map 中文")
+    tip = _grid_tooltip(driver)
+    for word in ("网格", "社区", "街道", "按期结案率", "立案数", "热点网格"):
+        assert word in tip, (word, tip)
+    assert not re.search(r"[A-Za-z]{3,}", tip), tip
+    driver.save_screenshot(str(ARTIFACTS / f"map_lab_{tag}_zh.png"))
+    driver.set_window_size(1440, 1000)
+
+
+def _grid_tooltip(driver) -> str:
+    """The tooltip of a grid of the map on screen, hovered (Vega's tooltip element)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    chart = next(e for e in driver.find_elements(By.CSS_SELECTOR,
+                                                 "[data-testid='stVegaLiteChart']")
+                 if e.find_elements(By.CSS_SELECTOR, "svg .mark-shape path"))
+    paths = chart.find_elements(By.CSS_SELECTOR, "svg .mark-shape path")
+    ActionChains(driver).move_to_element(paths[len(paths) // 3]).perform()
+    time.sleep(0.8)
+    return _wait(driver, "//*[@id='vg-tooltip-element']", timeout=10).text
+
+
+def _real_map_scenarios() -> list[str]:
+    """Ready scenarios drawn on a real map (``city.geometry`` set)."""
+    from sim.scenario import load_scenario
+
+    out = []
+    for p in sorted((ROOT / "scenarios").glob("*.yaml")):
+        try:
+            sc = load_scenario(p)
+        except Exception:  # noqa: BLE001 - a scenario that does not load is another test's
+            continue
+        if getattr(sc.city, "geometry", None) is not None:
+            out.append(p.stem)
+    return out
+
+
+@pytest.mark.parametrize("size", MAP_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_real_map_scenario_is_drawn_from_its_boundaries(app_url, driver, size):
+    """A ready real-map scenario in the lab (one seed): its map fits the column and the window
+    with its legend, and its grids — polygons of the boundary file, not squares — are large
+    enough to see."""
+    real = _real_map_scenarios()
+    if not real:
+        pytest.skip("no ready scenario with city.geometry in scenarios/")
+    w, h = size
+    driver.set_window_size(w, h)
+    driver.get(app_url)
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
+           "'English']]", timeout=60)
+    _wait(driver, "//h2[contains(., 'Scenario lab')]")
+    _settle(driver)
+    _click(driver, "//input[@aria-label='Scenario']")
+    _click(driver, f"//*[@role='option'][normalize-space()='{real[0]}']")
+    _settle(driver)
+    reps = _wait(driver, "//input[@aria-label='Replications (seeds)']")
+    from selenium.webdriver.common.keys import Keys
+    reps.send_keys(Keys.CONTROL, "a")
+    reps.send_keys("1\n")
+    _settle(driver)
+    _click(driver, "//button[.//p[normalize-space()='Run']]")
+    _wait(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]",
+          timeout=300)
+    _settle(driver)
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
+    _settle(driver, timeout=120)
+    _click(driver, "//button[.//p[normalize-space()='Street']]")
+    _settle(driver, timeout=120)
+    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
+    _settle(driver)
+    (m,) = _maps(driver)
+    _assert_fits(m, f"{real[0]} map")
+    # a real district's grids differ in size: the typical one is large enough to read
+    assert m["n"] >= 20 and m["med_px"] >= MIN_GRID_PX / 2, (m["n"], m["med_px"])
+    driver.save_screenshot(str(ARTIFACTS / f"map_real_{real[0]}_{w}x{h}_en.png"))
+    assert "Traceback" not in _body(driver)
+    driver.set_window_size(1440, 1000)
