@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from app_pages.i18n import field_label
-from sim.world.geometry import cell_units, to_lonlat, unit_polygons
+from sim.world.geometry import to_lonlat, unit_polygons
 
 #: outline levels the maps offer, from the smallest up
 OUTLINE_LEVELS = ("community", "street")
@@ -91,28 +91,6 @@ def _labels(polys: np.ndarray) -> pd.DataFrame:
                          "w": b[:, 2] - b[:, 0], "h": b[:, 3] - b[:, 1]})
 
 
-def _unions(city, level: str) -> np.ndarray:
-    """The units' polygons (``unit_polygons``); where a real map's cells do not meet exactly
-    (the coverage union refuses them), that unit's cells are unioned by overlay instead."""
-    import shapely
-
-    try:
-        return unit_polygons(city, level)
-    except shapely.errors.GEOSException:
-        pass
-    unit = cell_units(city, level)
-    order = np.argsort(unit, kind="stable")
-    bounds = np.searchsorted(unit[order], np.arange(int(unit.max()) + 2))
-    cells = city.geometry.cells[order]
-    out = np.empty(len(bounds) - 1, dtype=object)
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        try:
-            out[i] = shapely.coverage_union_all(cells[a:b])
-        except shapely.errors.GEOSException:
-            out[i] = shapely.union_all(shapely.make_valid(cells[a:b]))
-    return out
-
-
 def _affine(city, polys: np.ndarray) -> np.ndarray:
     """Least-squares affine map from grid centres in model km to grid centroids in metres."""
     import shapely
@@ -130,12 +108,12 @@ def map_geometry(city) -> MapGeometry:  # city: sim.world.city.City
     import shapely
 
     geo = city.geometry
-    grids = _unions(city, "grid")
+    grids = unit_polygons(city, "grid")
     x0, y0, x1, y1 = shapely.total_bounds(grids)
     tol = max(x1 - x0, y1 - y0) * SIMPLIFY
     outlines, names, labels, parents = {}, {}, {}, {}
     for level in OUTLINE_LEVELS:
-        polys = _unions(city, level)
+        polys = unit_polygons(city, level)
         outlines[level] = _geojson(shapely.boundary(polys), tol)
         names[level] = _names(geo, level, len(polys))
         labels[level] = _labels(polys)
