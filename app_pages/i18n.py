@@ -424,6 +424,9 @@ FIELD_ZH: dict[str, str] = {
     'overtime_cost_per_h': '加班每小时成本',
     'park_after_last_level': '最后一级仍未解决则挂账',
     'priority_boost': '督办提升优先级',
+    'reassign': '街道改派至有空闲队伍的街道',
+    'extension': '区级批准延期',
+    'coordination_time': '协调用时',
 }
 
 #: Chinese names of option values of Literal fields (English shows the value itself).

@@ -63,9 +63,11 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                                "dispatched or whose limit had passed by the end"),
     "on_time_rate": ("On-time closure rate", "按期结案率", "share",
                      "cases of W closed by their deadline / cases of W not fixed on the spot that "
-                     "are closed, parked, or past their deadline at the end (deadline clock from "
-                     "dispatch; a case not dispatched by the end is due as if dispatched at its "
-                     "first report): an open case past its deadline is late, whatever its step"),
+                     "are closed, parked, or past their deadline at the end, less the deferred "
+                     "ones (granted an extension; facts.md: closed on time ÷ (cases due − "
+                     "deferred)) (deadline clock from dispatch; a case not dispatched by the end "
+                     "is due as if dispatched at its first report): an open case past its "
+                     "deadline is late, whatever its step"),
     "mean_time_to_close_h": ("Mean time to close", "平均结案时长", "h",
                              "Kaplan–Meier restricted mean of (closure − first report) over cases "
                              "of W; cases open or parked at the end are censored at the end; "
@@ -96,6 +98,21 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                         "cases of W escalated at least one level for being overdue"),
     "parked_cases": ("Parked cases", "挂账案件数", "count",
                      "cases of W parked as unsolvable (挂账)"),
+    # --- level teams (sim.agents.levels) ---
+    "escalations_received": ("Escalations received by level teams", "上级团队接收督办数",
+                             "count", "Σ over cases of W of the highest level reached (each "
+                             "level a case reaches is one escalation a team receives)"),
+    "cases_reviewed": ("Escalated cases reviewed", "上级团队审核案件数", "count",
+                       "reviews of escalated cases that level-team members finished in W"),
+    "level_team_wait_h": ("Mean wait for a level-team member", "督办等待审核时长", "h",
+                          "mean over reviews finished in W of (member free − escalation)"),
+    "reassigned_cases": ("Cases reassigned to another street", "改派他街道案件数", "count",
+                         "cases of W a street team moved to another street's free crew"),
+    "mutual_aid_cases": ("Cases sent for mutual aid", "跨街道增援案件数", "count",
+                         "cases of W a district team ordered another street's crews to take"),
+    "extensions_granted": ("Extensions granted", "延期案件数", "count",
+                           "cases of W a district team granted an extension (延期; deferred, "
+                           "left out of the on-time rate's cases due)"),
     "mean_crew_wait_h": ("Mean wait for a crew", "平均等待处置时长", "h",
                          "mean over cases of W that asked for a crew of (crew starts − first "
                          "crew request), waiting for the crews' shift included; a case still "
@@ -336,8 +353,9 @@ def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
     accepted_late_or_not = needs_dispatch & np.isnan(t_disp) & (t_rep + acceptance_limit_h <= end_h)
     accept_den = int(dispatched.sum() + accepted_late_or_not.sum())
     accept_ok = int((dispatched & (t_disp - t_rep <= acceptance_limit_h)).sum())
-    # on time: decided cases (closed, parked, or past the deadline at the end)
-    decided = needs_dispatch & (is_closed | (state == "parked") | (t_due <= end_h))
+    # on time: decided cases (closed, parked, or past the deadline at the end), less deferred
+    deferred = _flag_arr(cases, "extension")
+    decided = needs_dispatch & (is_closed | (state == "parked") | (t_due <= end_h)) & ~deferred
     on_time = decided & is_closed & (t_closed <= t_due)
     # time to close: open and parked cases are censored at the end
     end_or_closed = np.where(is_closed, t_closed, end_h)
@@ -373,9 +391,21 @@ def case_kpis(cases: pd.DataFrame, warmup_h: float, end_h: float,
                               int(dispatched.sum())),
         "rework_rate": _share(int((handled & (col("reworks") > 0)).sum()), int(handled.sum())),
         "escalated_cases": float((c & (col("escalation_level") > 0)).sum()),
+        "escalations_received": float(col("escalation_level")[c].astype(np.int64).sum()),
+        "reassigned_cases": float((c & _flag_arr(cases, "reassigned")).sum()),
+        "mutual_aid_cases": float((c & _flag_arr(cases, "mutual_aid")).sum()),
+        "extensions_granted": float((c & deferred).sum()),
         "parked_cases": float((c & (state == "parked")).sum()),
         "mean_crew_wait_h": _mean_arr(waits),
     }
+
+
+def _flag_arr(cases: pd.DataFrame, name: str) -> np.ndarray:
+    """A boolean case-log column; all False for a log written before it existed."""
+    if name not in cases:
+        return np.zeros(len(cases), dtype=bool)
+    a = cases[name].to_numpy()
+    return a if a.dtype == bool else np.asarray(a == True, dtype=bool)  # noqa: E712 (NaN: no)
 
 
 def _mean_arr(x: np.ndarray) -> float:
@@ -385,10 +415,10 @@ def _mean_arr(x: np.ndarray) -> float:
 #: the case-log columns :func:`compute_kpis` reads (a run that does not keep its case log reads
 #: only these back: on city_large's 30 days that is a third of the memory of the whole log)
 KPI_CASE_COLUMNS = (
-    "channel", "crew_wait_h", "escalation_level", "false_closure", "gaming_caught", "harm_yuan",
-    "joint_meeting", "n_reports", "on_spot", "padded", "returns", "reworks",
-    "staged_verification", "state", "suppressed", "t_closed_h", "t_crew_request_h",
-    "t_dispatch_h", "t_due_h", "t_gone_h", "t_handled_h", "t_occur_h", "t_report_h")
+    "channel", "crew_wait_h", "escalation_level", "extension", "false_closure", "gaming_caught",
+    "harm_yuan", "joint_meeting", "mutual_aid", "n_reports", "on_spot", "padded", "reassigned",
+    "returns", "reworks", "staged_verification", "state", "suppressed", "t_closed_h",
+    "t_crew_request_h", "t_dispatch_h", "t_due_h", "t_gone_h", "t_handled_h", "t_occur_h", "t_report_h")
 
 
 def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
@@ -401,6 +431,9 @@ def compute_kpis(cases: pd.DataFrame, ctx: RunContext) -> dict[str, float]:
     months = (ctx.end_h - ctx.warmup_h) / (30 * 24.0)
     k["overtime_cost_monthly"] = float(ctx.overtime_cost) / months if months > 0 else float("nan")
     k["monthly_staff_cost"] = float(ctx.monthly_staff_cost)
+    k["cases_reviewed"] = float(ctx.policy.get("cases_reviewed", 0.0))
+    k["level_team_wait_h"] = _share(ctx.policy.get("level_team_wait_h", 0.0),
+                                    ctx.policy.get("cases_reviewed", 0.0))
     k.update(policy_kpis(cases, ctx, k))
     k.update(problem_kpis(cases, ctx.warmup_h, ctx.end_h, ctx.households))
     k.update(emergency_kpis(ctx.emergencies, ctx.warmup_h, ctx.end_h))

@@ -179,7 +179,7 @@ class _NoPolicies:
     def on_finish(self, inc, state):
         return False
 
-    case_flags = staticmethod(lambda inc: (False,) * 5)
+    case_flags = staticmethod(lambda inc: (False,) * 8)
 
     def finish(self):
         pass
