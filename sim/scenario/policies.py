@@ -224,7 +224,9 @@ class AppraisalConfig(_Model):
                             float] = Field(
         default_factory=lambda: {"completion": 0.25, "timeliness": 0.3, "quality": 0.2,
                                  "satisfaction": 0.25},
-        description="weights of the composite appraisal score (S7.2); normalised to sum 1")
+        description="weights of the composite appraisal score (S7.2); normalised to sum 1. "
+                    "Reporting only: they weight the composite_appraisal_score KPI; no pay, "
+                    "effort or gaming depends on them (the worker_scheme fields do)")
 
     @field_validator("indicator_weights")
     @classmethod
