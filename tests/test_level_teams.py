@@ -104,13 +104,17 @@ def test_reviews_and_desk_wait_come_from_the_run_context():
 
 
 # ---------------------------------------------------------- team size under an escalation load
-#: two streets; street 0's public-works crews swamped by a hotspot of road damage, street 1's
-#: not: escalated cases pile up at the street and district teams
+#: two streets whose public-works crews (short shifts) a hotspot-heavy road-damage load swamps:
+#: escalated cases pile up at the street and district teams, and reviews take 2 h
 LOAD = {"run.days": 21, "run.warmup_days": 2, "city.households": 16000,
         "city.hotspot_multiplier": 6.0, "city.hotspot_share": 0.15,
         f"{PW}.crews_per_street": 2, f"{PW}.shift": {"start_h": 8, "end_h": 16},
         "incidents.categories.infrastructure.rate_per_1000_households_per_day": 2.0,
         f"{ESC}.review_time": {"dist": "lognormal", "mean": 2.0, "cv": 0.5}}
+#: an uneven, moderate load: the commercial zone's five-fold rate swamps one street while the
+#: other has spare crews now and then — what street teams reassign into
+UNEVEN = {**LOAD, "city.hotspot_share": 0.0, "city.zones.commercial.incident_multiplier": 5.0,
+          "incidents.categories.infrastructure.rate_per_1000_households_per_day": 1.0}
 QUIET = {"run.days": 21, "run.warmup_days": 2}
 SEEDS = range(1, 7)
 
@@ -142,3 +146,14 @@ def test_team_size_moves_on_time_closure_under_load_and_not_in_the_quiet_baselin
     qd = q[:, 1] - q[:, 0]
     assert abs(qd.mean()) < max(1e-9, 2.571 * qd.std(ddof=1) / np.sqrt(len(qd))) \
         or np.allclose(qd, 0.0)
+
+
+@pytest.mark.slow
+def test_street_teams_reassign_under_an_uneven_load_and_the_case_log_shows_it():
+    r = run_scenario(scenario_with(Scenario(), UNEVEN), seed=1, keep_cases=True)
+    c = r.cases
+    assert r.kpis["reassigned_cases"] > 0 and r.kpis["mutual_aid_cases"] > 0
+    moved = c[c.reassigned & c.t_report_h.between(r.context.warmup_h, r.context.end_h,
+                                                   inclusive="left")]
+    assert len(moved) == r.kpis["reassigned_cases"]
+    assert (moved.escalation_level >= 2).all() and (moved.department == "public_works").all()

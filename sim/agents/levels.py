@@ -8,7 +8,8 @@ a case waiting for a crew is re-queued at once at the new priority. Then, if the
 waiting for a crew of its department:
 
 * a **street team** (level 2) with ``reassign`` on asks the other streets of its district: the
-  first (nearest depot first) with a crew of that department free now takes the case
+  first (nearest depot first) with spare capacity in that department — fewer crews out or
+  claimed than it has, so the case gets a crew at once or when the shift opens — takes the case
   (重新指派; the crew travels from its own depot);
 * a **district team** (level 3) with ``mutual_aid`` on orders the street of the district whose
   crews of that department have the fewest cases waiting per crew to take the case (跨区域联动),
@@ -35,7 +36,6 @@ import numpy as np
 import simpy
 
 from sim.engine.case import Incident, case_uniform
-from sim.world.calendar import in_window
 
 if TYPE_CHECKING:
     from sim.engine.model import GridModel
@@ -120,8 +120,10 @@ def _pool_load(pool: Any) -> float:
     return (pool.n_waiting + _busy(pool)) / max(1, pool.capacity)
 
 
-def _free_now(pool: Any, now: float) -> bool:
-    return _busy(pool) < pool.capacity and (pool.shift.always or in_window(now, pool.shift))
+def _spare(pool: Any) -> bool:
+    """A crew the case would get at once, or as soon as the shift opens: fewer crews out or
+    claimed than the street has."""
+    return _busy(pool) + pool.n_waiting < pool.capacity
 
 
 def _plan(m: "GridModel", inc: Incident, level: int) -> tuple[str, int] | None:
@@ -138,7 +140,7 @@ def _plan(m: "GridModel", inc: Incident, level: int) -> tuple[str, int] | None:
     if level == 2:
         if esc.reassign:
             for s in peers:
-                if _free_now(dept.crews[s], m.env.now):
+                if _spare(dept.crews[s]):
                     return "reassigned", s
         return None
     if esc.mutual_aid and peers:

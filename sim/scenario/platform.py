@@ -45,8 +45,8 @@ class EscalationConfig(_Model):
         default=True, description="park a case still unsolved after the district's deadline")
     reassign: bool = Field(
         default=True, description="a street team moves a case waiting for a crew to the nearest "
-                                  "other street of the district with a crew of that department "
-                                  "free now")
+                                  "other street of the district with spare capacity in that "
+                                  "department (fewer crews out or claimed than it has)")
     mutual_aid: bool = Field(
         default=True, description="a district team orders the street with the fewest cases per "
                                   "crew of that department to take a case still waiting, if "
