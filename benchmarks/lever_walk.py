@@ -5,7 +5,8 @@
 Perturbs every leaf field of the walk's base scenario (or N of them, chosen by S), runs it at
 common seeds against the base and prints one line per field: the KPI it moved most, effect /
 noise and the verdict. ``--write-docs`` rewrites the generated table in docs/levers.md. A field
-that is neither an exception nor moves a KPI other than a cost makes the exit status 1.
+with no valid perturbation, or that changes no KPI at all and is not a reviewed exception or
+weak field (``sim.experiment.levers.acceptable``), makes the exit status 1.
 ``make validate`` runs it over all fields (benchmarks/validate.py); the tests walk a sample
 (tests/test_levers.py).
 """

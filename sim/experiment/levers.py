@@ -83,7 +83,7 @@ WALK_BASE: dict[str, Any] = {
     "workforce.training.hours_per_month": 8.0,
     "workforce.attrition.quit_sensitivity": 1.0,
     "workforce.attrition.reference_cases_per_month": 15.0,
-    "workforce.recruitment.vacancy_days": 3.0,
+    "workforce.recruitment.vacancy_days": 1.0,
     "joint_meeting.enabled": True, "joint_meeting.interval_days": 3,
     "smart_platform.hotspot_patrol.enabled": True,
     "smart_platform.hotspot_patrol.relearn_interval_days": 3,
@@ -108,11 +108,17 @@ EXCEPTIONS: tuple[tuple[str, str], ...] = (
     ("*_path", "file path of input data"),
     ("*.file", "file path of input data"),
     ("*.unit_code", "label: the prefix of unit ids in the event trace"),
+    ("emergency.tick_min", "numerical step of the hazard model: results should not depend on "
+                           "it beyond noise (a check of the solver, not a policy lever)"),
     ("run.seed", "the seed of a run made without one; the walk passes its seeds explicitly"),
     ("run.timeseries_interval_h", "sampling interval of the time series, not of any KPI"),
     ("*.measure_en", "label of an emergency's hazard measure"),
     ("*.measure_zh", "label of an emergency's hazard measure"),
     ("emergency.kinds.*.hazard.unit", "label: the unit of an emergency's hazard measure"),
+    ("incidents.categories.*.subtypes.*.share", "one of a category's subtype shares, which must "
+                                                "add up to 1: not perturbed alone"),
+    ("emergency.kinds.*.plan.lead", "the plan's lead must be a responder its levels call: no "
+                                    "single swap is valid"),
     ("emergency.kinds.*.hazard.model", "discriminator of the hazard type (growth or flood); "
                                        "every field of each hazard is walked"),
     ("emergency.trace_every_min", "sampling interval of the optional event trace (replay), "
@@ -134,6 +140,12 @@ WEAK: tuple[tuple[str, str], ...] = (
                                "emergencies, at the levels they reach"),
     ("emergency.rules.*", "joint-response rules: four emergencies in the walk"),
     ("city.zones.*", "one zone's settings: the walk's small city"),
+    ("appraisal.indicator_weights", "reporting only (its description says so): re-weights "
+                                    "composite_appraisal_score, by less than its seed spread"),
+    ("appraisal.cycle_days", "a period's length acts from the second action on; the walk's 10 "
+                             "days see only the first, partial one (day 7)"),
+    ("residents.disclosure.interval_days", "as appraisal.cycle_days: only the first disclosure "
+                                           "(day 7) falls in the walk"),
 )
 
 
@@ -240,8 +252,10 @@ def perturb(leaf: Leaf, siblings: dict[str, list[Any]] | None = None) -> list[An
     others = [x for x in (siblings or {}).get(name, []) if x != v and x is not None]
     opts = _literal_options(leaf.annotation)
     if opts and v in opts:
-        return [o for o in opts if o != v][:1]
-    if v is None:
+        return [o for o in opts if o != v]
+    if v is None:  # inherits: skip the value it inherits (a subtype's from its category)
+        inherited = (siblings or {}).get("@" + leaf.path, [])
+        others = [x for x in others if x not in inherited]
         return others[:4] + _type_default(leaf.annotation, b)
     if isinstance(v, str):
         return others[:8] + ([None] if type(None) in typing.get_args(leaf.annotation) else [])
@@ -356,6 +370,7 @@ def verdict_of(ratios: dict[str, float]) -> tuple[str, str, float, tuple[str, ..
 def sibling_values(all_leaves: list[Leaf]) -> dict[str, list[Any]]:
     """Distinct values of the leaves of each field name, in walk order."""
     out: dict[str, list[Any]] = {}
+    by_path = {lf.path: lf.value for lf in all_leaves}
     for lf in all_leaves:
         name = lf.path.rsplit(".", 1)[-1]
         vals = out.setdefault(name, [])
@@ -364,6 +379,12 @@ def sibling_values(all_leaves: list[Leaf]) -> dict[str, list[Any]]:
                 vals.append(lf.value)
         except TypeError:
             pass
+        parts = lf.path.split(".")
+        if lf.value is None and "subtypes" in parts:  # a subtype's field that inherits
+            k = parts.index("subtypes")
+            parent = ".".join(parts[:k] + parts[k + 2:])
+            if by_path.get(parent) is not None:
+                out["@" + lf.path] = [by_path[parent]]
     return out
 
 
@@ -411,18 +432,24 @@ def walk(paths: list[str] | None = None, progress: Callable[[Result], None] | No
     return out
 
 
+#: fields that only price something: moving only a cost KPI is their whole effect
+PRICES = ("*cost*", "*.pay.*", "*_yuan*", "appraisal.worker_scheme.satisfaction_reference")
+
+
 def is_price(path: str) -> bool:
-    return any(w in path for w in ("cost", "pay.", "_yuan"))
+    return any(fnmatch.fnmatchcase(path, pat) for pat in PRICES)
 
 
 def acceptable(r: Result) -> bool:
-    """Moves a KPI, is an exception, is a price that moves its cost, or a reviewed weak field
-    whose perturbation the schema accepted."""
-    if r.verdict == "moves" or r.verdict.startswith("exception"):
+    """What the tests require of a walked field: a perturbation the schema accepts, and some
+    KPI changed — unless the field is a reviewed exception or weak field. Whether it moved a
+    KPI beyond noise (``moves``) is the walk's finding, reported in docs/levers.md: ``below
+    noise`` and ``cost only`` (for a field that is not a price) pass here but are listed."""
+    if r.verdict.startswith("exception"):
         return True
-    if r.verdict == "cost only" and is_price(r.path):
-        return True
-    return r.verdict != "invalid" and weak_reason(r.path) is not None
+    if r.verdict == "invalid":
+        return False
+    return r.verdict != "dead" or weak_reason(r.path) is not None
 
 
 def fmt_ratio(r: float) -> str:
