@@ -52,7 +52,7 @@ INCENTIVE_COMPARISONS: list[tuple[str, str, dict, dict, list[tuple[str, int]]]] 
      [("padded_report_share", +1), ("cases_filed", +1)]),
     ("side payments vs none", "incentives_collusion",
      {"appraisal.behaviour.collusion_side_payment_share": 0.0}, {},
-     [("suppressed_incidents", +1), ("discovery_rate", -1), ("complaints", +1),
+     [("suppressed_incidents", +1), ("discovery_rate", -1), ("complaints", 0),
       ("gaming_caught", +1), ("resident_satisfaction", -1)]),
     ("campaigns vs none", "residents_campaigns",
      {"residents.campaigns.talks.events_per_grid_per_month": 0,
@@ -76,7 +76,9 @@ INCENTIVE_COMPARISONS: list[tuple[str, str, dict, dict, list[tuple[str, int]]]] 
     ("weekly joint meeting vs none", "joint_meeting_weekly", {"joint_meeting.enabled": False},
      {}, [("parked_cases", -1), ("parked_resolved", +1), ("closure_rate", 0)]),
 ]
-SIZES = {"full": (30.0, tuple(range(1, 9))), "reduced": (15.0, (1, 2, 3))}
+#: (days, seeds); the reduced size keeps every claimed direction at these seeds (the ready
+#: scenarios' warm-ups are up to 8 days)
+SIZES = {"full": (30.0, tuple(range(1, 9))), "reduced": (20.0, (1, 2, 3, 4))}
 
 
 def _fmt(x: float) -> str:

@@ -388,12 +388,36 @@ def sibling_values(all_leaves: list[Leaf]) -> dict[str, list[Any]]:
     return out
 
 
+def _companions(base: Scenario, leaf: Leaf, siblings: dict[str, list[Any]]) -> dict[str, Any]:
+    """Values for the null fields beside ``leaf`` (a choice such as ``unreported: vanish`` may
+    require one, e.g. ``lifetime_h``): the first value other fields of that name take."""
+    parent = leaf.path.rsplit(".", 1)[0]
+    out = {}
+    for lf in leaves(base):
+        if lf.value is None and lf.path.rsplit(".", 1)[0] == parent and lf.path != leaf.path:
+            vals = [v for v in siblings.get(lf.path.rsplit(".", 1)[-1], []) if v is not None]
+            if vals:
+                out[lf.path] = vals[0]
+    return out
+
+
+def _scenario(base: Scenario, leaf: Leaf, cand: Any, siblings: dict[str, list[Any]]
+              ) -> Scenario | None:
+    for extra in ({}, None):
+        over = {leaf.path: cand, **(extra if extra is not None
+                                    else _companions(base, leaf, siblings))}
+        try:
+            return scenario_with(base, over)
+        except (ValidationError, ValueError, ScenarioError):
+            continue
+    return None
+
+
 def walk_one(base: Scenario, noise: Noise, leaf: Leaf, siblings: dict[str, list[Any]],
              seeds: tuple[int, ...] = PAIR_SEEDS) -> Result:
     for cand in perturb(leaf, siblings):
-        try:
-            sc = scenario_with(base, {leaf.path: cand})
-        except (ValidationError, ValueError, ScenarioError):
+        sc = _scenario(base, leaf, cand, siblings)
+        if sc is None:
             continue
         pert = {s: _kpis(sc, s) for s in seeds}
         verdict, kpi, ratio, moved = verdict_of(effect_ratios(noise, pert))
