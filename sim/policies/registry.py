@@ -245,7 +245,7 @@ class Policies:
                 "caught_suppressed", "caught_staged", "caught_by_complaint", "suppressed",
                 "staged_verifications", "false_alarms", "campaign_events", "workers_quit",
                 "workers_hired", "parked_resolved", "joint_meetings", "side_payments_yuan",
-                "appraisal_cycles", "disclosures", "cases_reviewed", "level_team_wait_h")
+                "cases_reviewed", "level_team_wait_h")
         out = {k: t.get(k) for k in keys}
         for k in ("incentive_pay_yuan", "training_cost_yuan", "campaign_cost_yuan",
                   "recruitment_cost_yuan", "department_penalties_yuan"):
