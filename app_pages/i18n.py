@@ -452,6 +452,9 @@ FIELD_ZH: dict[str, str] = {
     'overtime_cost_per_h': '加班每小时成本',
     'park_after_last_level': '最后一级仍未解决则挂账',
     'priority_boost': '督办提升优先级',
+    'reassign': '街道改派至有空闲队伍的街道',
+    'extension': '区级批准延期',
+    'coordination_time': '协调用时',
 }
 
 #: Chinese names of option values of Literal fields (English shows the value itself).
@@ -494,7 +497,7 @@ KPI_FORMULA_ZH: dict[str, str] = {
     "cases_filed": "W 内首次上报的事件数（含现场处置）",
     "on_spot_share": "W 内由网格员现场处置的案件数 / 立案数",
     "closure_rate": "W 内已到期案件在期末前结案的数量 / W 内已到期案件数",
-    "on_time_rate": "W 内已派遣且已到期的案件在时限内结案的数量 / W 内已派遣且已到期的案件数（时限自派遣起算）",
+    "on_time_rate": "W 内已派遣且已到期的案件在时限内结案的数量 / W 内已派遣且已到期的案件数减去批准延期的案件数（时限自派遣起算；按期结案率 = 按期结案数 ÷（应结案数 − 延期数））",
     "mean_time_to_close_h": "W 内已结案件的（结案 − 首次上报）的均值",
     "p50_time_to_close_h": "W 内已结案件的（结案 − 首次上报）的 50 分位数",
     "p90_time_to_close_h": "W 内已结案件的（结案 − 首次上报）的 90 分位数",
@@ -503,6 +506,12 @@ KPI_FORMULA_ZH: dict[str, str] = {
     "rework_rate": "W 内至少被返工一次的已处置案件数 / W 内已处置案件数",
     "escalated_cases": "W 内因逾期至少升级一级的案件数",
     "parked_cases": "W 内因无法解决而挂账的案件数",
+    "escalations_received": "W 内各案件达到的最高督办层级之和（案件每升一级，上级团队接收一次督办）",
+    "cases_reviewed": "W 内上级团队成员审核完毕的督办案件数",
+    "level_team_wait_h": "W 内审核完毕的督办案件从升级到有成员受理的平均等待时长",
+    "reassigned_cases": "W 内由街道团队改派给其他街道空闲队伍的案件数",
+    "mutual_aid_cases": "W 内由区级团队指令其他街道队伍承接的案件数",
+    "extensions_granted": "W 内由区级团队批准延期的案件数（延期案件不计入按期结案率的应结案件）",
     "mean_crew_wait_h": "W 内案件自首次请求处置队伍到有队伍空闲的平均时长",
     "worker_utilization": "W 内网格员用于现场处置与核查的工时 / W 内网格员巡查工时",
     "crew_utilization": "W 内处置队伍忙碌工时 / W 内处置队伍在班工时（全部部门）",

@@ -24,7 +24,8 @@ def _row(i: int) -> tuple:
             NAN if i % 4 == 0 else f + 3, f + 4, f + 5, NAN, f + 6, f + 7, i % 2, i % 3, i % 4,
             bool(i % 5 == 0), "closed" if i % 2 else "parked", NAN if i % 2 else f + 8,
             "" if i % 3 else "water", bool(i % 6 == 0), False, bool(i % 7 == 0), False,
-            bool(i % 8 == 0), i * 10, NAN if i % 3 else f, float(i % 2) * 500.0)
+            bool(i % 8 == 0), bool(i % 9 == 0), bool(i % 10 == 0), bool(i % 11 == 0), i * 10,
+            NAN if i % 3 else f, float(i % 2) * 500.0)
 
 
 def _columns(ids: np.ndarray) -> dict:
@@ -40,6 +41,7 @@ def _columns(ids: np.ndarray) -> dict:
             "escalation_level": 0, "false_closure": False, "state": "vanished",
             "t_parked_h": NAN, "misrouted_to": "", "padded": False, "suppressed": False,
             "staged_verification": False, "gaming_caught": False, "joint_meeting": False,
+            "reassigned": False, "mutual_aid": False, "extension": False,
             "cell": ids * 10, "t_gone_h": ids + 0.75, "harm_yuan": np.zeros(len(ids))}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sim.engine.model import GridModel
 from sim.run import run_scenario
@@ -179,7 +180,7 @@ class _NoPolicies:
     def on_finish(self, inc, state):
         return False
 
-    case_flags = staticmethod(lambda inc: (False,) * 5)
+    case_flags = staticmethod(lambda inc: (False,) * 8)
 
     def finish(self):
         pass
@@ -213,3 +214,62 @@ def test_satisfaction_weighted_pay_deters_collusion():
     weighted = with_(sc, appraisal__worker_scheme__satisfaction_bonus_yuan_per_point=20)
     plain, sat = paired(sc, weighted, kpi("suppressed_incidents"), seeds=range(1, 5))
     assert_greater(plain, sat, "suppressed incidents, plain vs satisfaction-weighted pay")
+
+
+# ----------------------------------------------------------- periodic policies in default runs
+def test_periodic_policies_first_act_after_the_learning_week():
+    from sim.policies.registry import period_ends
+    day = 24.0
+    assert period_ends(30 * day, 30 * day) == [7 * day]  # a 30-day run: one (partial) cycle
+    assert period_ends(30 * day, 31 * day) == [7 * day, 30 * day]
+    assert period_ends(5 * day, 12 * day) == [5 * day, 10 * day]  # short cycles: no extra
+    assert period_ends(30 * day, 7 * day) == []  # nothing strictly before the end
+
+
+def test_a_default_length_run_closes_a_cycle_and_discloses():
+    sc = with_(Scenario(), city__households=6000, residents__disclosure__enabled=True,
+               appraisal__department_scheme__black_list_share=0.25)
+    assert sc.run.days == 30 and sc.appraisal.cycle_days == 30
+    assert sc.residents.disclosure.interval_days == 30 and sc.warnings() == []
+    m = GridModel(sc, seed=3)
+    m.run_until(8 * 24)
+    assert m.policies.tally.get("appraisal_cycles") == 1
+    assert m.policies.tally.get("disclosures") == 1
+    assert sum(d.time_factor < 1.0 for d in m.departments.values()) == 2  # black-listed
+
+
+def test_a_run_too_short_for_a_periodic_policy_is_warned_about(run_cli, tmp_path):
+    short = {"run.days": 6, "run.warmup_days": 1, "residents.disclosure.enabled": True,
+             "workforce.attrition.quit_sensitivity": 0.5}
+    sc = scenario_with(Scenario(), short)
+    fields = [f for f, _ in sc.warnings()]
+    assert fields == ["appraisal.cycle_days", "residents.disclosure.interval_days"]
+    assert "never acts" in sc.warnings()[0][1]
+    assert scenario_with(sc, {"run.days": 8}).warnings() == []
+    assert with_(Scenario(), run__days=6, run__warmup_days=1).warnings() == []  # nothing on
+    r = run_cli("run", "--days", "6", "--set", "run.warmup_days=1", "--set",
+                "residents.disclosure.enabled=true", "--set", "city.households=2000")
+    assert r.returncode == 0 and "residents.disclosure.interval_days" in r.stderr
+
+
+PERIODIC_ARMS = [  # (lever, KPI it must move at the default length, sign)
+    ({"appraisal.department_scheme.black_list_share": 0.3}, "crew_overtime_h", -1),
+    ({"appraisal.department_scheme.red_list_share": 0.3}, "rework_rate", -1),
+    ({"workforce.attrition.quit_sensitivity": 1.0}, "discovery_rate", -1),
+    ({"residents.disclosure.enabled": True}, "complaints", +1),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("over, key, sign", PERIODIC_ARMS, ids=lambda x: str(x)[:40])
+def test_periodic_levers_move_a_kpi_at_the_default_length(over, key, sign):
+    """30 days (the default): each periodic lever moves its KPI, paired 95% CI away from 0."""
+    base = Scenario()
+    d = []
+    for s in range(1, 9):
+        a = run_scenario(base, seed=s, keep_cases=False).kpis[key]
+        b = run_scenario(scenario_with(base, over), seed=s, keep_cases=False).kpis[key]
+        d.append(b - a)
+    d = np.array(d)
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert sign * d.mean() - half > 0, (d.mean(), half)

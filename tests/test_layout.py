@@ -22,7 +22,8 @@ LAYERS: list[tuple[str, int]] = [
     ("sim.scenario.size", 1),  # the size guard counts grids with the city's own code
     ("sim.scenario", 0),    # the schema: what a run is given
     ("sim.metrics", 1),     # every KPI, once (reads case logs; knows nothing of the engine)
-    ("sim.tally", 1),       # counts and means over a mask, whole or per unit (for the KPIs)
+    ("sim.tally", 1),
+    ("sim.kpi_catalogue", 1),  # each KPI's labels, unit and formula in words       # counts and means over a mask, whole or per unit (for the KPIs)
     ("sim.world", 1),       # the city, the calendar, patrol beats
     ("sim.agents", 2),      # the Mesa agents
     ("sim.engine.case", 2),  # the case record, shared by the engine and the plug-ins

@@ -135,5 +135,7 @@ def test_district_team_sends_a_complex_case_to_the_joint_meeting(to_meeting):
     # 47.45 while it still waits for the crew (held until 64.45 by the first case)
     if to_meeting:
         assert overdue.state == "parked" and overdue.t_parked_h == pytest.approx(47.45)
-    else:  # the district's own deadline passes at 50.95: parked as past the last level
-        assert overdue.state == "parked" and overdue.t_parked_h == pytest.approx(50.95)
+    else:  # the district team, with no other street, grants an extension (延期): the
+        # district's own deadline (50.95) moves one period on, and it is parked at 54.95
+        assert overdue.state == "parked" and overdue.t_parked_h == pytest.approx(54.95)
+        assert overdue.extension

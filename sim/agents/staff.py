@@ -21,18 +21,11 @@ class GridWorker(GridAgent):
         self.reports = 0
         self.on_spot_fixes = 0
         self.verifications = 0
-        self.patrol_hours_share = 1.0  # share of the patrol window the day's plan leaves
-        self.plan_day()
-
-    def plan_day(self) -> bool:
-        """The day's plan: the patrol window minus the other planned duties (information
-        collection, meetings, paperwork: ``patrol.other_duties_h_per_day``). True if it changed."""
-        p = self.model.scenario.patrol  # type: ignore[attr-defined]
-        window = p.hours.hours_per_day
-        share = max(0.0, 1.0 - p.other_duties_h_per_day / window)
-        changed = share != self.patrol_hours_share
-        self.patrol_hours_share = share
-        return changed
+        p = model.scenario.patrol  # type: ignore[attr-defined]
+        # share of the patrol window left after the fixed other duties (information collection,
+        # meetings, paperwork: ``patrol.other_duties_h_per_day``); fixes, verifications and
+        # reports are charged from patrol time as they happen (sim.engine.discovery)
+        self.patrol_hours_share = max(0.0, 1.0 - p.other_duties_h_per_day / p.hours.hours_per_day)
 
     @property
     def planned_patrol_share(self) -> float:
@@ -66,7 +59,8 @@ class GridAssistant(GridAgent):
 
 class LevelTeam(GridAgent):
     """上级网格管理团队 of one community, street or district: reviews escalated cases with as many
-    desks as members (``sim.agents.levels``)."""
+    desks as members, and moves or defers those still waiting for a crew
+    (``sim.agents.levels``)."""
 
     def __init__(self, model: mesa.Model, level: str, unit: int, size: int):
         super().__init__(model)
@@ -75,4 +69,7 @@ class LevelTeam(GridAgent):
         self.size = size
         self.escalations_received = 0
         self.cases_reviewed = 0  # escalated cases a member reviewed (sim.agents.levels)
+        self.reassigned = 0  # cases a street team moved to another street's free crew
+        self.mutual_aid = 0  # cases a district team ordered another street's crews to take
+        self.extension = 0  # extensions (延期) a district team granted
         self.cases_coordinated = 0  # stands in for the grid manager where a grid has none

@@ -57,6 +57,8 @@ def run(
         return
     if out is not None and out.exists() and not out.is_dir():
         fail(ScenarioError([("out", "exists and is not a directory")], str(out)))
+    for field_path, msg in sc.warnings():  # valid, but a periodic policy would never act
+        err_console.print(f"[yellow]warning[/] {field_path}: {msg}", highlight=False)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),

@@ -109,7 +109,6 @@ class GridModel(mesa.Model):
             self.emergency = EmergencyManager(self)
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.env.process(self._arrivals())
-        self.env.process(self._daily_plans())
         self.env.process(self._invalid_reports())
         self.env.process(self._collect())
 
@@ -323,6 +322,7 @@ class GridModel(mesa.Model):
             "escalation_level": 0, "false_closure": False, "state": state, "t_parked_h": nan,
             "misrouted_to": "", "padded": False, "suppressed": False,
             "staged_verification": False, "gaming_caught": False, "joint_meeting": False,
+            "reassigned": False, "mutual_aid": False, "extension": False,
             "cell": p.cell[ids], "t_gone_h": t_gone, "harm_yuan": p.harm[ids]})
 
     # -------------------------------------------------------------------------------- processes
@@ -350,15 +350,6 @@ class GridModel(mesa.Model):
                 problems.add(day.part(a, b), ids, (thr[a:b], t_vanish[a:b], t_worsen[a:b]))
                 problems.settle(self.discovery.decide())
                 yield self.env.timeout(day0 + k + 1 - self.env.now)
-
-    def _daily_plans(self):
-        """Every morning each worker plans the day (patrol versus other duties)."""
-        day = 0.0
-        while day < self.horizon_h:
-            if any(self.workers.map("plan_day")):
-                self.refresh_patrol_rates()
-            day += 24.0
-            yield self.env.timeout(day - self.env.now)
 
     def case_life(self, row: tuple) -> Generator | None:
         """An incident's first report (``sim.engine.problems``), called at that moment by the

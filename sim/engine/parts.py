@@ -261,7 +261,7 @@ POLICY_SUM = ("complaints", "investigations", "gaming_caught", "caught_padded",
               "workers_hired", "parked_resolved", "joint_meetings", "side_payments_yuan",
               "incentive_pay_monthly", "training_cost_monthly", "campaign_cost_monthly",
               "recruitment_cost_monthly", "department_penalties_monthly",
-              "ai_video_cost_monthly")
+              "ai_video_cost_monthly", "cases_reviewed", "level_team_wait_h")
 
 
 def _weighted(values: list[float], weights: list[float]) -> float:

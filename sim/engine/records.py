@@ -47,12 +47,16 @@ CASE_SCHEMA = pa.schema([
     # parked (挂账): unsolvable, too many reworks, or past the last level; NaN if never parked
     ("t_parked_h", pa.float64()),
     ("misrouted_to", pa.string()),  # the wrong department a misrouted case went to ("": none)
-    # behaviour flags (sim.policies.case_flags): staff gaming and the joint meeting
+    # behaviour flags (sim.policies.case_flags): staff gaming, the joint meeting, level teams
     ("padded", pa.bool_()),  # an invented or trivial report made for the appraisal score
     ("suppressed", pa.bool_()),  # a patrol found it and kept it off the record (collusion)
     ("staged_verification", pa.bool_()),  # closed without a real site check
     ("gaming_caught", pa.bool_()),  # the gaming above was caught (spot check, complaint)
     ("joint_meeting", pa.bool_()),  # resolved through the joint meeting
+    # level teams' actions on the escalated case (sim.agents.levels)
+    ("reassigned", pa.bool_()),  # a street team moved it to another street's free crew
+    ("mutual_aid", pa.bool_()),  # a district team ordered another street's crews to take it
+    ("extension", pa.bool_()),  # a district team granted an extension (延期): deferred
     # the problem itself (sim.engine.problems)
     ("cell", pa.int32()),  # the land cell it occurred on (-1: padded)
     ("t_gone_h", pa.float64()),  # when it ended: fixed (handled) or vanished; NaN: still there

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Generator
 import simpy
 
 from sim.agents.departments import shift_end
-from sim.agents.levels import escalate
+from sim.agents.levels import crew_street, crew_travel_h, escalate
 from sim.engine import case as I
 from sim.engine.case import Incident, case_uniform
 from sim.engine.clock import timeout
@@ -233,17 +233,27 @@ def _crew_visit(m: "GridModel", inc: Incident, dept: "Department", travel_h: flo
     an interruption on the way back just ends the visit.
     """
     env = m.env
-    crews = dept.crews[m.street_of[inc.grid]]
     first = not wasted and inc.t_crew_req != inc.t_crew_req
     if first:
         inc.t_crew_req = env.now
     left_h = travel_h + work_h
+    home_travel_h, served_by = travel_h, -1
     while True:
+        street = crew_street(inc, m.street_of[inc.grid])  # a level team may move a waiting case
+        if street != served_by:
+            t_new = crew_travel_h(m, inc, dept, home_travel_h)
+            left_h += t_new - travel_h
+            travel_h, served_by = t_new, street
+        crews = dept.crews[street]
         req, wait = crews.claim(inc.priority, inc.id)
         if wait is not None:  # no crew free (or off shift): wait for one, or for a signal
             if inc.signal is None:
                 inc.signal = env.event()
+            waiting = m.level_desks.waiting
+            if not wasted:
+                waiting[inc.id] = (dept.code, wait)
             yield wait | inc.signal
+            waiting.pop(inc.id, None)
             if not wait.triggered:
                 crews.unclaim(req)
                 if inc.park_due:
@@ -373,6 +383,14 @@ def _missed_deadline(m: "GridModel", inc: Incident, t_due: float, level: int) ->
         return
     esc = m.scenario.platform.escalation
     if level > 3:
+        x = inc.extra
+        if x and x.get("extension") and not x.get("extension_used"):
+            # the district team's extension (延期): one more deadline period before parking
+            x["extension_used"] = True
+            nxt = due_time(t_due, m.subtypes[inc.sub].deadline, m.scenario.calendar)
+            if math.isfinite(nxt):
+                schedule_deadline(m, inc, nxt, level)
+            return
         if esc.park_after_last_level:
             inc.park_due = True
             inc.wake()

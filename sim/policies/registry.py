@@ -6,9 +6,18 @@
 parked (returns True if the joint meeting holds it), ``on_overdue`` at each missed deadline,
 ``case_flags`` when a row is written, ``finish`` at the end and ``context`` for the KPIs.
 
-Processes: a daily tick (campaigns, training, satisfaction sampling), the appraisal cycle
-(first decisions after a learning week, then every ``appraisal.cycle_days``), public disclosure,
-the joint meeting, hotspot relearning and AI-video false alarms — each only when switched on.
+Processes: a daily tick (campaigns, training, satisfaction sampling), the appraisal cycle,
+public disclosure, the joint meeting, hotspot relearning and AI-video false alarms — each only
+when switched on.
+
+Periodic policies act in runs of any length over a week: the first appraisal period and the
+first disclosure period are partial — they end after the learning week (7 days) — and later ones
+end at multiples of ``appraisal.cycle_days`` / ``residents.disclosure.interval_days`` from the
+start (``period_ends``). A partial appraisal period counts pro rata: quota and satisfaction bonus
+scale with its length, departments are ranked on what it showed, and the quit chance over it is
+1 − (1 − monthly chance)^months. Actions due at or after the end of the run would change nothing
+the run measures and are not taken; ``sim.scenario.policies.periodic_warnings`` names a policy a
+chosen run length leaves with no action at all.
 """
 
 from __future__ import annotations
@@ -27,10 +36,20 @@ if TYPE_CHECKING:
     from sim.engine.case import SubtypeInfo
     from sim.engine.model import GridModel
 
-LEARNING_WEEK_H = 7 * 24.0
+LEARNING_WEEK_H = 7 * 24.0  # first worker decisions, first (partial) appraisal and disclosure
 
 
-_NO_FLAGS = (False, False, False, False, False)  # ``Policies.case_flags`` of a case with no extra
+def period_ends(interval_h: float, horizon_h: float) -> list[float]:
+    """When a periodic policy acts: after the learning week (the end of a first, partial period,
+    if the interval is longer), then at every multiple of the interval, strictly before the end
+    of the run (an action at the end would change nothing measured)."""
+    times = {interval_h * k for k in range(1, int(horizon_h // interval_h) + 2)}
+    if interval_h > LEARNING_WEEK_H:
+        times.add(LEARNING_WEEK_H)
+    return sorted(t for t in times if t < horizon_h)
+
+
+_NO_FLAGS = (False,) * 8  # ``Policies.case_flags`` of a case with no extra
 
 
 class Policies:
@@ -51,8 +70,8 @@ class Policies:
         env.process(self._daily())
         env.process(self._cycles())
         if sc.residents.disclosure.enabled:
-            env.process(self._every(sc.residents.disclosure.interval_days,
-                                    self.residents.disclose))
+            env.process(self._at(period_ends(sc.residents.disclosure.interval_days * 24.0,
+                                             m.horizon_h), self.residents.disclose))
         if self.meeting is not None:
             env.process(self.meeting.process())
         if sc.smart_platform.hotspot_patrol.enabled:
@@ -62,6 +81,11 @@ class Policies:
             env.process(self.smart.false_alarms())
 
     # -------------------------------------------------------------------------------- processes
+    def _at(self, times: list[float], action: Callable[[], None]):
+        for t in times:
+            yield self.m.env.timeout(t - self.m.env.now)
+            action()
+
     def _every(self, days: float, action: Callable[[], None]):
         m = self.m
         t = days * 24.0
@@ -87,27 +111,23 @@ class Policies:
             t += 24.0
 
     def _cycle_times(self) -> list[float]:
-        m = self.m
-        cycle = m.scenario.appraisal.cycle_days * 24.0
-        times = {cycle * k for k in range(1, int(m.horizon_h // cycle) + 2)}
-        if cycle > LEARNING_WEEK_H:
-            times.add(LEARNING_WEEK_H)
-        return sorted(t for t in times if t < m.horizon_h)
+        return period_ends(self.m.scenario.appraisal.cycle_days * 24.0, self.m.horizon_h)
 
     def _cycles(self):
+        """Each period end: close the (possibly partial) appraisal cycle — pay, department
+        lists, who quits — then every worker re-chooses effort and gaming."""
         m = self.m
         inc = self.incentives
-        cycle = m.scenario.appraisal.cycle_days * 24.0
         inc.start_cycle_counts()
         times = self._cycle_times()
         for k, t in enumerate(times):
             yield m.env.timeout(t - m.env.now)
-            if abs(t / cycle - round(t / cycle)) < 1e-9:  # end of an appraisal cycle
-                months = (t - inc._cycle_start) / (30 * 24.0)
-                inc.close_cycle()
-                if self.workforce.appraise(months):
-                    m.refresh_patrol_rates()
-                inc.start_cycle_counts()
+            months = (t - inc._cycle_start) / (30 * 24.0)
+            inc.close_cycle()
+            self.tally.add("appraisal_cycles")
+            if self.workforce.appraise(months):
+                m.refresh_patrol_rates()
+            inc.start_cycle_counts()
             inc.decide()
             t_next = times[k + 1] if k + 1 < len(times) else m.horizon_h
             if inc.gaming_active:
@@ -171,14 +191,16 @@ class Policies:
         self.residents.record_outcome(inc, False)
 
     @staticmethod
-    def case_flags(inc: Incident) -> tuple[bool, bool, bool, bool, bool]:
-        """(padded, suppressed, staged_verification, gaming_caught, joint_meeting)."""
+    def case_flags(inc: Incident) -> tuple[bool, ...]:
+        """(padded, suppressed, staged_verification, gaming_caught, joint_meeting, reassigned,
+        mutual_aid, extension): the case log's flag columns, in that order."""
         x = inc.extra
         if not x:  # most cases
             return _NO_FLAGS
         return (bool(x.get("padded")), x.get("suppressed_by") is not None,
                 x.get("staged_by") is not None, bool(x.get("caught")),
-                bool(x.get("joint_meeting")))
+                bool(x.get("joint_meeting")), bool(x.get("reassigned")),
+                bool(x.get("mutual_aid")), bool(x.get("extension")))
 
     # ------------------------------------------------------------------------------------- end
     def finish(self) -> None:
@@ -222,7 +244,8 @@ class Policies:
         keys = ("complaints", "investigations", "gaming_caught", "caught_padded",
                 "caught_suppressed", "caught_staged", "caught_by_complaint", "suppressed",
                 "staged_verifications", "false_alarms", "campaign_events", "workers_quit",
-                "workers_hired", "parked_resolved", "joint_meetings", "side_payments_yuan")
+                "workers_hired", "parked_resolved", "joint_meetings", "side_payments_yuan",
+                "cases_reviewed", "level_team_wait_h")
         out = {k: t.get(k) for k in keys}
         for k in ("incentive_pay_yuan", "training_cost_yuan", "campaign_cost_yuan",
                   "recruitment_cost_yuan", "department_penalties_yuan"):

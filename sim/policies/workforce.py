@@ -9,7 +9,9 @@
   Cost: ``cost_per_hour_yuan`` per worker-hour.
 * Attrition: at each appraisal, a worker whose month's pay (base + variable) falls short of what
   the workload asks — base pay × max(1, (reports + verifications) / reference_cases_per_month)
-  — quits with chance ``min(max_quit_prob, quit_sensitivity · shortfall share)``.
+  — quits with monthly chance ``min(max_quit_prob, quit_sensitivity · shortfall share)``; over
+  an appraisal period of ``months`` (a partial first period, or cycles other than 30 days) the
+  chance is 1 − (1 − monthly chance)^months.
 * Recruitment: the post stays vacant ``vacancy_days``; the replacement is the best of
   ``applicants_per_hire`` applicants whose skills are Normal(applicant_skill_mean, sd); each
   applicant screened costs ``cost_per_applicant_yuan`` and each hire ``cost_per_hire_yuan``.
@@ -103,7 +105,7 @@ class Workforce:
             need = base * max(1.0, work / at.reference_cases_per_month)
             shortfall = max(0.0, 1.0 - pay / need) if need > 0 else 0.0
             p = min(at.max_quit_prob, at.quit_sensitivity * shortfall)
-            if self.rng.random() < p:
+            if self.rng.random() < 1.0 - (1.0 - p) ** months:
                 self._quit(w)
                 left = True
         return left

@@ -21,6 +21,7 @@ from sim.scenario.policies import (
     ResidentsConfig,
     SmartPlatformConfig,
     WorkforceConfig,
+    periodic_warnings,
 )
 from sim.scenario.run import RunConfig
 from sim.scenario.staffing import PatrolConfig, Staffing
@@ -75,6 +76,12 @@ class Scenario(_Model):
         for path, msg in self.emergency.reference_problems(self.departments):
             raise ScenarioRefError(path, msg)
         return self
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """(field, message) for settings that are valid but will not act in this run: a
+        periodic policy switched on that the run's length lets act never (the app shows them
+        beside the run length; ``gridsim run`` prints them)."""
+        return periodic_warnings(self)
 
     def hash(self) -> str:
         """Stable content hash of the scenario (provenance): its fields and the content of every

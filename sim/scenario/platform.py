@@ -32,8 +32,10 @@ class ChannelConfig(_Model):
 class EscalationConfig(_Model):
     """Escalation of overdue cases (S2.3): at each missed deadline the case moves up one level
     (community → street → district); that level's team (``staffing.level_teams``, its size is
-    the team's capacity) reviews it and raises its crew priority; a case still unsolved when the
-    district's deadline passes is parked (挂账)."""
+    the team's capacity) reviews it and raises its crew priority; a street team may reassign a
+    case still waiting for a crew to another street's free crew, a district team may order
+    mutual aid from a less loaded street or grant an extension (S1.2, S3.1; sim/agents/levels.py);
+    a case still unsolved when the district's deadline passes is parked (挂账)."""
 
     review_time: Distribution = Field(default=LogNormal(mean=0.5, cv=0.5),
                                       description="a level-team member's time on one case")
@@ -41,6 +43,22 @@ class EscalationConfig(_Model):
                                 description="crew-priority levels a review adds to the case")
     park_after_last_level: bool = Field(
         default=True, description="park a case still unsolved after the district's deadline")
+    reassign: bool = Field(
+        default=True, description="a street team moves a case waiting for a crew to the nearest "
+                                  "other street of the district with spare capacity in that "
+                                  "department (fewer crews out or claimed than it has)")
+    mutual_aid: bool = Field(
+        default=True, description="a district team orders the street with the fewest cases per "
+                                  "crew of that department to take a case still waiting, if "
+                                  "fewer than where it waits (跨区域联动)")
+    extension: bool = Field(
+        default=True, description="a district team that finds no less-loaded street grants an "
+                                  "extension (延期): the case leaves the on-time rate's cases due "
+                                  "and is parked one deadline period later")
+    coordination_time: Distribution = Field(
+        default=LogNormal(mean=1.0, cv=0.5),
+        description="a team member's extra time on a case it reassigns, sends for mutual aid or "
+                    "extends (calls, paperwork), h")
     district_to_joint_meeting: bool = Field(
         default=True, description="with the joint meeting on, the district team sends a complex "
                                   "case that reached it to the meeting (parked for its agenda)")

@@ -10,6 +10,7 @@ formulas are in ``docs/incentives.md``.
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -223,7 +224,9 @@ class AppraisalConfig(_Model):
                             float] = Field(
         default_factory=lambda: {"completion": 0.25, "timeliness": 0.3, "quality": 0.2,
                                  "satisfaction": 0.25},
-        description="weights of the composite appraisal score (S7.2); normalised to sum 1")
+        description="weights of the composite appraisal score (S7.2); normalised to sum 1. "
+                    "Reporting only: they weight the composite_appraisal_score KPI; no pay, "
+                    "effort or gaming depends on them (the worker_scheme fields do)")
 
     @field_validator("indicator_weights")
     @classmethod
@@ -335,3 +338,50 @@ class SmartPlatformConfig(_Model):
 
     hotspot_patrol: HotspotPatrol = HotspotPatrol()
     ai_video: AIVideo = AIVideo()
+
+
+# ------------------------------------------------------------------------------ periodic policies
+LEARNING_WEEK_DAYS = 7.0  # first worker decisions, first (partial) appraisal and disclosure
+
+
+def _first_action_days(interval_days: float) -> float:
+    """Day of a periodic policy's first action (``sim.policies.registry.period_ends``)."""
+    return min(interval_days, LEARNING_WEEK_DAYS)
+
+
+def _appraisal_acts(sc: typing.Any) -> bool:
+    """True if an appraisal cycle changes anything: pay or penalties for workers, lists or
+    penalties for departments, or quitting."""
+    ws, ds = sc.appraisal.worker_scheme, sc.appraisal.department_scheme
+    return bool(ws.pay_per_report_yuan or ws.pay_per_closure_yuan or ws.quota_penalty_yuan
+                or ws.satisfaction_bonus_yuan_per_point or ws.overdue_penalty_yuan
+                or ds.black_list_share or ds.red_list_share or ds.penalty_per_overdue_yuan
+                or ds.penalty_per_case_yuan or sc.workforce.attrition.quit_sensitivity)
+
+
+def periodic_warnings(sc: typing.Any) -> list[tuple[str, str]]:
+    """(field, message) for every periodic policy switched on that the run's length lets act
+    never: its first action falls at or after the end of ``run.days``. The app shows these
+    beside the run length; ``gridsim run`` prints them."""
+    days = sc.run.days
+    out: list[tuple[str, str]] = []
+
+    def check(on: bool, field: str, first: float, what: str) -> None:
+        if on and first >= days:
+            out.append((field, f"{what} first acts on day {first:g}, but the run lasts "
+                               f"{days:g} days (run.days): it never acts; make the run longer "
+                               f"than {first:g} days or {field} shorter"))
+
+    cyc = sc.appraisal.cycle_days
+    check(_appraisal_acts(sc), "appraisal.cycle_days", _first_action_days(cyc),
+          "the appraisal cycle (pay, department red/black lists, quitting)")
+    d = sc.residents.disclosure
+    check(d.enabled, "residents.disclosure.interval_days", _first_action_days(d.interval_days),
+          "public disclosure")
+    jm = sc.joint_meeting
+    check(jm.enabled, "joint_meeting.interval_days", jm.interval_days + jm.hour / 24.0,
+          "the joint meeting")
+    hp = sc.smart_platform.hotspot_patrol
+    check(hp.enabled, "smart_platform.hotspot_patrol.relearn_interval_days",
+          hp.relearn_interval_days, "hotspot patrol allocation")
+    return out
