@@ -97,22 +97,25 @@ def test_quota_produces_padded_reports():
 def test_collusion_keeps_problems_off_the_record_and_complaints_catch_some():
     sc = ready("incentives_collusion", **{"run.days": 30})
     honest = with_(sc, appraisal__behaviour__collusion_side_payment_share=0.0)
-    sup, sup0 = paired(sc, honest, kpi("suppressed_incidents"), seeds=range(1, 5))
+    runs = [(run_scenario(sc, seed=s, keep_cases=False).kpis,
+             run_scenario(honest, seed=s, keep_cases=False).kpis) for s in range(1, 9)]
+    sup = np.array([a["suppressed_incidents"] for a, _ in runs])
+    sup0 = np.array([b["suppressed_incidents"] for _, b in runs])
     assert (sup0 == 0).all()
     assert_greater(sup, sup0, "suppressed incidents with side payments")
-    r = run_scenario(sc, seed=1)
-    r0 = run_scenario(honest, seed=1)
-    assert r.kpis["discovery_rate"] < r0.kpis["discovery_rate"]
-    assert r.kpis["gaming_caught"] > 0
-    assert r.kpis["complaints"] > r0.kpis["complaints"]
-    assert r.kpis["resident_satisfaction"] < r0.kpis["resident_satisfaction"]
+    r, r0 = runs[0]
+    assert r["discovery_rate"] < r0["discovery_rate"]
+    assert r["gaming_caught"] > 0
+    # more complaints on average over the 8 seeds (p ≈ 0.08: a direction, not tested at 1%)
+    assert np.mean([a["complaints"] - b["complaints"] for a, b in runs]) > 0
+    assert r["resident_satisfaction"] < r0["resident_satisfaction"]
 
 
 def test_black_list_speeds_departments_up_and_costs_quality():
     sc = with_(Scenario(), run__days=40, run__warmup_days=2,
                appraisal__department_scheme__black_list_share=0.25)
     m = GridModel(sc, seed=2)
-    m.run_until(30 * 24 + 1)
+    m.run_until(7 * 24 + 1)  # the first (partial) cycle closes after the learning week
     sped = [d for d in m.departments.values() if d.time_factor < 1.0]
     assert len(sped) == 2  # ceil(0.25 · 8 departments)
     for d in sped:
@@ -150,7 +153,7 @@ def test_red_list_makes_the_others_take_care():
     sc = with_(Scenario(), run__days=40, run__warmup_days=2,
                appraisal__department_scheme__red_list_share=0.25)
     m = GridModel(sc, seed=2)
-    m.run_until(30 * 24 + 1)
+    m.run_until(7 * 24 + 1)  # the first (partial) cycle closes after the learning week
     careful = [d for d in m.departments.values() if d.fix_success_prob > d.cfg.fix_success_prob]
     assert len(careful) == 6  # all but the ceil(0.25 · 8) on the red list
     assert all(d.time_factor > 1.0 for d in careful)  # care takes time
@@ -212,7 +215,7 @@ def test_satisfaction_weighted_pay_deters_collusion():
     satisfaction the worker bears that cost, and fewer problems are kept off the record."""
     sc = ready("incentives_collusion", **{"run.days": 30})
     weighted = with_(sc, appraisal__worker_scheme__satisfaction_bonus_yuan_per_point=20)
-    plain, sat = paired(sc, weighted, kpi("suppressed_incidents"), seeds=range(1, 5))
+    plain, sat = paired(sc, weighted, kpi("suppressed_incidents"), seeds=range(1, 9))
     assert_greater(plain, sat, "suppressed incidents, plain vs satisfaction-weighted pay")
 
 
