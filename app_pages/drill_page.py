@@ -9,7 +9,9 @@ first (in 中文 alone when the app is in 中文), and a debrief of two rules re
 
 from __future__ import annotations
 
+import html
 import math
+import re
 import typing
 from typing import Any
 
@@ -18,16 +20,20 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view
-from app_pages.common_ui import SCENARIO_DIR, select, show_problems
+from app_pages.common_ui import SCENARIO_DIR, scenario_label, select, show_problems
 from app_pages.i18n import field_help, field_label, option_label, tr
 from app_pages.maps import cell_layer
 from app_pages.narrative import narrative
+from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
 
 PLAY_INTERVAL_S = 1.0
 STEP_OPTIONS_MIN = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFAULT_STEP_MIN = 1.0
-MAP_PX, PROJECTOR_MAP_PX = 420, 600
+MAP_PX, PROJECTOR_MAP_PX = 420, 480
+#: the longest side of the map's plot area, in pixels, per layout (legends come on top): the
+#: map stays whole in its column at 1280×720 (projector) and beside the narrative otherwise
+MAP_FIT_PX = {False: 440, True: 470}
 RULE_FIELDS = ("dispatch", "command")   # the joint-response rule: levers of emergency.rules
 #: unit status → phase of the Gantt timeline
 _PHASES = {"dispatched": "travel", "arrived": "on_scene", "returning": "return"}
@@ -122,7 +128,7 @@ def start_drill(sc: Scenario, seed: int, rules: dict[str, str]) -> Any:
 def _kind_label(sc: Scenario, lang: str) -> str:
     first = min(sc.emergency.incidents, key=lambda i: i.at_h)
     k = sc.emergency.kinds[first.kind]
-    return (k.label_zh if lang == "zh" else k.label_en) + f" — {sc.name}"
+    return (k.label_zh if lang == "zh" else k.label_en) + f" — {scenario_label(sc, lang)}"
 
 
 def gantt_frame(events: list[dict], now_elapsed_s: float, lang: str) -> pd.DataFrame:
@@ -154,8 +160,17 @@ def gantt_frame(events: list[dict], now_elapsed_s: float, lang: str) -> pd.DataF
         close(unit, now_elapsed_s)
     df = pd.DataFrame(rows, columns=["unit", "department", "phase", "start_min", "end_min",
                                      "emergency"])
-    df["row"] = df["department"] + " · " + df["unit"]
+    df["row"] = df["department"] + " · " + df["unit"].map(lambda u: unit_name(u, lang))
     return df
+
+
+def unit_name(actor: str, lang: str) -> str:
+    """A unit's id as people read it: grid workers turning out as a group ("2 workers") are
+    counted in 中文 (2 名); a unit code (F1, PS3) stays as it is."""
+    m = re.fullmatch(r"(\d+) workers?", actor or "")
+    if m and lang == "zh":
+        return f"{m[1]} 名"
+    return actor
 
 
 def map_frames(drill: Any, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -291,7 +306,7 @@ def render(lang: str) -> None:
             return
         st.session_state["drill"] = {"drill": drill, "name": name, "rules": dict(rules),
                                      "seed": seed, "recorded": False, "scenario": sc,
-                                     "peaks": {}}
+                                     "peaks": {}, "length_min": drill_length_min(sc, seed, rules)}
         st.session_state["dr_playing"] = False
     current = st.session_state.get("drill")
     if not current:
@@ -325,6 +340,23 @@ def elapsed_min(drill: Any) -> float:
     return (drill.now_h - drill.manager.origin_h) * 60.0
 
 
+def drill_length_min(sc: Scenario, seed: int, rules: dict[str, str]) -> float:
+    """Minutes from the first emergency to the end of the drill as scripted: the same drill
+    played to its end (a drill is deterministic at a seed), so the time slider spans the drill
+    itself, not the scenario's horizon."""
+    shadow = start_drill(sc, seed, rules)
+    shadow.run()
+    return elapsed_min(shadow)
+
+
+def slider_end(current: dict) -> int:
+    """The time slider's last minute: the drill's own length (longer when a disturbance added
+    by hand made it so), never less than the time already played."""
+    drill = current["drill"]
+    length = current.get("length_min") or (drill.horizon_h - drill.manager.origin_h) * 60.0
+    return max(1, int(math.ceil(max(length, elapsed_min(drill)) - 1e-9)))
+
+
 def seek(current: dict, minute: float) -> None:
     """Move the drill to ``minute`` after the first emergency: forward by running on, back by
     replaying from the start at the same seed (a drill is deterministic; disturbances added by
@@ -342,7 +374,7 @@ def seek(current: dict, minute: float) -> None:
 def _controls(current: dict, lang: str) -> None:
     drill = current["drill"]
     playing = bool(st.session_state.get("dr_playing"))
-    b1, b2, b3, b4, b5 = st.columns([1.3, 1, 1, 1, 1.2])
+    b1, b2, b3, b4, b5 = st.columns([1.3, 1, 1, 1, 1.2], vertical_alignment="bottom")
     step_min = float(select(tr("dr_speed", lang), list(STEP_OPTIONS_MIN), "dr_step_min", lang,
                             where=b1, index=STEP_OPTIONS_MIN.index(DEFAULT_STEP_MIN),
                             format_func=lambda m: f"{m:g}"))
@@ -358,14 +390,25 @@ def _controls(current: dict, lang: str) -> None:
     if b4.button(tr("dr_to_end", lang), key="dr_to_end", disabled=drill.finished):
         drill.run()
     b5.toggle(tr("dr_projector", lang), key="dr_projector", persist_state="session")
-    horizon = max(1, int(math.ceil((drill.horizon_h - drill.manager.origin_h) * 60.0)))
-    now = min(horizon, int(round(elapsed_min(current["drill"]))))
+    end = slider_end(current)
+    now = min(end, int(round(elapsed_min(current["drill"]))))
     st.session_state["dr_seek"] = now
 
     def moved() -> None:
         seek(current, float(st.session_state["dr_seek"]))
 
-    st.slider(tr("dr_seek", lang), 0, horizon, key="dr_seek", on_change=moved)
+    st.slider(tr("dr_seek", lang), 0, end, key="dr_seek", on_change=moved)
+
+
+def _clock_line(current: dict, drill: Any, lang: str) -> str:
+    state = drill.state()
+    return (f"**{tr('dr_clock', lang)}: {state['clock']}** "
+            f"({tr('dr_elapsed', lang, m=elapsed_min(drill))}) — "
+            f"{scenario_label(current['scenario'], lang)}, "
+            + ", ".join(f"{field_label(k, lang)}: {option_label(v, lang)}"
+                        for k, v in current["rules"].items())
+            + f", {tr('seed', lang)} {current['seed']}"
+            + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
 
 
 def _live(current: dict, lang: str) -> None:
@@ -380,15 +423,9 @@ def _live(current: dict, lang: str) -> None:
         st.rerun()
     _controls(current, lang)
     drill = current["drill"]
-    if drill.finished:
-        _record(current)
+    if drill.finished and _record(current):
+        st.rerun(scope="app")   # the history and the debrief are drawn outside this fragment
     state = drill.state()
-    st.markdown(f"**{tr('dr_clock', lang)}: {state['clock']}** "
-                f"(t = {drill.now_h:.2f} h) — {current['name']}, "
-                + ", ".join(f"{field_label(k, lang)}: {option_label(v, lang)}"
-                            for k, v in current["rules"].items())
-                + f", {tr('seed', lang)} {current['seed']}"
-                + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
     projector = bool(st.session_state.get("dr_projector"))
     grids, units = map_frames(drill, lang)
     turned = projector and turn_to_fit(grids)
@@ -397,21 +434,24 @@ def _live(current: dict, lang: str) -> None:
         grids, units = _turn(grids, span), _turn(units, span)
     hz = hazard_frame(drill, grids, current.setdefault("peaks", {}))
     ems = state["emergencies"]
-    chart = _map_chart(grids, units, hz, current["peaks"], department_scale(drill, lang), lang,
-                       px=PROJECTOR_MAP_PX if projector else MAP_PX)
+    chart = fit_map(_map_chart(grids, units, hz, current["peaks"], department_scale(drill, lang),
+                               lang, px=PROJECTOR_MAP_PX if projector else MAP_PX),
+                    MAP_FIT_PX[projector])
     lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
     if projector:
-        left, right = st.columns([5, 2])
+        left, right = st.columns([3, 2])
         left.altair_chart(chart, width="content")
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
-            _kpi_cards(drill.kpis(), lang, per_row=2)
-            box = st.container(height=420)
+            st.markdown(_clock_line(current, drill, lang))
+            kpi_cards(drill.kpis(), lang)
+            box = st.container(height=260)
             box.code("\n".join(lines) or "…", language=None, wrap_lines=True)
         _interventions(drill, lang)
     else:
-        _kpi_cards(drill.kpis(), lang)
+        st.markdown(_clock_line(current, drill, lang))
+        kpi_cards(drill.kpis(), lang)
         _interventions(drill, lang)
         left, right = st.columns([3, 2])
         with left:
@@ -432,16 +472,48 @@ def _live(current: dict, lang: str) -> None:
         st.altair_chart(_gantt_chart(g, lang), width="stretch")
 
 
-def _kpi_cards(kpis: dict[str, float], lang: str, per_row: int = 4) -> None:
-    keys = [k for k in ("em_first_response_min", "em_full_joint_response_min",
-                        "em_containment_min", "em_max_level", "em_units_sent",
-                        "em_mutual_aid_units", "em_damage_yuan", "em_people_affected")
-            if k in kpis]
-    for i, k in enumerate(keys):
-        if i % per_row == 0:
-            cols = st.columns(per_row)
-        cols[i % per_row].metric(kpi_view.label(k, lang), kpi_view.fmt(k, kpis[k]),
-                                 help=kpi_view.definition(k, lang))
+def fit_map(chart: alt.LayerChart, longest_px: int) -> alt.LayerChart:
+    """The map's plot area scaled down, keeping its proportions, so its longer side is at most
+    ``longest_px`` (the column holds the map and its legends whatever the city's cells)."""
+    w, h = float(chart.width), float(chart.height)
+    k = min(1.0, longest_px / max(w, h, 1.0))
+    return chart.properties(width=max(1, int(w * k)), height=max(1, int(h * k)))
+
+
+def drill_kpi_keys(kpis: dict[str, float]) -> list[str]:
+    """The drill's indicators, in the catalogue's order: every emergency KPI of
+    ``sim.metrics.KPI_DEFINITIONS`` (``em_…``) the drill reports (a KPI added to the catalogue
+    appears here without a change to the page)."""
+    return [k for k in KPI_DEFINITIONS if k.startswith("em_") and k in kpis]
+
+
+#: cards whose labels wrap and whose values are never cut: a grid of as many columns as fit
+CARD_CSS = """<style>
+.gs-cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.4rem;
+margin:.2rem 0 .6rem 0}
+.gs-card{border:1px solid rgba(49,51,63,.2);border-radius:.5rem;padding:.35rem .55rem;
+min-width:0}
+.gs-card-label{font-size:.8rem;line-height:1.15;color:rgba(49,51,63,.75);white-space:normal;
+overflow-wrap:anywhere}
+.gs-card-value{font-size:1.3rem;font-weight:600;line-height:1.3;white-space:normal;
+overflow-wrap:anywhere}
+</style>"""
+
+
+def cards_html(kpis: dict[str, float], lang: str) -> str:
+    """The drill's KPI cards as HTML (label, value; the definition as the card's tooltip)."""
+    cells = []
+    for k in drill_kpi_keys(kpis):
+        v = kpis[k]
+        text = "–" if isinstance(v, float) and math.isnan(v) else kpi_view.fmt(k, v)
+        cells.append(f'<div class="gs-card" title="{html.escape(kpi_view.definition(k, lang))}">'
+                     f'<div class="gs-card-label">{html.escape(kpi_view.label(k, lang))}</div>'
+                     f'<div class="gs-card-value">{html.escape(text)}</div></div>')
+    return f'<div class="gs-cards">{"".join(cells)}</div>'
+
+
+def kpi_cards(kpis: dict[str, float], lang: str) -> None:
+    st.markdown(CARD_CSS + cards_html(kpis, lang), unsafe_allow_html=True)
 
 
 def _emergency_table(ems: list[dict], lang: str) -> pd.DataFrame:
@@ -485,14 +557,16 @@ def _interventions(drill: Any, lang: str) -> None:
                     st.error(str(err))
 
 
-def _record(current: dict) -> None:
-    """Keep the final KPIs of a finished drill, to compare rules replayed at the same seed."""
+def _record(current: dict) -> bool:
+    """Keep the final KPIs of a finished drill, to compare rules replayed at the same seed;
+    True when this call recorded it."""
     if current.get("recorded"):
-        return
+        return False
     current["recorded"] = True
     hist = st.session_state.setdefault("dr_history", [])
     hist.append({"scenario": current["name"], **current["rules"], "seed": current["seed"],
                  **current["drill"].kpis()})
+    return True
 
 
 def _rule_text(h: dict, lang: str) -> str:
@@ -528,7 +602,9 @@ def _history(lang: str) -> None:
         elif col in RULE_FIELDS:
             shown[field_label(col, lang)] = [option_label(v, lang) for v in df[col]]
         elif col == "scenario":
-            shown[tr("dr_kind", lang)] = df[col]
+            known = drill_scenarios()
+            shown[tr("dr_kind", lang)] = [scenario_label(known[n], lang) if n in known else n
+                                          for n in df[col]]
         elif col == "seed":
             shown[tr("seed", lang)] = df[col].map(str)
         else:

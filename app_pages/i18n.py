@@ -306,7 +306,10 @@ TEXT: dict[str, tuple[str, str]] = {
                     "已上传的情景 {name}（上传其他文件可替换）。"),
     "dr_turned": ("The map is turned a quarter (north to the right) to fill the screen.",
                   "为铺满屏幕，地图已旋转 90°（北向右）。"),
-    "source_baseline": ("baseline (the embedded defaults)", "baseline（基准情景，内置默认值）"),
+    "source_baseline": ("Baseline (the embedded defaults)", "基准情景（内置默认值）"),
+    "baseline_description": ("One sub-district of about forty basic grids, staffed at common "
+                             "levels.", "一个约四十个基础网格的街道，按常见水平配置人员。"),
+    "dr_elapsed": ("{m:.0f} min since the first emergency", "自突发事件发生起 {m:.0f} 分钟"),
 }
 
 #: Chinese labels of scenario fields, by field name (English labels come from the schema).

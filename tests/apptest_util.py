@@ -34,3 +34,16 @@ def widget(at: AppTest, kind: str, path: str):
 def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
     """Metric cards by label: (value, change)."""
     return {m.label: (m.value, m.proto.delta) for m in at.metric}
+
+
+def cards(at: AppTest) -> dict[str, str]:
+    """The drill's KPI cards (HTML in a markdown element) by label: value."""
+    import html
+    import re
+
+    out: dict[str, str] = {}
+    for m in at.markdown:
+        for label, value in re.findall(r'<div class="gs-card-label">(.*?)</div>'
+                                       r'<div class="gs-card-value">(.*?)</div>', m.value):
+            out[html.unescape(label)] = html.unescape(value)
+    return out

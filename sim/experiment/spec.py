@@ -28,6 +28,7 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     _format_validation,
+    chinese_text,
     read_mapping,
     set_paths,
     validate_scenario,
@@ -161,7 +162,12 @@ class Experiment(_Model):
     """An experiment file (``experiments/*.yaml``)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    label: str = Field(default="", max_length=80,
+                       description="the experiment's name for people, in the app (empty: name)")
+    label_zh: str = Field(default="", max_length=80, description="its name in 中文, in the app")
     description: str = ""
+    description_zh: str = Field(default="", max_length=1000,
+                                description="the description in 中文, in the app")
     base: str | dict[str, Any] | None = Field(
         default=None, description="scenario file (relative to the experiment file), an inline "
                                   "scenario mapping, or omitted for the baseline")
@@ -192,6 +198,9 @@ class Experiment(_Model):
                 raise _PathError("design", "an optimisation chooses its own candidates: leave "
                                            "design out (or write design: {type: optimize})")
         return data
+
+    _chinese = field_validator("label_zh", "description_zh")(
+        classmethod(lambda cls, v: chinese_text(v)))
 
     @field_validator("kpis")
     @classmethod
