@@ -35,7 +35,7 @@ def shared_pool() -> RunPool:
 
 
 def select(label: str, options: list, key: str, lang: str, format_func: Callable = str,
-           index: int = 0, where: Any = None) -> Any:
+           index: int = 0, where: Any = None, help: str | None = None) -> Any:  # noqa: A002
     """A selectbox whose option labels follow the language switch.
 
     The widget is keyed per language (a browser keeps a keyed widget's option labels otherwise);
@@ -45,7 +45,7 @@ def select(label: str, options: list, key: str, lang: str, format_func: Callable
     if remembered in options:
         index = options.index(remembered)
     value = (where or st).selectbox(label, options, index=index, key=f"{key}@{lang}",
-                                    format_func=format_func)
+                                    format_func=format_func, help=help)
     st.session_state[key] = value
     return value
 
@@ -237,7 +237,8 @@ def _widget_label(spec: WidgetSpec, entity: str, lang: str) -> str:
 def lever_widget(spec: WidgetSpec, label: str, key: str, current: Any) -> Any:
     """Draw one generated widget and return its value (coerced to the schema's type)."""
     lang = st.session_state.get("lang", "zh")
-    help_ = f"`{spec.path}`" + (f" — {field_help(spec.help, lang)}" if spec.help else "")
+    code = tr("field_code", lang, path=spec.path)   # the help in words, the code path after
+    help_ = f"{field_help(spec.help, lang)} ({code})" if spec.help else code
     keep = "session"  # the value survives a visit to another page
     if spec.kind == "bool":
         return st.checkbox(label, value=bool(current), key=key, help=help_, persist_state=keep)

@@ -9,7 +9,6 @@ first (in 中文 alone when the app is in 中文), and a debrief of two rules re
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import typing
@@ -19,12 +18,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages import kpi_view
+from app_pages import kpi_view, words
 from app_pages.common_ui import SCENARIO_DIR, scenario_label, select, show_problems
+from app_pages.drill_cards import cards_html, drill_kpi_keys, kpi_cards  # noqa: F401
 from app_pages.i18n import field_help, field_label, option_label, tr
 from app_pages.maps import cell_layer
 from app_pages.narrative import narrative
-from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_with
 
 PLAY_INTERVAL_S = 1.0
@@ -33,7 +32,7 @@ DEFAULT_STEP_MIN = 1.0
 MAP_PX, PROJECTOR_MAP_PX = 420, 480
 #: the longest side of the map's plot area, in pixels, per layout (legends come on top): the
 #: map stays whole in its column at 1280×720 (projector) and beside the narrative otherwise
-MAP_FIT_PX = {False: 440, True: 470}
+MAP_FIT_PX = {False: 420, True: 420}
 RULE_FIELDS = ("dispatch", "command")   # the joint-response rule: levers of emergency.rules
 #: unit status → phase of the Gantt timeline
 _PHASES = {"dispatched": "travel", "arrived": "on_scene", "returning": "return"}
@@ -208,6 +207,7 @@ def department_scale(drill: Any, lang: str) -> tuple[list[str], list[str]]:
 def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks: dict,
                depts: tuple[list[str], list[str]], lang: str, px: int = MAP_PX) -> alt.Chart:
     g, enc = cell_layer(grids, px=px, max_cell=px / 3)
+    enc = words.map_axes(enc, lang)
     pos = dict(x=enc["x"], x2=enc["x2"], y=enc["y"], y2=enc["y2"])
     tips = [alt.Tooltip("grid:Q", title=tr("dr_inject_grid", lang)),
             alt.Tooltip("zone_label:N", title=field_label("zones", lang)),
@@ -224,7 +224,7 @@ def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks
         layers.append(alt.Chart(earlier).mark_rect(opacity=0.55).encode(
             **pos, color=alt.Color("what:N", title=None, scale=alt.Scale(
                 domain=[tr("dr_affected", lang)], range=[AFFECTED_COLOUR]),
-                legend=alt.Legend(orient="bottom")), tooltip=tips))
+                legend=alt.Legend(orient="bottom", direction="vertical")), tooltip=tips))
     for u, part in (hz.groupby("hz_unit") if len(hz) else []):
         cells = g.merge(part, on="grid")
         title = f"{tr('dr_hazard', lang)} ({u})" if u else tr("dr_hazard", lang)
@@ -232,7 +232,8 @@ def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks
             **pos, color=alt.Color("value:Q", title=title, scale=alt.Scale(
                 scheme=HAZARD_SCHEMES.get(u, OTHER_SCHEME), domain=[0, max(peaks.get(u, 1.0),
                                                                           1e-9)]),
-                legend=alt.Legend(format=",.3~g", orient="bottom")),
+                legend=alt.Legend(format=",.3~g", orient="bottom", direction="horizontal",
+                                  gradientLength=200, tickCount=4)),
             stroke=alt.condition("datum.level != ''", alt.value("#6a0dad"), alt.value(None)),
             tooltip=tips + [alt.Tooltip("value:Q", title=title, format=",.1f")]))
     labels = alt.Chart(g[g.level != ""]).mark_text(fontWeight="bold", color="black").encode(
@@ -245,10 +246,12 @@ def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks
             x="x_km:Q", y="y_km:Q",
             color=alt.Color("department:N", title=tr("department", lang),
                             scale=alt.Scale(domain=d_dom, range=d_rng),
-                            legend=alt.Legend(orient="right", labelLimit=160)),
+                            legend=alt.Legend(orient="bottom", direction="vertical", columns=2,
+                                              labelLimit=180)),
             shape=alt.Shape("status_label:N", title=tr("dr_status", lang),
                             scale=alt.Scale(domain=s_dom, range=s_rng),
-                            legend=alt.Legend(orient="right")),
+                            legend=alt.Legend(orient="bottom", direction="vertical",
+                                              columns=3)),
             tooltip=[alt.Tooltip("unit:N", title=tr("dr_unit", lang)),
                      alt.Tooltip("department:N", title=tr("department", lang)),
                      alt.Tooltip("status_label:N", title=tr("dr_status", lang)),
@@ -278,7 +281,8 @@ def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
 
 def render(lang: str) -> None:
     st.header(tr("page_drill", lang))
-    st.caption(tr("dr_intro", lang))
+    if not st.session_state.get("dr_projector"):   # the projector keeps the screen for the drill
+        st.caption(tr("dr_intro", lang))
     scenarios = drill_scenarios()
     if not scenarios:
         st.warning(tr("dr_unavailable", lang))
@@ -294,8 +298,8 @@ def render(lang: str) -> None:
         opts = list(rule_options(f))
         rules[f] = select(f"{tr('dr_rule', lang)} · {field_label(f, lang)}", opts,
                           f"dr_rule_{f}:{name}", lang, where=col, index=opts.index(current),
-                          format_func=lambda v: option_label(v, lang))
-        col.caption(field_help(rule_help(f), lang))
+                          format_func=lambda v: option_label(v, lang),
+                          help=field_help(rule_help(f), lang))
     seed = int(c4.number_input(tr("seed", lang), min_value=0, max_value=2**53 - 1,
                                value=int(sc.run.seed), step=1, key=f"dr_seed:{name}"))
     if st.button(tr("dr_start", lang), type="primary", key="dr_start"):
@@ -440,7 +444,7 @@ def _live(current: dict, lang: str) -> None:
     lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
     if projector:
         left, right = st.columns([3, 2])
-        left.altair_chart(chart, width="content")
+        left.vega_lite_chart(chart, width="content")
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
@@ -456,7 +460,7 @@ def _live(current: dict, lang: str) -> None:
         left, right = st.columns([3, 2])
         with left:
             st.subheader(tr("dr_map", lang))
-            st.altair_chart(chart, width="content")
+            st.vega_lite_chart(chart, width="content")
         with right:
             st.subheader(tr("dr_log", lang))
             box = st.container(height=520)
@@ -472,48 +476,16 @@ def _live(current: dict, lang: str) -> None:
         st.altair_chart(_gantt_chart(g, lang), width="stretch")
 
 
-def fit_map(chart: alt.LayerChart, longest_px: int) -> alt.LayerChart:
-    """The map's plot area scaled down, keeping its proportions, so its longer side is at most
-    ``longest_px`` (the column holds the map and its legends whatever the city's cells)."""
+def fit_map(chart: alt.LayerChart, longest_px: int) -> dict:
+    """The map as a Vega-Lite spec whose plot area is scaled down, keeping its proportions, so
+    its longer side is at most ``longest_px``, with its legends stacked under it (not side by
+    side): the map and its legends stay within a projector's column whatever the city's cells."""
     w, h = float(chart.width), float(chart.height)
     k = min(1.0, longest_px / max(w, h, 1.0))
-    return chart.properties(width=max(1, int(w * k)), height=max(1, int(h * k)))
-
-
-def drill_kpi_keys(kpis: dict[str, float]) -> list[str]:
-    """The drill's indicators, in the catalogue's order: every emergency KPI of
-    ``sim.metrics.KPI_DEFINITIONS`` (``em_…``) the drill reports (a KPI added to the catalogue
-    appears here without a change to the page)."""
-    return [k for k in KPI_DEFINITIONS if k.startswith("em_") and k in kpis]
-
-
-#: cards whose labels wrap and whose values are never cut: a grid of as many columns as fit
-CARD_CSS = """<style>
-.gs-cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.4rem;
-margin:.2rem 0 .6rem 0}
-.gs-card{border:1px solid rgba(49,51,63,.2);border-radius:.5rem;padding:.35rem .55rem;
-min-width:0}
-.gs-card-label{font-size:.8rem;line-height:1.15;color:rgba(49,51,63,.75);white-space:normal;
-overflow-wrap:anywhere}
-.gs-card-value{font-size:1.3rem;font-weight:600;line-height:1.3;white-space:normal;
-overflow-wrap:anywhere}
-</style>"""
-
-
-def cards_html(kpis: dict[str, float], lang: str) -> str:
-    """The drill's KPI cards as HTML (label, value; the definition as the card's tooltip)."""
-    cells = []
-    for k in drill_kpi_keys(kpis):
-        v = kpis[k]
-        text = "–" if isinstance(v, float) and math.isnan(v) else kpi_view.fmt(k, v)
-        cells.append(f'<div class="gs-card" title="{html.escape(kpi_view.definition(k, lang))}">'
-                     f'<div class="gs-card-label">{html.escape(kpi_view.label(k, lang))}</div>'
-                     f'<div class="gs-card-value">{html.escape(text)}</div></div>')
-    return f'<div class="gs-cards">{"".join(cells)}</div>'
-
-
-def kpi_cards(kpis: dict[str, float], lang: str) -> None:
-    st.markdown(CARD_CSS + cards_html(kpis, lang), unsafe_allow_html=True)
+    spec = chart.properties(width=max(1, int(w * k)), height=max(1, int(h * k))).to_dict()
+    spec.setdefault("config", {}).setdefault("legend", {})["layout"] = {
+        "bottom": {"anchor": "start", "direction": "vertical", "margin": 6}}
+    return spec
 
 
 def _emergency_table(ems: list[dict], lang: str) -> pd.DataFrame:
@@ -582,9 +554,9 @@ def debrief_frame(a: dict, b: dict, lang: str) -> pd.DataFrame:
             continue
         va, vb = a[k], b[k]
         rows.append({tr("kpi", lang): kpi_view.label(k, lang),
-                     _rule_text(a, lang): kpi_view.fmt(k, va), _rule_text(b, lang) + " ": kpi_view.fmt(k, vb),
+                     _rule_text(a, lang): kpi_view.fmt(k, va, lang), _rule_text(b, lang) + " ": kpi_view.fmt(k, vb, lang),
                      tr("dr_debrief_change", lang): "–" if va != va or vb != vb
-                     else (kpi_view.fmt_delta(k, vb - va) or "0")})
+                     else (kpi_view.fmt_delta(k, vb - va, lang) or "0")})
     return pd.DataFrame(rows)
 
 
@@ -597,7 +569,7 @@ def _history(lang: str) -> None:
     shown = {}
     for col in df.columns:
         if col.startswith("em_") or col == "emergencies":
-            shown[col] = [kpi_view.fmt(col, v) if not (isinstance(v, float) and math.isnan(v))
+            shown[col] = [kpi_view.fmt(col, v, lang) if not (isinstance(v, float) and math.isnan(v))
                           else "–" for v in df[col]]
         elif col in RULE_FIELDS:
             shown[field_label(col, lang)] = [option_label(v, lang) for v in df[col]]

@@ -124,17 +124,17 @@ def versus_table(ans: Any, lang: str) -> pd.DataFrame:
             continue
         m, hw = float(r["mean"].iloc[0]), float(r.half_width.iloc[0])
         row = {tr("kpi", lang): kpi_view.label(key, lang),
-               _t("opt_chosen", lang): words.kpi_value(key, m),
+               _t("opt_chosen", lang): words.kpi_value(key, m, lang),
                _t("opt_ci_hw", lang): "" if not math.isfinite(hw) else
-               words.kpi_value(key, hw).lstrip("¥")}
+               words.kpi_value(key, hw, lang).lstrip("¥")}
         b = s[(s.point_id == base_id) & (s.kpi == key)] if base_id is not None else s.iloc[0:0]
         if len(b):
-            row[_t("opt_baseline", lang)] = words.kpi_value(key, float(b["mean"].iloc[0]))
+            row[_t("opt_baseline", lang)] = words.kpi_value(key, float(b["mean"].iloc[0]), lang)
         if d is not None and key in d.index:
             row[_t("opt_diff", lang)] = (
-                f"{words.kpi_delta(key, d.loc[key, 'mean_diff'])} "
-                f"[{words.kpi_delta(key, d.loc[key, 'ci_low'])}, "
-                f"{words.kpi_delta(key, d.loc[key, 'ci_high'])}]")
+                f"{words.kpi_delta(key, d.loc[key, 'mean_diff'], lang)} "
+                f"[{words.kpi_delta(key, d.loc[key, 'ci_low'], lang)}, "
+                f"{words.kpi_delta(key, d.loc[key, 'ci_high'], lang)}]")
         row["key"] = key
         rows.append(row)
     return pd.DataFrame(rows)
@@ -147,9 +147,9 @@ def binding_table(ans: Any, lang: str) -> pd.DataFrame:
     for cs, (_, b) in zip(best.constraints, ans.binding.iterrows()):
         c = cs.constraint
         rows.append({_t("opt_constraint", lang): words.constraint_words(c, lang),
-                     _t("opt_mean", lang): words.kpi_value(c.kpi, cs.mean),
-                     _t("opt_bound", lang): words.kpi_value(c.kpi, cs.bound),
-                     _t("opt_slack", lang): words.kpi_delta(c.kpi, cs.slack),
+                     _t("opt_mean", lang): words.kpi_value(c.kpi, cs.mean, lang),
+                     _t("opt_bound", lang): words.kpi_value(c.kpi, cs.bound, lang),
+                     _t("opt_slack", lang): words.kpi_delta(c.kpi, cs.slack, lang),
                      _t("opt_rules_out", lang): int(b["rules_out"]),
                      _t("opt_rules_out_alone", lang): int(b["rules_out_alone"]),
                      _t("opt_binding_col", lang): tr("yes" if b["binding"] else "no", lang)})
@@ -164,10 +164,10 @@ def runner_up_table(ans: Any, lang: str) -> pd.DataFrame:
         p = int(r.point_id)
         rows.append({tr("sw_point_col", lang): p,
                      _t("opt_levers", lang): words.levers_words(ans.values(p), lang),
-                     _t("opt_objective", lang): words.kpi_value(key, float(r.objective)),
-                     _t("opt_difference", lang): f"{words.kpi_delta(key, float(r.difference))} "
-                     f"[{words.kpi_delta(key, float(r.ci_low))}, "
-                     f"{words.kpi_delta(key, float(r.ci_high))}]",
+                     _t("opt_objective", lang): words.kpi_value(key, float(r.objective), lang),
+                     _t("opt_difference", lang): f"{words.kpi_delta(key, float(r.difference), lang)} "
+                     f"[{words.kpi_delta(key, float(r.ci_low), lang)}, "
+                     f"{words.kpi_delta(key, float(r.ci_high), lang)}]",
                      _t("opt_pairs", lang): int(r.n_pairs),
                      _t("opt_within", lang): tr("yes" if r.within_noise else "no", lang)})
     return pd.DataFrame(rows)
@@ -219,22 +219,23 @@ def diff_chart(d: pd.DataFrame, lang: str, width: int = 190) -> Any:
     for _, r in d.iterrows():
         key = str(r.kpi)
         row = pd.DataFrame([{"y": 0, "mean": r.mean_diff, "lo": r.ci_low, "hi": r.ci_high,
-                             "t_mean": words.kpi_delta(key, r.mean_diff),
-                             "t_ci": f"[{words.kpi_delta(key, r.ci_low)}, "
-                                     f"{words.kpi_delta(key, r.ci_high)}]"}])
+                             "t_mean": words.kpi_delta(key, r.mean_diff, lang),
+                             "t_ci": f"[{words.kpi_delta(key, r.ci_low, lang)}, "
+                                     f"{words.kpi_delta(key, r.ci_high, lang)}]"}])
         vals = [v for v in (r.mean_diff, r.ci_low, r.ci_high, 0.0) if math.isfinite(v)]
         lo, hi = min(vals), max(vals)
         pad = (hi - lo) * 0.1 or max(abs(hi), 1e-9) * 0.1 or 1.0
         expr = words.axis_label_expr(key)
         axis = alt.Axis(title=None, format=words.axis_format(key), tickCount=3, grid=False,
                         **({"labelExpr": expr} if expr else {}))
-        x = alt.X("mean:Q", axis=axis, scale=alt.Scale(domain=[lo - pad, hi + pad], nice=False))
+        scale = alt.Scale(domain=[lo - pad, hi + pad], nice=False)
+        x = alt.X("mean:Q", axis=axis, scale=scale)
         tips = [alt.Tooltip("t_mean:N", title=_t("opt_diff", lang).split(" [")[0]),
                 alt.Tooltip("t_ci:N", title="95% CI" if lang != "zh" else "95% 置信区间")]
         bar = alt.Chart(row).mark_bar(height=14, color=BEST_COLOUR, opacity=0.7).encode(
             x=x, x2=alt.datum(0), y=alt.Y("y:O", axis=None), tooltip=tips)
         ci = alt.Chart(row).mark_rule(strokeWidth=2, color="black").encode(
-            x=alt.X("lo:Q", scale=x.scale), x2="hi:Q", y=alt.Y("y:O", axis=None), tooltip=tips)
+            x=alt.X("lo:Q", scale=scale), x2="hi:Q", y=alt.Y("y:O", axis=None), tooltip=tips)
         zero = alt.Chart(pd.DataFrame({"z": [0.0]})).mark_rule(strokeDash=[3, 3],
                                                                 color="grey").encode(x="z:Q")
         panels.append((bar + ci + zero).properties(
@@ -362,7 +363,7 @@ def _discovery(store: Any, lang: str) -> None:
         st.session_state["disc_value_of"] = kpi
     value = c3.number_input(_t("disc_value", lang), value=default, key="disc_value",
                             format="%.4g")
-    c3.caption(_t("disc_value_is", lang, v=words.kpi_value(kpi, float(value))))
+    c3.caption(_t("disc_value_is", lang, v=words.kpi_value(kpi, float(value), lang)))
     method = c4.radio(_t("disc_method", lang), ["prim", "cart"], key="disc_method",
                       horizontal=True, format_func=lambda m: _t(f"disc_{m}", lang))
     d = discover(store, kpi, side, float(value), method=method)

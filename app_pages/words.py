@@ -51,17 +51,17 @@ def fmt_value(v: object) -> str:
     return f"{float(v):,.4g}"
 
 
-def kpi_value(key: str, v: float) -> str:
+def kpi_value(key: str, v: float, lang: str = "en") -> str:
     """A KPI's value formatted in its unit (the catalogue's formatter); "–" when undefined."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    return kpi_view.fmt(key, v) if key in KPI_DEFINITIONS else f"{v:,.4g}"
+    return kpi_view.fmt(key, v, lang) if key in KPI_DEFINITIONS else f"{v:,.4g}"
 
 
-def kpi_delta(key: str, v: float) -> str:
+def kpi_delta(key: str, v: float, lang: str = "en") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    return (kpi_view.fmt_delta(key, v) or "0") if key in KPI_DEFINITIONS else f"{v:+,.4g}"
+    return (kpi_view.fmt_delta(key, v, lang) or "0") if key in KPI_DEFINITIONS else f"{v:+,.4g}"
 
 
 def kpi_name(key: str, lang: str, lower: bool = True) -> str:
@@ -91,7 +91,7 @@ def limit_sentence(lim: Any, lang: str) -> str:
 
 def target_words(kpi: str, op: str, threshold: float, lang: str) -> str:
     """The failure a discovery looks for: "on-time closure rate falls below 96.2%"."""
-    v = kpi_value(kpi, threshold)
+    v = kpi_value(kpi, threshold, lang)
     if op in ("<", "<="):
         return _l(f"{kpi_name(kpi, lang)} falls below {v}", f"{kpi_name(kpi, lang)}低于 {v}", lang)
     return _l(f"{kpi_name(kpi, lang)} rises above {v}", f"{kpi_name(kpi, lang)}高于 {v}", lang)
@@ -150,7 +150,7 @@ def objective_name(o: Any, lang: str) -> str:
 
 def constraint_words(c: Any, lang: str) -> str:
     """``on_time_rate >= 0.95`` → "on-time closure rate at least 95.0%" (按期结案率不低于 95.0%)."""
-    v = kpi_value(c.kpi, c.bound)
+    v = kpi_value(c.kpi, c.bound, lang)
     if c.op == ">=":
         return _l(f"{kpi_name(c.kpi, lang)} at least {v}", f"{kpi_name(c.kpi, lang)}不低于 {v}",
                   lang)
@@ -207,3 +207,15 @@ def kpi_axis(key: str, lang: str, **kw: Any) -> Any:
     expr = axis_label_expr(key)
     return alt.Axis(title=axis_title(key, lang), format=axis_format(key), tickCount=6,
                     **({"labelExpr": expr} if expr else {}), **kw)
+
+
+def map_axes(enc: dict, lang: str) -> dict:
+    """The x/y encodings of a map (``app_pages.maps.cell_layer``) with axis titles in
+    ``lang``."""
+    titles = (("x (km)", "y (km)") if lang != "zh" else ("横向（公里）", "纵向（公里）"))
+    out = dict(enc)
+    for k, title in zip(("x", "y"), titles):
+        if k in out and hasattr(out[k], "to_dict"):
+            out[k] = out[k].copy(deep=True)
+            out[k].title = title
+    return out
