@@ -21,6 +21,7 @@ import streamlit as st
 from app_pages import kpi_view, words
 from app_pages.common_ui import SCENARIO_DIR, scenario_label, select, show_problems
 from app_pages.drill_cards import cards_html, drill_kpi_keys, kpi_cards  # noqa: F401
+from app_pages.fit import fit_map
 from app_pages.i18n import field_help, field_label, option_label, tr
 from app_pages.maps import cell_layer
 from app_pages.narrative import narrative
@@ -474,18 +475,6 @@ def _live(current: dict, lang: str) -> None:
         st.caption("—")
     else:
         st.altair_chart(_gantt_chart(g, lang), width="stretch")
-
-
-def fit_map(chart: alt.LayerChart, longest_px: int) -> dict:
-    """The map as a Vega-Lite spec whose plot area is scaled down, keeping its proportions, so
-    its longer side is at most ``longest_px``, with its legends stacked under it (not side by
-    side): the map and its legends stay within a projector's column whatever the city's cells."""
-    w, h = float(chart.width), float(chart.height)
-    k = min(1.0, longest_px / max(w, h, 1.0))
-    spec = chart.properties(width=max(1, int(w * k)), height=max(1, int(h * k))).to_dict()
-    spec.setdefault("config", {}).setdefault("legend", {})["layout"] = {
-        "bottom": {"anchor": "start", "direction": "vertical", "margin": 6}}
-    return spec
 
 
 def _emergency_table(ems: list[dict], lang: str) -> pd.DataFrame:

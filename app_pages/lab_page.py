@@ -17,6 +17,7 @@ import streamlit as st
 from app_pages import kpi_view, limits, words
 from app_pages.common_ui import (lever_editor, refuse_if_too_large, run_many, scenario_picker,
                                  select, show_problems)
+from app_pages.fit import fit_map
 from app_pages.i18n import field_label, option_label, tr, unit_label
 from app_pages.stats import excludes_zero, fixed, mean_ci, paired_diff
 from sim.metrics import KPI_DEFINITIONS, case_kpis, per_grid_kpis
@@ -32,6 +33,8 @@ MAX_SEED = 2**53 - 1
 #: Seeds per run by default (a few, so that a change can be told from chance), and at most.
 DEFAULT_SEEDS = 3
 MAX_LAB_SEEDS = 10
+#: the longest side of the lab map's plot area (its legend beside it), within the page at 1280 px
+MAP_FIT_PX = 560
 #: Grid attributes that may colour the map besides the per-grid KPIs.
 _GRID_ATTRS = ("households", "population", "area_km2", "difficulty", "resident_propensity")
 
@@ -357,8 +360,8 @@ def _grid_map(res: RunResult, base: RunResult | None, lang: str) -> None:
     diff = base is not None and c2.toggle(tr("map_diff", lang), key="lab_map_diff",
                                           persist_state="session")
     shown = map_frame(frame, key, lang, grid_values(base) if diff else None)
-    st.altair_chart(grid_map_chart(shown, key, _option_label(key, lang), lang, diff),
-                    width="content")
+    st.vega_lite_chart(fit_map(grid_map_chart(shown, key, _option_label(key, lang), lang, diff),
+                               MAP_FIT_PX), width="content")
     st.caption(tr("map_note", lang))
 
 

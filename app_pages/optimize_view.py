@@ -85,6 +85,8 @@ TEXT = {
 STATUS_COLOURS = {"feasible": "#009E73", "infeasible": "#999999", "undecided": "#E69F00",
                   "failed": "#D55E00"}
 BEST_COLOUR = "#0072B2"
+#: half the axis of a KPI that did not change at all, by unit (a share: ±1 pp)
+NO_CHANGE_SPAN = {"share": 0.01, "yuan": 1000.0, "h": 1.0, "min": 1.0, "count": 1.0}
 
 
 def _t(key: str, lang: str, **fmt: object) -> str:
@@ -126,7 +128,7 @@ def versus_table(ans: Any, lang: str) -> pd.DataFrame:
         row = {tr("kpi", lang): kpi_view.label(key, lang),
                _t("opt_chosen", lang): words.kpi_value(key, m, lang),
                _t("opt_ci_hw", lang): "" if not math.isfinite(hw) else
-               words.kpi_value(key, hw, lang).lstrip("¥")}
+               words.kpi_value(key, hw, lang)}
         b = s[(s.point_id == base_id) & (s.kpi == key)] if base_id is not None else s.iloc[0:0]
         if len(b):
             row[_t("opt_baseline", lang)] = words.kpi_value(key, float(b["mean"].iloc[0]), lang)
@@ -224,7 +226,8 @@ def diff_chart(d: pd.DataFrame, lang: str, width: int = 190) -> Any:
                                      f"{words.kpi_delta(key, r.ci_high, lang)}]"}])
         vals = [v for v in (r.mean_diff, r.ci_low, r.ci_high, 0.0) if math.isfinite(v)]
         lo, hi = min(vals), max(vals)
-        pad = (hi - lo) * 0.1 or max(abs(hi), 1e-9) * 0.1 or 1.0
+        # no change at all: a symmetric axis of one "step" of the unit, not ±1e-10
+        pad = (hi - lo) * 0.1 if hi > lo else NO_CHANGE_SPAN.get(kpi_view.unit(key), 1.0)
         expr = words.axis_label_expr(key)
         axis = alt.Axis(title=None, format=words.axis_format(key), tickCount=3, grid=False,
                         **({"labelExpr": expr} if expr else {}))
@@ -307,7 +310,7 @@ def front_chart(ans: Any, lang: str) -> Any | None:
         bound = None
     elif ans.opt.constraints:
         c = ans.opt.constraints[0]
-        ykey, ylabel, bound = c.kpi, kpi_view.label(c.kpi, lang), c.bound
+        ykey, ylabel, bound = c.kpi, words.kpi_name(c.kpi, lang), c.bound
         ys = {p: s.constraints[0].mean for p, s in ans.stats.items()}
     else:
         return None

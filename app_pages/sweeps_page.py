@@ -168,8 +168,10 @@ def _kpi_vs_factors(runs_kpi: pd.DataFrame, summary: pd.DataFrame, data: StoreDa
             rows.append({fx: xv, "mean": ci.mean, "lo": lo, "hi": hi, "n": ci.n})
         agg = pd.DataFrame(rows)
         typ = "Q" if pd.api.types.is_numeric_dtype(agg[fx]) and agg[fx].nunique() > 2 else "O"
+        levels = sorted(agg[fx].dropna().unique().tolist())
+        ticks = {"values": levels} if len(levels) <= 12 else {"tickCount": 8}
         enc_x = alt.X(f"{fx}:{typ}", title=tx, axis=alt.Axis(labelAngle=0, format=FACTOR_FORMAT,
-                                                             tickCount=8)
+                                                             **ticks)
                       if typ == "Q" else alt.Axis(labelAngle=0),
                       scale=alt.Scale(zero=False, padding=16) if typ == "Q" else alt.Undefined)
         tips = [alt.Tooltip(fx, title=tx), alt.Tooltip("mean:Q", title=label, format=tfmt),

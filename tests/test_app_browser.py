@@ -225,9 +225,19 @@ def _lang(driver, name: str) -> None:
 
 def _choose(driver, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label``."""
-    _click(driver, f"//div[@data-testid='stSelectbox'][.//label[contains(normalize-space(), "
-                   f"'{label}')]]//div[@data-baseweb='select']")
-    _click(driver, f"//li[@role='option'][normalize-space()='{option}']")
+    from selenium.webdriver.common.keys import Keys
+
+    box = f"//div[@data-testid='stSelectbox'][.//label[contains(normalize-space(), '{label}')]]"
+    _click(driver, box + "//input")
+    time.sleep(0.4)
+    options = driver.find_elements("xpath", f"//*[@role='option'][normalize-space()='{option}']")
+    if options:
+        options[0].click()
+    else:   # type the option and take it
+        field = driver.find_element("xpath", box + "//input")
+        field.send_keys(option)
+        time.sleep(0.3)
+        field.send_keys(Keys.ENTER)
     _settle(driver)
 
 

@@ -161,6 +161,8 @@ def results_root(tmp_path_factory):
 
 def _bad(at, page: str, bad: dict[str, list[str]]) -> None:
     for text in _visible(at) + _chart_words(at) + _table_headers(at):
+        text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)   # what a browser shows
+        text = re.sub(r"<[^>]+>", " ", text).strip()
         if not text or text in DATA or text in (i18n.LANG_NAMES["en"],) \
                 or text.startswith("English") or text in ALLOWED:
             continue
