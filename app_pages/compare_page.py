@@ -18,7 +18,7 @@ import streamlit as st
 
 from app_pages import kpi_view, limits, words
 from app_pages.common_ui import (lever_widget, multiselect, progress_reporter, run_many,
-                                 scenario_picker, select, show_problems)
+                                 scenario_label, scenario_picker, select, show_problems)
 from app_pages.i18n import field_label, section_label, tr
 from app_pages.schema_widgets import all_specs, changed
 from app_pages.stats import Finding, PairedDiff, judge, mean_ci, paired_diff
@@ -183,7 +183,8 @@ def render(lang: str) -> None:
     st.caption(tr("cmp_intro", lang))
     c1, c2, c3 = st.columns(3)
     lab = st.session_state.get("lab_result")
-    extra = {LAB: (tr("from_lab", lang, name=lab["scenario"].name), lab["scenario"])} if lab else {}
+    extra = {LAB: (tr("from_lab", lang, name=scenario_label(lab["scenario"], lang)),
+                   lab["scenario"])} if lab else {}
     with c1:
         base = scenario_picker(lang, "cmp", extra)
     if base is None:

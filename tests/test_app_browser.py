@@ -241,6 +241,13 @@ def _choose(driver, label: str, option: str) -> None:
     _settle(driver)
 
 
+def _timing(what: str, t0: float) -> None:
+    """Wall time of what a person waits for, appended to tests/artifacts/timings.txt (a record
+    for people, never asserted: the machine may be shared)."""
+    with open(ARTIFACTS / "timings.txt", "a", encoding="utf-8") as f:
+        f.write(f"{time.monotonic() - t0:6.2f} s  {what}\n")
+
+
 def _body(driver) -> str:
     return driver.find_element("tag name", "body").text
 
@@ -362,10 +369,12 @@ def test_english_pages_fit_the_projector_and_the_analysts_screen(app_url, driver
     _wait(driver, "//h2[contains(., '情景实验室')]", timeout=60)
     _settle(driver)
     _lang(driver, "English")
+    t0 = time.monotonic()
     _click(driver, "//button[.//p[normalize-space()='Run']]")
     label = KPI_DEFINITIONS["on_time_rate"][0]
     metric = _wait(driver, f"//div[@data-testid='stMetric'][.//*[contains(., '{label}')]]",
                    timeout=120)
+    _timing("lab run (3 seeds of the baseline, click to the KPI cards shown)", t0)
     _settle(driver)
     value = metric.find_element("xpath", ".//div[@data-testid='stMetricValue']").text
     assert value == kpi_view.fmt("on_time_rate", on_time.mean)
@@ -397,8 +406,10 @@ def test_english_pages_fit_the_projector_and_the_analysts_screen(app_url, driver
     names[1].send_keys(Keys.CONTROL, "a")
     names[1].send_keys("one more worker\n")
     _settle(driver)
+    t0 = time.monotonic()
     _click(driver, "//button[.//p[normalize-space()='Run the comparison']]")
     _wait(driver, "//h3[contains(., 'Verdict')]", timeout=180)
+    _timing("compare run (2 variants x 3 seeds, click to the verdict shown)", t0)
     _settle(driver)
     body = _body(driver)
     assert "Monthly staff cost" in body and "set by the levers, not tested" in body
@@ -472,22 +483,29 @@ def _drill_twice(driver, size: tuple[int, int], problems: list[str]) -> None:
             not toggle.find_element("xpath", ".//input").is_selected():
         _click(driver, "//label[.//p[normalize-space()='Projector layout']]")
         _settle(driver)
-    for _ in range(3):
+    for i in range(3):
+        t0 = time.monotonic()
         _click(driver, "//button[.//p[normalize-space()='Step']]")
+        _wait(driver, f"//p[contains(., 'Drill clock: 00:0{i + 1}:00')]")
+        _timing(f"drill step at {w}x{h} (projector, click to new clock shown)", t0)
         _settle(driver)
     _wait(driver, "//p[contains(., 'Drill clock: 00:03:00')]")
-    # one screen: scroll the map to the top; the clock and every card are visible beside it
+    # one screen: the clock at the top of the window; the map beside it and every card below
+    driver.execute_script("""
+      const clock = Array.from(document.querySelectorAll('p')).find(
+        p => p.innerText.startsWith('Drill clock'));
+      clock.scrollIntoView({block: 'start'});""")
+    time.sleep(0.8)
     seen = driver.execute_script("""
-      const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
-      chart.scrollIntoView({block: 'start'});
       const inView = el => { const r = el.getBoundingClientRect();
         return r.top >= -1 && r.bottom <= window.innerHeight + 1 && r.width > 0; };
       const clock = Array.from(document.querySelectorAll('p')).find(
         p => p.innerText.startsWith('Drill clock'));
       const cards = Array.from(document.querySelectorAll('.gs-card'));
+      const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
       const plot = chart.querySelector('canvas, svg').getBoundingClientRect();
       return {clock: clock ? inView(clock) : false, cards: cards.length,
-              cardsSeen: cards.filter(inView).length, mapTop: plot.top,
+              cardsSeen: cards.filter(inView).length, mapTop: Math.round(plot.top),
               mapSeen: plot.top >= -1 && plot.top + 300 <= window.innerHeight};
     """)
     time.sleep(0.5)
@@ -497,8 +515,8 @@ def _drill_twice(driver, size: tuple[int, int], problems: list[str]) -> None:
         problems.append(f"drill {w}px: clock, cards and map not on one screen: {seen}")
     _check_fit(driver, "drill projector", problems)
     slider_max = driver.execute_script(
-        "const s = document.querySelector('[data-testid=\"stSlider\"] [role=\"slider\"]');"
-        "return s ? Number(s.getAttribute('aria-valuemax')) : null;")
+        "const s = document.querySelector('[data-testid=\"stSlider\"] input[type=\"range\"]');"
+        "return s ? Number(s.getAttribute('max')) : null;")
     assert slider_max is not None and slider_max <= 60, slider_max   # the fire's 40 min, not 810
     _click(driver, "//button[.//p[normalize-space()='Run to the end']]")
     _wait(driver, "//p[contains(., 'The drill has ended')]", timeout=60)
