@@ -15,4 +15,7 @@ def fit_map(chart: alt.TopLevelMixin, longest_px: int) -> dict:
     spec = chart.properties(width=max(1, int(w * k)), height=max(1, int(h * k))).to_dict()
     spec.setdefault("config", {}).setdefault("legend", {})["layout"] = {
         "bottom": {"anchor": "start", "direction": "vertical", "margin": 6}}
+    # the plot area is width × height and the legends come on top (Streamlit's default "fit"
+    # would squeeze the map to make room for them: a flat strip)
+    spec["autosize"] = {"type": "pad", "contains": "padding"}
     return spec

@@ -63,7 +63,7 @@ TEXT = {
     "opt_target_line": ("target", "目标"),
     "disc_head": ("Scenario discovery", "情景发现"),
     "disc_on": ("Find where a target fails", "查找目标未达成的区域"),
-    "disc_kpi": ("KPI", "指标"),
+    "disc_kpi": ("KPI whose target may fail", "可能未达标的指标"),
     "disc_side": ("fails when the KPI is", "指标未达标的方向"),
     "disc_below": ("below", "低于"),
     "disc_above": ("above", "高于"),

@@ -196,3 +196,6 @@ def test_projector_layout_gives_the_map_the_screen_within_its_column():
     spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     assert max(spec["width"], spec["height"]) <= MAP_FIT_PX[True]   # whole in its column
     assert 150 <= min(spec["width"], spec["height"])
+    # the plot area is that size and the legends come on top: Streamlit's default ("fit" the
+    # whole chart, legends included, into width × height) squeezed the map into a strip
+    assert spec["autosize"]["type"] == "pad"
