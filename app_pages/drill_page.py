@@ -56,8 +56,9 @@ STATUS_SHAPES = ("circle", "triangle-up", "square", "triangle-down", "cross", "d
 HAZARD_SCHEMES = {"m²": "orangered", "m2": "orangered", "cm": "blues"}
 OTHER_SCHEME = "purples"
 AFFECTED_COLOUR = "#8d6e63"
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-           "#e377c2", "#7f7f7f", "#bcbd22")
+#: one colour per responder, the same in both languages: Okabe–Ito (colour-blind safe) first
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+           "#999999", "#8C564B", "#F0E442")
 
 
 def status_scale(lang: str) -> tuple[list[str], list[str]]:
@@ -262,7 +263,7 @@ def _map_chart(grids: pd.DataFrame, units: pd.DataFrame, hz: pd.DataFrame, peaks
 
 
 PHASE_ORDER = ("travel", "on_scene", "return", "out")
-PHASE_COLOURS = ("#f2a541", "#d62728", "#7fb3d5", "#555555")
+PHASE_COLOURS = ("#56B4E9", "#D55E00", "#009E73", "#555555")   # colour-blind safe
 
 
 def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:

@@ -312,14 +312,14 @@ def colour_scale(key: str, values: pd.Series, diff: bool) -> tuple[alt.Scale, st
     share = kpi_view.unit(key) == "share"
     fmt = ".0%" if share else ",.3~g"
     finite = values[np.isfinite(values)]
+    # colour-blind-safe schemes (no red against green): a diverging blue–orange for changes,
+    # blue on the better side; viridis for shares, its bright end the better one
     if diff:
         m = float(finite.abs().max()) if len(finite) else 1.0
         m = m if m > 0 else 1.0
-        scheme = "redyellowgreen" if d != "none" else "blueorange"
-        return alt.Scale(scheme=scheme, domain=[-m, m], reverse=d == "down"), fmt
+        return alt.Scale(scheme="blueorange", domain=[-m, m], reverse=d == "up"), fmt
     if share:
-        return alt.Scale(scheme="redyellowgreen" if d != "down" else "yelloworangered",
-                         domain=[0, 1], reverse=False), fmt
+        return alt.Scale(scheme="viridis", domain=[0, 1], reverse=d == "down"), fmt
     hi = float(finite.max()) if len(finite) else 1.0
     scheme = "yelloworangered" if d == "down" else "greens" if d == "up" else "viridis"
     return alt.Scale(scheme=scheme, domain=[0, hi if hi > 0 else 1.0]), fmt

@@ -199,8 +199,8 @@ def _kpi_vs_factors(runs_kpi: pd.DataFrame, summary: pd.DataFrame, data: StoreDa
         color=alt.Color(f"{key}:Q", title=words.axis_title(key, lang), legend=alt.Legend(
             format=yfmt, **({"labelExpr": words.axis_label_expr(key)}
                             if words.axis_label_expr(key) else {})),
-                        scale=alt.Scale(scheme="redyellowgreen" if kpi_view.direction(key) == "up"
-                                        else "yelloworangered",
+                        scale=alt.Scale(scheme="viridis" if kpi_view.direction(key) == "up"
+                                        else "yelloworangered",   # colour-blind safe
                                         domain=[0, 1] if share else alt.Undefined)),
         tooltip=[alt.Tooltip(fx, title=tx), alt.Tooltip(fy, title=factor_label(y, lang)),
                  alt.Tooltip(f"{key}:Q", title=label, format=tfmt)])

@@ -261,3 +261,35 @@ def test_timeseries_per_day_adds_up_the_intervals():
     for day, v in backlog.items():
         if day * 24 in ts.index:
             assert v == ts.loc[day * 24, "n_backlog"]
+
+
+def test_series_keep_their_colour_across_languages_and_palettes_are_colour_blind_safe():
+    import json
+
+    import pandas as pd
+
+    from app_pages import drill_page, lab_page, optimize_view
+    from sim.run import run_scenario
+    from sim.scenario import Scenario, scenario_with
+
+    sc = scenario_with(Scenario(), {"city.households": 2000, "run.days": 3,
+                                    "run.warmup_days": 1})
+    res = run_scenario(sc, 1)
+    scales = {}
+    for lang in ("en", "zh"):
+        spec = json.loads(lab_page._timeseries_chart(res, None, lang, True).to_json())
+        layer = next(x for x in spec["layer"] if "color" in x.get("encoding", {}))
+        scales[lang] = layer["encoding"]["color"]["scale"]
+    # backlog, reports, closures: the same colour in each language, in that order
+    assert scales["en"]["range"] == scales["zh"]["range"] == list(lab_page.SERIES_COLOURS)
+    assert scales["en"]["domain"][0].startswith("Open cases") and \
+        scales["zh"]["domain"][0].startswith("未结案件")
+    # no red-against-green scheme on any map or heatmap
+    values = pd.Series([0.2, 0.9])
+    for key in ("on_time_rate", "mean_time_to_close_h", "incidents_total"):
+        for diff in (False, True):
+            scale, _ = lab_page.colour_scale(key, values, diff)
+            assert scale.scheme in {"viridis", "blueorange", "greens", "yelloworangered"}
+    okabe_ito = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"}
+    assert set(drill_page.PALETTE[:7]) == okabe_ito
+    assert set(optimize_view.STATUS_COLOURS.values()) <= okabe_ito | {"#999999"}
