@@ -114,7 +114,7 @@ def box_sentence(box: Any, d: Any, lang: str) -> str:
     cases = cases_word(d.unit, lang)
     if box.limits:
         where = _l(" and ", "，且", lang).join(limit_sentence(x, lang) for x in box.limits)
-        head = _l(f"Where {where}, {fails}", f"当{where}时，{fails}", lang)
+        head = _l(f"Where {where}, {fails}", f"当{where} 时，{fails}", lang)
     else:
         head = _l(f"Everywhere in this store (no lever singles the failures out), {fails}",
                   f"在该结果库的所有设计下（没有哪个杠杆能区分出未达标的情形），{fails}", lang)
