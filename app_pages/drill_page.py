@@ -33,7 +33,7 @@ DEFAULT_STEP_MIN = 1.0
 MAP_PX, PROJECTOR_MAP_PX = 420, 480
 #: the longest side of the map's plot area, in pixels, per layout (legends come on top): the
 #: map stays whole in its column at 1280×720 (projector) and beside the narrative otherwise
-MAP_FIT_PX = {False: 420, True: 420}
+MAP_FIT_PX = {False: 400, True: 400}
 RULE_FIELDS = ("dispatch", "command")   # the joint-response rule: levers of emergency.rules
 #: unit status → phase of the Gantt timeline
 _PHASES = {"dispatched": "travel", "arrived": "on_scene", "returning": "return"}
@@ -406,15 +406,23 @@ def _controls(current: dict, lang: str) -> None:
     st.slider(tr("dr_seek", lang), 0, end, key="dr_seek", on_change=moved)
 
 
-def _clock_line(current: dict, drill: Any, lang: str) -> str:
+def _clock_line(current: dict, drill: Any, lang: str) -> tuple[str, str]:
+    """The clock (large, first) and what is being played (scenario, rule, seed) beneath it."""
     state = drill.state()
-    return (f"**{tr('dr_clock', lang)}: {state['clock']}** "
-            f"({tr('dr_elapsed', lang, m=elapsed_min(drill))}) — "
-            f"{scenario_label(current['scenario'], lang)}, "
+    clock = (f"**{tr('dr_clock', lang)}: {state['clock']}** "
+             f"({tr('dr_elapsed', lang, m=elapsed_min(drill))})"
+             + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
+    what = (f"{scenario_label(current['scenario'], lang)} · "
             + ", ".join(f"{field_label(k, lang)}: {option_label(v, lang)}"
                         for k, v in current["rules"].items())
-            + f", {tr('seed', lang)} {current['seed']}"
-            + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
+            + f" · {tr('seed', lang)} {current['seed']}")
+    return clock, what
+
+
+def _show_clock(current: dict, drill: Any, lang: str) -> None:
+    clock, what = _clock_line(current, drill, lang)
+    st.markdown(clock)
+    st.caption(what)
 
 
 def _live(current: dict, lang: str) -> None:
@@ -450,13 +458,13 @@ def _live(current: dict, lang: str) -> None:
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
-            st.markdown(_clock_line(current, drill, lang))
+            _show_clock(current, drill, lang)
             kpi_cards(drill.kpis(), lang)
             box = st.container(height=260)
             box.code("\n".join(lines) or "…", language=None, wrap_lines=True)
         _interventions(drill, lang)
     else:
-        st.markdown(_clock_line(current, drill, lang))
+        _show_clock(current, drill, lang)
         kpi_cards(drill.kpis(), lang)
         _interventions(drill, lang)
         left, right = st.columns([3, 2])

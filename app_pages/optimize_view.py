@@ -362,10 +362,9 @@ def _discovery(store: Any, lang: str) -> None:
                     format_func=lambda s: _t("disc_below" if s == "<" else "disc_above", lang))
     default = float(kp[kpi].median()) if kp[kpi].notna().any() else 0.0
     if st.session_state.get("disc_value_of") != kpi:   # another KPI: start at its median
-        st.session_state.pop("disc_value", None)
+        st.session_state["disc_value"] = default
         st.session_state["disc_value_of"] = kpi
-    value = c3.number_input(_t("disc_value", lang), value=default, key="disc_value",
-                            format="%.4g")
+    value = c3.number_input(_t("disc_value", lang), key="disc_value", format="%.4g")
     c3.caption(_t("disc_value_is", lang, v=words.kpi_value(kpi, float(value), lang)))
     method = c4.radio(_t("disc_method", lang), ["prim", "cart"], key="disc_method",
                       horizontal=True, format_func=lambda m: _t(f"disc_{m}", lang))
@@ -382,7 +381,8 @@ def _discovery(store: Any, lang: str) -> None:
 
 
 RULE_CSS = """<style>
-.gs-rules{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:.6rem}
+.gs-rules{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:.6rem;
+margin-bottom:1.2rem}
 .gs-rule{border:1px solid rgba(49,51,63,.25);border-left:4px solid #0072B2;border-radius:.4rem;
 padding:.4rem .7rem;min-width:0;overflow-wrap:anywhere}
 .gs-rule b{display:block;margin-bottom:.2rem}.gs-rule ul{margin:0 0 .2rem 1rem;padding:0}

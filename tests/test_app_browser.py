@@ -305,6 +305,8 @@ def _check_fit(driver, where: str, problems: list[str]) -> dict:
 #: Streamlit's own words in its widgets (it has no 中文 of them); not the app's text.
 STREAMLIT_CHROME = ("Drag and drop file here", "Limit ", "Browse files", "Press Enter to apply",
                     "Running...", "Stop", "Deploy", "Skip to main content")
+#: Streamlit's announcement for screen readers when a selectbox opens ("4 options available.")
+STREAMLIT_LIVE = re.compile(r"\d+ options? available\.")
 #: What the user typed or named (a variant's name, the sweep's name): their words, not the app's.
 USER_TEXT = {"one more worker", "tiny", "sweeps/tiny.duckdb", "sweeps/tiny_cheapest.duckdb"}
 #: The model page's KPI table shows each KPI's English name and key beside the 中文 on purpose.
@@ -318,7 +320,7 @@ def _english_only_lines(driver) -> list[str]:
     for line in _body(driver).splitlines():
         line = line.strip()
         if not line or line in DATA | USER_TEXT | GLOSSARY or line.startswith(STREAMLIT_CHROME) \
-                or line == "English":
+                or line == "English" or STREAMLIT_LIVE.fullmatch(line):
             continue
         if english_words(line) and not re.search(r"[\u3400-\u9fff]", line):
             bad.append(line)
@@ -494,7 +496,10 @@ def _drill_twice(driver, size: tuple[int, int], problems: list[str]) -> None:
     driver.execute_script("""
       const clock = Array.from(document.querySelectorAll('p')).find(
         p => p.innerText.startsWith('Drill clock'));
-      clock.scrollIntoView({block: 'start'});""")
+      clock.scrollIntoView({block: 'start'});
+      // below Streamlit's header bar, as a trainer would scroll
+      for (const el of [document.querySelector('[data-testid="stMain"]'),
+                        document.scrollingElement]) if (el) el.scrollBy(0, -70);""")
     time.sleep(0.8)
     seen = driver.execute_script("""
       const inView = el => { const r = el.getBoundingClientRect();
