@@ -552,7 +552,8 @@ def debrief_frame(a: dict, b: dict, lang: str) -> pd.DataFrame:
             continue
         va, vb = a[k], b[k]
         rows.append({tr("kpi", lang): kpi_view.label(k, lang),
-                     _rule_text(a, lang): kpi_view.fmt(k, va, lang), _rule_text(b, lang) + " ": kpi_view.fmt(k, vb, lang),
+                     _rule_text(a, lang): kpi_view.fmt(k, va, lang),
+                     _rule_text(b, lang) + " ": kpi_view.fmt(k, vb, lang),
                      tr("dr_debrief_change", lang): "–" if va != va or vb != vb
                      else (kpi_view.fmt_delta(k, vb - va, lang) or "0")})
     return pd.DataFrame(rows)

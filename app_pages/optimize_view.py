@@ -167,7 +167,8 @@ def runner_up_table(ans: Any, lang: str) -> pd.DataFrame:
         rows.append({tr("sw_point_col", lang): p,
                      _t("opt_levers", lang): words.levers_words(ans.values(p), lang),
                      _t("opt_objective", lang): words.kpi_value(key, float(r.objective), lang),
-                     _t("opt_difference", lang): f"{words.kpi_delta(key, float(r.difference), lang)} "
+                     _t("opt_difference", lang):
+                     f"{words.kpi_delta(key, float(r.difference), lang)} "
                      f"[{words.kpi_delta(key, float(r.ci_low), lang)}, "
                      f"{words.kpi_delta(key, float(r.ci_high), lang)}]",
                      _t("opt_pairs", lang): int(r.n_pairs),
@@ -396,7 +397,8 @@ def rule_cards_html(d: Any, lang: str) -> str:
     for i, box in enumerate(d.boxes, start=1):
         c = words.rule_card(i, box, d, lang)
         conds = "".join(f"<li>{html.escape(x)}</li>" for x in c["if"])
-        cards.append(f'<div class="gs-rule" title="{html.escape(words.box_sentence(box, d, lang))}">'
+        tip = html.escape(words.box_sentence(box, d, lang))
+        cards.append(f'<div class="gs-rule" title="{tip}">'
                      f'<b>{html.escape(c["title"])}</b>{"如果" if lang == "zh" else "If"}'
                      f'<ul>{conds}</ul>{html.escape(c["then"])}'
                      f'<div class="gs-share">{html.escape(c["share"])}</div></div>')
