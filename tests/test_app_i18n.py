@@ -209,3 +209,29 @@ def test_a_chinese_pass_over_every_page_finds_no_english_only_text():
             at.button(key="dr_step").click().run()
         _bad(at, page, bad)
     assert not bad, bad
+
+
+def test_names_for_people_change_no_hash(tmp_path):
+    """A label or a 中文 description changes no run: scenario and experiment hashes (and so the
+    stores written before these fields existed) stay as they were."""
+    from sim.experiment import load_experiment
+
+    base = Scenario()
+    named = base.model_copy(update={"label": "Base", "label_zh": "基准",
+                                    "description_zh": "基准情景"})
+    assert named.hash() == base.hash()
+    assert named.model_copy(update={"name": "other"}).hash() != base.hash()
+    # an experiment on a labelled base: the same hash as on that base without its labels
+    text = (ROOT / "scenarios" / "fire_drill.yaml").read_text(encoding="utf-8")
+    bare = re.sub(r"^(label|label_zh): .*\n|^description_zh: >-\n(  .*\n)+", "", text,
+                  flags=re.M)
+    assert not re.search(r"^(label|label_zh|description_zh):", bare, flags=re.M)
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "scenarios" / "fire_drill.yaml").write_text(bare, encoding="utf-8")
+    exp_text = (ROOT / "experiments" / "emergency_rules.yaml").read_text(encoding="utf-8")
+    (tmp_path / "experiments" / "emergency_rules.yaml").write_text(exp_text, encoding="utf-8")
+    labelled = load_experiment(ROOT / "experiments" / "emergency_rules.yaml")
+    unlabelled = load_experiment(tmp_path / "experiments" / "emergency_rules.yaml")
+    assert labelled.base.label_zh and not unlabelled.base.label_zh
+    assert labelled.hash == unlabelled.hash

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.experiment.optspec import Optimize
 from sim.metrics import KPI_DEFINITIONS
+from sim.scenario.model import DISPLAY_FIELDS
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -285,9 +286,11 @@ class ResolvedExperiment:
         """What makes runs comparable: base, factors, design, seeds, kept outputs.
 
         Name, description, replications and precision are left out, so adding replications to a
-        finished sweep resumes it instead of starting a new store.
+        finished sweep resumes it instead of starting a new store; so are the base's names for
+        people (``label``, ``label_zh``, ``description_zh``).
         """
-        blob = json.dumps({"base": self._base_data, "factors": {
+        base = {k: v for k, v in self._base_data.items() if k not in DISPLAY_FIELDS}
+        blob = json.dumps({"base": base, "factors": {
             k: f.model_dump(mode="json") for k, f in self.spec.factors.items()},
             "design": self.spec.design.model_dump(mode="json"), "seed": self.spec.seed,
             "crn": self.spec.common_random_numbers, "kpis": list(self.spec.kpis),

@@ -27,6 +27,10 @@ from sim.scenario.staffing import PatrolConfig, Staffing
 from sim.scenario.yamlio import dump_yaml
 
 
+#: the scenario's name and description for people in the app, beside ``name``/``description``
+DISPLAY_FIELDS = ("label", "label_zh", "description_zh")
+
+
 class Scenario(_Model):
     """A whole scenario. ``Scenario()`` is the baseline; see ``scenarios/*.yaml``."""
 
@@ -86,8 +90,11 @@ class Scenario(_Model):
         return self
 
     def hash(self) -> str:
-        """Stable content hash of the scenario (provenance)."""
-        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        """Stable content hash of the scenario (provenance). The names for people in the app
+        (:data:`DISPLAY_FIELDS`) are left out: they change no run, and stores written before
+        they existed keep their hashes."""
+        blob = json.dumps(self.model_dump(mode="json", by_alias=True, exclude=set(DISPLAY_FIELDS)),
+                          sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
