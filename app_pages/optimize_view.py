@@ -230,7 +230,8 @@ def diff_chart(d: pd.DataFrame, lang: str, width: int = 190) -> Any:
         # no change at all: a symmetric axis of one "step" of the unit, not ±1e-10
         pad = (hi - lo) * 0.1 if hi > lo else NO_CHANGE_SPAN.get(kpi_view.unit(key), 1.0)
         expr = words.axis_label_expr(key)
-        axis = alt.Axis(title=None, format=words.axis_format(key), tickCount=3, grid=False,
+        ticks = {"values": [-pad, 0.0, pad]} if hi <= lo else {"tickCount": 3}
+        axis = alt.Axis(title=None, format=words.axis_format(key), grid=False, **ticks,
                         **({"labelExpr": expr} if expr else {}))
         scale = alt.Scale(domain=[lo - pad, hi + pad], nice=False)
         x = alt.X("mean:Q", axis=axis, scale=scale)

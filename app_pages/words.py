@@ -197,6 +197,8 @@ def axis_title(key: str, lang: str) -> str:
     u = kpi_view.unit(key)
     if u in ("share", "yuan", "count", "") or key not in KPI_DEFINITIONS:
         return kpi_view.label(key, lang)
+    if lang == "zh":
+        return f"{kpi_view.label(key, lang)}（{unit_label(u, lang)}）"
     return f"{kpi_view.label(key, lang)} ({unit_label(u, lang)})"
 
 
