@@ -27,6 +27,14 @@ PAGES: dict[str, str] = {
 }
 
 st.set_page_config(page_title="gridsim", page_icon="🏙️", layout="wide")
+#: KPI cards (st.metric) wrap their label and value instead of cutting them with "…": a
+#: classroom projector at 1280×720 leaves a quarter of 900 px to a card
+st.markdown("""<style>
+[data-testid="stMetricLabel"] *, [data-testid="stMetricValue"] * {white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere;}
+[data-testid="stMetricLabel"] {height: auto !important;}
+[data-testid="stMetricValue"] {font-size: clamp(1.3rem, 2.1vw, 2.25rem);}
+</style>""", unsafe_allow_html=True)
 lang = st.sidebar.radio(tr("language", "en") + " / " + tr("language", "zh"), LANGS,
                         format_func=LANG_NAMES.__getitem__, key="lang", horizontal=True)
 st.sidebar.title(tr("app_title", lang))

@@ -35,7 +35,7 @@ def shared_pool() -> RunPool:
 
 
 def select(label: str, options: list, key: str, lang: str, format_func: Callable = str,
-           index: int = 0, where: Any = None) -> Any:
+           index: int = 0, where: Any = None, help: str | None = None) -> Any:  # noqa: A002
     """A selectbox whose option labels follow the language switch.
 
     The widget is keyed per language (a browser keeps a keyed widget's option labels otherwise);
@@ -45,7 +45,7 @@ def select(label: str, options: list, key: str, lang: str, format_func: Callable
     if remembered in options:
         index = options.index(remembered)
     value = (where or st).selectbox(label, options, index=index, key=f"{key}@{lang}",
-                                    format_func=format_func)
+                                    format_func=format_func, help=help)
     st.session_state[key] = value
     return value
 
@@ -65,6 +65,27 @@ def ready_scenarios() -> list[str]:
     """``baseline`` (the schema's defaults, as ``gridsim run`` without a file) and the other
     ready scenarios in ``scenarios/*.yaml`` (``baseline.yaml`` is a dump of those defaults)."""
     return [BASELINE] + sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if p.stem != BASELINE)
+
+
+def scenario_label(sc: Any, lang: str) -> str:
+    """A scenario's (or an experiment's) name for people: ``label_zh`` / ``label`` from its
+    file, the catalogue's for the embedded baseline, else its name."""
+    if getattr(sc, "name", "") == BASELINE and not getattr(sc, "label", ""):
+        return tr("source_baseline", lang)
+    zh = getattr(sc, "label_zh", "") if lang == "zh" else ""
+    return zh or getattr(sc, "label", "") or sc.name
+
+
+def scenario_description(sc: Any, lang: str) -> str:
+    """Its description in ``lang``: ``description_zh`` in 中文 when the file has one (the
+    catalogue's for the embedded baseline's own words), else the English."""
+    if lang != "zh":
+        return sc.description
+    if getattr(sc, "description_zh", ""):
+        return sc.description_zh
+    if sc.description == Scenario.model_fields["description"].default:
+        return tr("baseline_description", lang)
+    return sc.description
 
 
 def show_problems(title: str, lines: list[str]) -> None:
@@ -116,16 +137,19 @@ def scenario_picker(lang: str, prefix: str,
             return extra[n][0]
         if n == BASELINE:
             return tr("source_baseline", lang)
-        return tr("too_large_option", lang, name=n) if n in large else n
+        path = SCENARIO_DIR / f"{n}.yaml"
+        sc = _load_ready(n, path.stat().st_mtime if path.exists() else 0.0)
+        shown = n if isinstance(sc, str) else scenario_label(sc, lang)
+        return tr("too_large_option", lang, name=shown) if n in large else shown
 
     choice = select(tr("source", lang), options, f"{prefix}_source", lang, format_func=label)
     if choice in extra:
         loaded = extra[choice][1]
-        st.caption(loaded.description)
+        st.caption(scenario_description(loaded, lang))
         return loaded
     if choice == BASELINE:
         loaded = Scenario()
-        st.caption(loaded.description)
+        st.caption(scenario_description(loaded, lang))
         return loaded
     if choice != UPLOAD:
         path = SCENARIO_DIR / f"{choice}.yaml"
@@ -133,7 +157,7 @@ def scenario_picker(lang: str, prefix: str,
         if isinstance(loaded, str):
             show_problems(tr("scenario_invalid", lang), loaded.splitlines())
             return None
-        st.caption(loaded.description)
+        st.caption(scenario_description(loaded, lang))
         if refuse_if_too_large(loaded, lang, cli=f"gridsim run scenarios/{choice}.yaml"):
             return None
         return loaded
@@ -153,7 +177,7 @@ def scenario_picker(lang: str, prefix: str,
         show_problems(tr("scenario_invalid", lang), str(err).splitlines())
         return None
     st.session_state[f"{prefix}_uploaded"] = (up.name, sc)
-    st.caption(sc.description)
+    st.caption(scenario_description(sc, lang))
     return sc
 
 
@@ -213,7 +237,8 @@ def _widget_label(spec: WidgetSpec, entity: str, lang: str) -> str:
 def lever_widget(spec: WidgetSpec, label: str, key: str, current: Any) -> Any:
     """Draw one generated widget and return its value (coerced to the schema's type)."""
     lang = st.session_state.get("lang", "zh")
-    help_ = f"`{spec.path}`" + (f" — {field_help(spec.help, lang)}" if spec.help else "")
+    code = tr("field_code", lang, path=spec.path)   # the help in words, the code path after
+    help_ = f"{field_help(spec.help, lang)} ({code})" if spec.help else code
     keep = "session"  # the value survives a visit to another page
     if spec.kind == "bool":
         return st.checkbox(label, value=bool(current), key=key, help=help_, persist_state=keep)

@@ -16,9 +16,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages import kpi_view, limits
+from app_pages import kpi_view, limits, words
 from app_pages.common_ui import (lever_widget, multiselect, progress_reporter, run_many,
-                                 scenario_picker, select, show_problems)
+                                 scenario_label, scenario_picker, select, show_problems)
 from app_pages.i18n import field_label, section_label, tr
 from app_pages.schema_widgets import all_specs, changed
 from app_pages.stats import Finding, PairedDiff, judge, mean_ci, paired_diff
@@ -65,14 +65,14 @@ def measured_kpis(cmp: Comparison) -> list[str]:
 def _line(cmp: Comparison, f: Finding, lang: str) -> str:
     key, x = f.key, f.diff
     kpi, v = kpi_view.label(key, lang), cmp.names[f.variant]
-    d = kpi_view.fmt_delta(key, x.mean) or "0"
+    d = kpi_view.fmt_delta(key, x.mean, lang) or "0"
     if f.kind == "identical":
         return "- " + tr("cmp_line_same", lang, v=v, kpi=kpi)
     if f.kind == "fixed":
         return "- " + tr("cmp_line_fixed", lang, v=v, kpi=kpi, d=d)
     if f.kind == "single":
         return "- " + tr("cmp_line_single", lang, v=v, kpi=kpi, d=d)
-    lo, hi = kpi_view.fmt_delta(key, x.lo), kpi_view.fmt_delta(key, x.hi)
+    lo, hi = kpi_view.fmt_delta(key, x.lo, lang), kpi_view.fmt_delta(key, x.hi, lang)
     if f.kind == "none":
         return "- " + tr("cmp_line_none", lang, v=v, kpi=kpi, d=d, lo=lo, hi=hi)
     up = x.mean > 0
@@ -81,7 +81,7 @@ def _line(cmp: Comparison, f: Finding, lang: str) -> str:
         good = up == (kpi_view.direction(key) == "up")
         judge_ = tr("judge", lang, w=tr("better" if good else "worse", lang))
     return "- " + tr("sig_line", lang, v=v, kpi=kpi, dir=tr("higher" if up else "lower", lang),
-                     d=kpi_view.fmt_delta(key, abs(x.mean)).lstrip("+"), lo=lo, hi=hi,
+                     d=kpi_view.fmt_delta(key, abs(x.mean), lang).lstrip("+"), lo=lo, hi=hi,
                      p=f"{f.p_adj:.2g}", judge=judge_)
 
 
@@ -122,15 +122,17 @@ def comparison_frame(cmp: Comparison, targets: list[str], lang: str) -> pd.DataF
                                tr("cmp_target", lang): "●" if key in tgt else ""}
         for v, name in enumerate(cmp.names):
             ci = mean_ci(cmp.values(v, key))
-            cell = kpi_view.fmt(key, ci.mean)
+            cell = kpi_view.fmt(key, ci.mean, lang)
             if not math.isnan(ci.lo):
-                cell += f" [{kpi_view.fmt(key, ci.lo)}, {kpi_view.fmt(key, ci.hi)}]"
+                lo, hi = kpi_view.clip_ci(key, ci.lo, ci.hi)
+                cell += f" [{kpi_view.fmt(key, lo, lang)}, {kpi_view.fmt(key, hi, lang)}]"
             row[name] = cell
         for v in variants:
             x = diffs[(v, key)]
-            cell = kpi_view.fmt_delta(key, x.mean) or "–"
+            cell = kpi_view.fmt_delta(key, x.mean, lang) or "–"
             if not math.isnan(x.lo) and x.lo != x.hi:
-                cell += f" [{kpi_view.fmt_delta(key, x.lo)}, {kpi_view.fmt_delta(key, x.hi)}]"
+                cell += (f" [{kpi_view.fmt_delta(key, x.lo, lang)}, "
+                         f"{kpi_view.fmt_delta(key, x.hi, lang)}]")
             f = found.get((v, key))
             if f is not None and f.kind == "fixed":
                 cell += " " + tr("cmp_fixed_tag", lang)
@@ -181,7 +183,8 @@ def render(lang: str) -> None:
     st.caption(tr("cmp_intro", lang))
     c1, c2, c3 = st.columns(3)
     lab = st.session_state.get("lab_result")
-    extra = {LAB: (tr("from_lab", lang, name=lab["scenario"].name), lab["scenario"])} if lab else {}
+    extra = {LAB: (tr("from_lab", lang, name=scenario_label(lab["scenario"], lang)),
+                   lab["scenario"])} if lab else {}
     with c1:
         base = scenario_picker(lang, "cmp", extra)
     if base is None:
@@ -266,13 +269,14 @@ def _show(cmp: Comparison, lang: str) -> None:
     compare_map(cmp.names, lang)
 
 
-def means_frame(cmp: Comparison, key: str) -> pd.DataFrame:
+def means_frame(cmp: Comparison, key: str, lang: str = "en") -> pd.DataFrame:
     rows = []
     for v, name in enumerate(cmp.names):
         ci = mean_ci(cmp.values(v, key))
-        rows.append({"variant": name, "mean": ci.mean, "lo": ci.lo, "hi": ci.hi, "n": ci.n,
-                     "shown": kpi_view.fmt(key, ci.mean),
-                     "ci": f"{kpi_view.fmt(key, ci.lo)} – {kpi_view.fmt(key, ci.hi)}"
+        lo, hi = kpi_view.clip_ci(key, ci.lo, ci.hi)
+        rows.append({"variant": name, "mean": ci.mean, "lo": lo, "hi": hi, "n": ci.n,
+                     "shown": kpi_view.fmt(key, ci.mean, lang),
+                     "ci": f"{kpi_view.fmt(key, lo, lang)} – {kpi_view.fmt(key, hi, lang)}"
                      if not math.isnan(ci.lo) else "–"})
     return pd.DataFrame(rows)
 
@@ -280,16 +284,15 @@ def means_frame(cmp: Comparison, key: str) -> pd.DataFrame:
 def means_chart(cmp: Comparison, key: str, lang: str) -> alt.Chart:
     """Each variant's mean with its 95% CI (points and error bars: the variants are
     categories, not a series)."""
-    df = means_frame(cmp, key)
+    df = means_frame(cmp, key, lang)
     label = kpi_view.label(key, lang)
-    fmt = ".1%" if kpi_view.unit(key) == "share" else ",.4~g"
     x = alt.X("variant:N", title=tr("variant", lang), sort=cmp.names,
-              axis=alt.Axis(labelAngle=0))
-    y = alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False), axis=alt.Axis(format=fmt))
+              axis=alt.Axis(labelAngle=0, labelLimit=200))
+    y = alt.Y("mean:Q", scale=alt.Scale(zero=False), axis=words.kpi_axis(key, lang))
     tips = [alt.Tooltip("variant:N", title=tr("variant", lang)),
-            alt.Tooltip("shown:N", title=label), alt.Tooltip("ci:N", title="95% CI"),
+            alt.Tooltip("shown:N", title=label), alt.Tooltip("ci:N", title=tr("ci_col", lang)),
             alt.Tooltip("n:Q", title=tr("replications", lang))]
     bars = alt.Chart(df).mark_errorbar(ticks=True, thickness=2).encode(
-        x=x, y=alt.Y("lo:Q", title=label), y2="hi:Q", tooltip=tips)
+        x=x, y=alt.Y("lo:Q", title=words.axis_title(key, lang)), y2="hi:Q", tooltip=tips)
     pts = alt.Chart(df).mark_point(filled=True, size=120).encode(x=x, y=y, tooltip=tips)
     return (bars + pts).properties(height=320)

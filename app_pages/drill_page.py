@@ -10,6 +10,7 @@ first (in 中文 alone when the app is in 中文), and a debrief of two rules re
 from __future__ import annotations
 
 import math
+import re
 import typing
 from typing import Any
 
@@ -18,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import kpi_view
-from app_pages.common_ui import SCENARIO_DIR, select, show_problems
+from app_pages.common_ui import SCENARIO_DIR, scenario_label, select, show_problems
+from app_pages.drill_cards import cards_html, drill_kpi_keys, kpi_cards  # noqa: F401
 from app_pages.i18n import field_help, field_label, option_label, tr
 from app_pages.map_drill import drill_spec
 from app_pages.map_ui import drill_geometry
@@ -46,8 +48,9 @@ def _l(pair: tuple[str, str], lang: str) -> str:
 #: unit statuses in a fixed order, each with one shape in every frame and both languages
 STATUS_ORDER = ("available", "dispatched", "on_scene", "returning", "out_of_service", "routine")
 STATUS_SHAPES = ("circle", "triangle-up", "square", "triangle-down", "cross", "diamond")
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-           "#e377c2", "#7f7f7f", "#bcbd22")
+#: one colour per responder, the same in both languages: Okabe–Ito (colour-blind safe) first
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+           "#999999", "#8C564B", "#F0E442")
 
 
 def status_scale(lang: str) -> tuple[list[str], list[str]]:
@@ -118,7 +121,7 @@ def start_drill(sc: Scenario, seed: int, rules: dict[str, str]) -> Any:
 def _kind_label(sc: Scenario, lang: str) -> str:
     first = min(sc.emergency.incidents, key=lambda i: i.at_h)
     k = sc.emergency.kinds[first.kind]
-    return (k.label_zh if lang == "zh" else k.label_en) + f" — {sc.name}"
+    return (k.label_zh if lang == "zh" else k.label_en) + f" — {scenario_label(sc, lang)}"
 
 
 def gantt_frame(events: list[dict], now_elapsed_s: float, lang: str) -> pd.DataFrame:
@@ -150,8 +153,17 @@ def gantt_frame(events: list[dict], now_elapsed_s: float, lang: str) -> pd.DataF
         close(unit, now_elapsed_s)
     df = pd.DataFrame(rows, columns=["unit", "department", "phase", "start_min", "end_min",
                                      "emergency"])
-    df["row"] = df["department"] + " · " + df["unit"]
+    df["row"] = df["department"] + " · " + df["unit"].map(lambda u: unit_name(u, lang))
     return df
+
+
+def unit_name(actor: str, lang: str) -> str:
+    """A unit's id as people read it: grid workers turning out as a group ("2 workers") are
+    counted in 中文 (2 名); a unit code (F1, PS3) stays as it is."""
+    m = re.fullmatch(r"(\d+) workers?", actor or "")
+    if m and lang == "zh":
+        return f"{m[1]} 名"
+    return actor
 
 
 def map_frames(drill: Any, lang: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -187,7 +199,7 @@ def department_scale(drill: Any, lang: str) -> tuple[list[str], list[str]]:
 
 
 PHASE_ORDER = ("travel", "on_scene", "return", "out")
-PHASE_COLOURS = ("#f2a541", "#d62728", "#7fb3d5", "#555555")
+PHASE_COLOURS = ("#56B4E9", "#D55E00", "#009E73", "#555555")   # colour-blind safe
 
 
 def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
@@ -207,7 +219,8 @@ def _gantt_chart(df: pd.DataFrame, lang: str) -> alt.Chart:
 
 def render(lang: str) -> None:
     st.header(tr("page_drill", lang))
-    st.caption(tr("dr_intro", lang))
+    if not st.session_state.get("dr_projector"):   # the projector keeps the screen for the drill
+        st.caption(tr("dr_intro", lang))
     scenarios = drill_scenarios()
     if not scenarios:
         st.warning(tr("dr_unavailable", lang))
@@ -223,8 +236,8 @@ def render(lang: str) -> None:
         opts = list(rule_options(f))
         rules[f] = select(f"{tr('dr_rule', lang)} · {field_label(f, lang)}", opts,
                           f"dr_rule_{f}:{name}", lang, where=col, index=opts.index(current),
-                          format_func=lambda v: option_label(v, lang))
-        col.caption(field_help(rule_help(f), lang))
+                          format_func=lambda v: option_label(v, lang),
+                          help=field_help(rule_help(f), lang))
     seed = int(c4.number_input(tr("seed", lang), min_value=0, max_value=2**53 - 1,
                                value=int(sc.run.seed), step=1, key=f"dr_seed:{name}"))
     if st.button(tr("dr_start", lang), type="primary", key="dr_start"):
@@ -235,7 +248,7 @@ def render(lang: str) -> None:
             return
         st.session_state["drill"] = {"drill": drill, "name": name, "rules": dict(rules),
                                      "seed": seed, "recorded": False, "scenario": sc,
-                                     "peaks": {}}
+                                     "peaks": {}, "length_min": drill_length_min(sc, seed, rules)}
         st.session_state["dr_playing"] = False
     current = st.session_state.get("drill")
     if not current:
@@ -257,6 +270,23 @@ def elapsed_min(drill: Any) -> float:
     return (drill.now_h - drill.manager.origin_h) * 60.0
 
 
+def drill_length_min(sc: Scenario, seed: int, rules: dict[str, str]) -> float:
+    """Minutes from the first emergency to the end of the drill as scripted: the same drill
+    played to its end (a drill is deterministic at a seed), so the time slider spans the drill
+    itself, not the scenario's horizon."""
+    shadow = start_drill(sc, seed, rules)
+    shadow.run()
+    return elapsed_min(shadow)
+
+
+def slider_end(current: dict) -> int:
+    """The time slider's last minute: the drill's own length (longer when a disturbance added
+    by hand made it so), never less than the time already played."""
+    drill = current["drill"]
+    length = current.get("length_min") or (drill.horizon_h - drill.manager.origin_h) * 60.0
+    return max(1, int(math.ceil(max(length, elapsed_min(drill)) - 1e-9)))
+
+
 def seek(current: dict, minute: float) -> None:
     """Move the drill to ``minute`` after the first emergency: forward by running on, back by
     replaying from the start at the same seed (a drill is deterministic; disturbances added by
@@ -274,7 +304,7 @@ def seek(current: dict, minute: float) -> None:
 def _controls(current: dict, lang: str) -> None:
     drill = current["drill"]
     playing = bool(st.session_state.get("dr_playing"))
-    b1, b2, b3, b4, b5 = st.columns([1.3, 1, 1, 1, 1.2])
+    b1, b2, b3, b4, b5 = st.columns([1.3, 1, 1, 1, 1.2], vertical_alignment="bottom")
     step_min = float(select(tr("dr_speed", lang), list(STEP_OPTIONS_MIN), "dr_step_min", lang,
                             where=b1, index=STEP_OPTIONS_MIN.index(DEFAULT_STEP_MIN),
                             format_func=lambda m: f"{m:g}"))
@@ -290,14 +320,33 @@ def _controls(current: dict, lang: str) -> None:
     if b4.button(tr("dr_to_end", lang), key="dr_to_end", disabled=drill.finished):
         drill.run()
     b5.toggle(tr("dr_projector", lang), key="dr_projector", persist_state="session")
-    horizon = max(1, int(math.ceil((drill.horizon_h - drill.manager.origin_h) * 60.0)))
-    now = min(horizon, int(round(elapsed_min(current["drill"]))))
+    end = slider_end(current)
+    now = min(end, int(round(elapsed_min(current["drill"]))))
     st.session_state["dr_seek"] = now
 
     def moved() -> None:
         seek(current, float(st.session_state["dr_seek"]))
 
-    st.slider(tr("dr_seek", lang), 0, horizon, key="dr_seek", on_change=moved)
+    st.slider(tr("dr_seek", lang), 0, end, key="dr_seek", on_change=moved)
+
+
+def _clock_line(current: dict, drill: Any, lang: str) -> tuple[str, str]:
+    """The clock (large, first) and what is being played (scenario, rule, seed) beneath it."""
+    state = drill.state()
+    clock = (f"**{tr('dr_clock', lang)}: {state['clock']}** "
+             f"({tr('dr_elapsed', lang, m=elapsed_min(drill))})"
+             + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
+    what = (f"{scenario_label(current['scenario'], lang)} · "
+            + ", ".join(f"{field_label(k, lang)}: {option_label(v, lang)}"
+                        for k, v in current["rules"].items())
+            + f" · {tr('seed', lang)} {current['seed']}")
+    return clock, what
+
+
+def _show_clock(current: dict, drill: Any, lang: str) -> None:
+    clock, what = _clock_line(current, drill, lang)
+    st.markdown(clock)
+    st.caption(what)
 
 
 def _live(current: dict, lang: str) -> None:
@@ -312,15 +361,9 @@ def _live(current: dict, lang: str) -> None:
         st.rerun()
     _controls(current, lang)
     drill = current["drill"]
-    if drill.finished:
-        _record(current)
+    if drill.finished and _record(current):
+        st.rerun(scope="app")   # the history and the debrief are drawn outside this fragment
     state = drill.state()
-    st.markdown(f"**{tr('dr_clock', lang)}: {state['clock']}** "
-                f"(t = {drill.now_h:.2f} h) — {current['name']}, "
-                + ", ".join(f"{field_label(k, lang)}: {option_label(v, lang)}"
-                            for k, v in current["rules"].items())
-                + f", {tr('seed', lang)} {current['seed']}"
-                + (f" — {tr('dr_done', lang)}" if drill.finished else ""))
     projector = bool(st.session_state.get("dr_projector"))
     grids, units = map_frames(drill, lang)
     hz = hazard_frame(drill, grids, current.setdefault("peaks", {}))
@@ -330,17 +373,19 @@ def _live(current: dict, lang: str) -> None:
                                projector)
     lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
     if projector:
-        left, right = st.columns([5, 2])
+        left, right = st.columns([3, 2])
         left.vega_lite_chart(chart, width="stretch", theme=None)
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
-            _kpi_cards(drill.kpis(), lang, per_row=2)
-            box = st.container(height=420)
+            _show_clock(current, drill, lang)
+            kpi_cards(drill.kpis(), lang)
+            box = st.container(height=260)
             box.code("\n".join(lines) or "…", language=None, wrap_lines=True)
         _interventions(drill, lang)
     else:
-        _kpi_cards(drill.kpis(), lang)
+        _show_clock(current, drill, lang)
+        kpi_cards(drill.kpis(), lang)
         _interventions(drill, lang)
         left, right = st.columns([3, 2])
         with left:
@@ -359,18 +404,6 @@ def _live(current: dict, lang: str) -> None:
         st.caption("—")
     else:
         st.altair_chart(_gantt_chart(g, lang), width="stretch")
-
-
-def _kpi_cards(kpis: dict[str, float], lang: str, per_row: int = 4) -> None:
-    keys = [k for k in ("em_first_response_min", "em_full_joint_response_min",
-                        "em_containment_min", "em_max_level", "em_units_sent",
-                        "em_mutual_aid_units", "em_damage_yuan", "em_people_affected")
-            if k in kpis]
-    for i, k in enumerate(keys):
-        if i % per_row == 0:
-            cols = st.columns(per_row)
-        cols[i % per_row].metric(kpi_view.label(k, lang), kpi_view.fmt(k, kpis[k]),
-                                 help=kpi_view.definition(k, lang))
 
 
 def _emergency_table(ems: list[dict], lang: str) -> pd.DataFrame:
@@ -414,14 +447,16 @@ def _interventions(drill: Any, lang: str) -> None:
                     st.error(str(err))
 
 
-def _record(current: dict) -> None:
-    """Keep the final KPIs of a finished drill, to compare rules replayed at the same seed."""
+def _record(current: dict) -> bool:
+    """Keep the final KPIs of a finished drill, to compare rules replayed at the same seed;
+    True when this call recorded it."""
     if current.get("recorded"):
-        return
+        return False
     current["recorded"] = True
     hist = st.session_state.setdefault("dr_history", [])
     hist.append({"scenario": current["name"], **current["rules"], "seed": current["seed"],
                  **current["drill"].kpis()})
+    return True
 
 
 def _rule_text(h: dict, lang: str) -> str:
@@ -437,9 +472,10 @@ def debrief_frame(a: dict, b: dict, lang: str) -> pd.DataFrame:
             continue
         va, vb = a[k], b[k]
         rows.append({tr("kpi", lang): kpi_view.label(k, lang),
-                     _rule_text(a, lang): kpi_view.fmt(k, va), _rule_text(b, lang) + " ": kpi_view.fmt(k, vb),
+                     _rule_text(a, lang): kpi_view.fmt(k, va, lang),
+                     _rule_text(b, lang) + " ": kpi_view.fmt(k, vb, lang),
                      tr("dr_debrief_change", lang): "–" if va != va or vb != vb
-                     else (kpi_view.fmt_delta(k, vb - va) or "0")})
+                     else (kpi_view.fmt_delta(k, vb - va, lang) or "0")})
     return pd.DataFrame(rows)
 
 
@@ -452,12 +488,14 @@ def _history(lang: str) -> None:
     shown = {}
     for col in df.columns:
         if col.startswith("em_") or col == "emergencies":
-            shown[col] = [kpi_view.fmt(col, v) if not (isinstance(v, float) and math.isnan(v))
+            shown[col] = [kpi_view.fmt(col, v, lang) if not (isinstance(v, float) and math.isnan(v))
                           else "–" for v in df[col]]
         elif col in RULE_FIELDS:
             shown[field_label(col, lang)] = [option_label(v, lang) for v in df[col]]
         elif col == "scenario":
-            shown[tr("dr_kind", lang)] = df[col]
+            known = drill_scenarios()
+            shown[tr("dr_kind", lang)] = [scenario_label(known[n], lang) if n in known else n
+                                          for n in df[col]]
         elif col == "seed":
             shown[tr("seed", lang)] = df[col].map(str)
         else:

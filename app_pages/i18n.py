@@ -71,9 +71,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "utilisation_share": ("Utilisation", "利用率"),
     "grid_workers": ("Grid workers", "网格员"),
     "downloads": ("Downloads", "下载"),
-    "dl_scenario": ("Scenario (YAML)", "情景（YAML）"),
-    "dl_results": ("Results (ZIP: KPIs, time series, cases, grids, manifest)",
-                   "结果（ZIP：指标、时间序列、案卷、网格、运行记录）"),
+    "dl_scenario": ("Scenario as run, with the changes (YAML)", "所运行的情景，含修改（YAML）"),
+    "dl_results": ("Results of seed {seed} (ZIP: KPIs, time series, cases, grids, manifest; "
+                   "column names are the model's codes)",
+                   "种子 {seed} 的结果（ZIP：指标、时间序列、案卷、网格、运行记录；列名为模型代码）"),
+    "dl_kpis": ("Indicator table over the seeds (CSV, headers in English, codes in a column)",
+                "各种子的指标汇总表（CSV，中文表头，代码单列）"),
+    "kpi_code": ("Code", "代码"),
     # compare
     "cmp_intro": ("Run two to four policy variants at the same seeds (common random numbers) and "
                   "see which differences are larger than chance.",
@@ -212,6 +216,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "ts_closures_day": ("Closures per day", "每日结案数"),
     "ts_scenario": ("Scenario", "情景"),
     "ts_changed": ("With the changes", "修改后"),
+    "ts_changed_solid": ("With the changes (solid line)", "修改后（实线）"),
+    "ts_loaded_dashed": ("As loaded (dashed line)", "原情景（虚线）"),
     "ts_seed_note": ("Seed {seed}, the first of the replications.", "种子 {seed}（各次重复中的第一个）。"),
     # compare
     "cmp_targets": ("Target KPIs (the verdict's question)", "目标指标（结论所回答的问题）"),
@@ -244,10 +250,11 @@ TEXT: dict[str, tuple[str, str]] = {
                  "are read from the results folder only.",
                  "打开 `gridsim sweep` 写出的结果库，或在此启动批量实验。结果库只从结果文件夹读取。"),
     "sw_path": ("Or type a store's path inside the results folder", "或输入结果文件夹内结果库的路径"),
-    "sw_root": ("Results folder: {root} ({n} stores).", "结果文件夹：{root}（{n} 个结果库）。"),
-    "sw_none": ("No results store in the results folder yet. Launch a sweep below, or run "
-                "`gridsim sweep experiments/<name>.yaml`.",
-                "结果文件夹中尚无结果库。请在下方启动批量实验，或运行 `gridsim sweep experiments/<name>.yaml`。"),
+    "sw_root": ("Results folder: {root}; stores found: {n}.", "结果文件夹：{root}；结果库：{n} 个。"),
+    "sw_none": ("No results store in the results folder yet. Launch one under “Launch a sweep” "
+                "above, or run `gridsim sweep experiments/<name>.yaml`.",
+                "结果文件夹中尚无结果库。请在上方“启动批量实验”中启动，或运行 "
+                "`gridsim sweep experiments/<name>.yaml`。"),
     "dp_outside": ("That path is outside the results folder; the app opens stores only inside it.",
                    "该路径不在结果文件夹内；本应用只打开结果文件夹内的结果库。"),
     "dp_not_duckdb": ("A results store is a `.duckdb` file.", "结果库应为 `.duckdb` 文件。"),
@@ -333,7 +340,12 @@ TEXT: dict[str, tuple[str, str]] = {
                     "已上传的情景 {name}（上传其他文件可替换）。"),
     "dr_turned": ("The map is turned a quarter (north to the right) to fill the screen.",
                   "为铺满屏幕，地图已旋转 90°（北向右）。"),
-    "source_baseline": ("baseline (the embedded defaults)", "baseline（基准情景，内置默认值）"),
+    "source_baseline": ("Baseline (the embedded defaults)", "基准情景（内置默认值）"),
+    "baseline_description": ("One sub-district of about forty basic grids, staffed at common "
+                             "levels.", "一个约四十个基础网格的街道，按常见水平配置人员。"),
+    "ci_col": ("95% CI", "95% 置信区间"),
+    "field_code": ("field `{path}`", "字段 `{path}`"),
+    "dr_elapsed": ("{m:.0f} min since the first emergency", "自突发事件发生起 {m:.0f} 分钟"),
 }
 
 #: Chinese labels of scenario fields, by field name (English labels come from the schema).
@@ -772,7 +784,8 @@ def tr(key: str, lang: str, **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
-_UNIT_SUFFIXES = (("_km2_per_h", "km²/h"), ("_kmh", "km/h"), ("_km2", "km²"), ("_h", "h"))
+_UNIT_SUFFIXES = (("_km2_per_h", "km²/h"), ("_kmh", "km/h"), ("_km2", "km²"), ("_m2", "m²"),
+                  ("_h", "h"))
 
 
 def humanise(name: str) -> str:

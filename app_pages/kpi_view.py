@@ -76,11 +76,48 @@ def definition(key: str, lang: str) -> str:
     return kpi_formula(key, KPI_DEFINITIONS.get(key, ("", "", "", ""))[3], lang)
 
 
-#: Values and changes are formatted where the CLI and reports format them: one definition.
-fmt = format_kpi
-fmt_delta = format_kpi_delta
+#: Unit words of the catalogue's formats, in 中文.
+_ZH_UNITS = ((" min", " 分钟"), (" h", " 小时"), (" pp", " 个百分点"))
+
+
+def localise(text: str, lang: str) -> str:
+    """A formatted value with its unit word in ``lang`` (h → 小时, min → 分钟, pp → 个百分点)."""
+    if lang != "zh":
+        return text
+    for en, zh in _ZH_UNITS:
+        if text.endswith(en):
+            return text[: -len(en)] + zh
+    return text
+
+
+def fmt(key: str, v: float | None, lang: str = "en") -> str:
+    """A value formatted where the CLI and reports format it (one definition,
+    ``sim.metrics.format_kpi``), its unit word in ``lang``."""
+    return localise(format_kpi(key, v), lang)
+
+
+def fmt_delta(key: str, d: float | None, lang: str = "en") -> str | None:
+    """A change (``sim.metrics.format_kpi_delta``: percentage points for shares), money as
+    +¥1,000 / −¥1,000 like the values, its unit word in ``lang``."""
+    text = format_kpi_delta(key, d)
+    if text is None:
+        return None
+    if unit(key) == "yuan" and d is not None:
+        text = ("+" if d >= 0 else "-") + "¥" + f"{abs(d):,.0f}"
+    return localise(text, lang)
 
 
 def delta_color(key: str) -> str:
     """Streamlit's ``delta_color`` for this KPI: green is better."""
     return {"up": "normal", "down": "inverse", "none": "off"}[direction(key)]
+
+
+def clip_ci(key: str, lo: float, hi: float) -> tuple[float, float]:
+    """A mean's interval within the KPI's range: a share in [0, 1]; counts, money, hours and
+    minutes never below zero (¥-55,840 is no lower end of a cost)."""
+    u = unit(key)
+    if u == "share":
+        return max(0.0, lo), min(1.0, hi)
+    if u in ("count", "yuan", "h", "min"):
+        return max(0.0, lo), hi
+    return lo, hi

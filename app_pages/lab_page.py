@@ -86,14 +86,7 @@ def _run(loaded, sc, runs, seeds, lang) -> None:
                                       "results": res, "base": base}
 
 
-def clip_ci(key: str, lo: float, hi: float) -> tuple[float, float]:
-    """A mean's interval within the KPI's range: a share in [0, 1]; counts, costs, hours >= 0."""
-    u = kpi_view.unit(key)
-    if u == "share":
-        return max(0.0, lo), min(1.0, hi)
-    if u in ("count", "yuan", "h", "min"):
-        return max(0.0, lo), hi
-    return lo, hi
+clip_ci = kpi_view.clip_ci
 
 
 def card(key: str, res: list[dict], base: list[dict] | None, lang: str) -> dict:
@@ -102,9 +95,9 @@ def card(key: str, res: list[dict], base: list[dict] | None, lang: str) -> dict:
     vals = [k.get(key, math.nan) for k in res]
     ci = mean_ci(vals)
     lo, hi = clip_ci(key, ci.lo, ci.hi)
-    out = {"label": kpi_view.label(key, lang), "value": kpi_view.fmt(key, ci.mean),
-           "ci": "" if math.isnan(ci.lo) else tr("ci", lang, lo=kpi_view.fmt(key, lo),
-                                                hi=kpi_view.fmt(key, hi)),
+    out = {"label": kpi_view.label(key, lang), "value": kpi_view.fmt(key, ci.mean, lang),
+           "ci": "" if math.isnan(ci.lo) else tr("ci", lang, lo=kpi_view.fmt(key, lo, lang),
+                                                hi=kpi_view.fmt(key, hi, lang)),
            "delta": None, "delta_color": "off", "change": ""}
     if base is None or base is res:
         return out
@@ -115,7 +108,7 @@ def card(key: str, res: list[dict], base: list[dict] | None, lang: str) -> dict:
         out["delta"] = None
         out["change"] = tr("no_change_same", lang)
         return out
-    text = kpi_view.fmt_delta(key, d.mean)
+    text = kpi_view.fmt_delta(key, d.mean, lang)
     if d.n < 2:
         out.update(delta=text, change=tr("one_seed_change", lang))
     elif fixed(d):
@@ -123,12 +116,12 @@ def card(key: str, res: list[dict], base: list[dict] | None, lang: str) -> dict:
                    change=tr("change_fixed", lang))
     elif excludes_zero(d):
         out.update(delta=text, delta_color=kpi_view.delta_color(key),
-                   change=tr("change_ci", lang, lo=kpi_view.fmt_delta(key, d.lo),
-                             hi=kpi_view.fmt_delta(key, d.hi)))
+                   change=tr("change_ci", lang, lo=kpi_view.fmt_delta(key, d.lo, lang),
+                             hi=kpi_view.fmt_delta(key, d.hi, lang)))
     else:
         out.update(delta=tr("no_change", lang), change=tr(
-            "no_change_ci", lang, d=text, lo=kpi_view.fmt_delta(key, d.lo),
-            hi=kpi_view.fmt_delta(key, d.hi)))
+            "no_change_ci", lang, d=text, lo=kpi_view.fmt_delta(key, d.lo, lang),
+            hi=kpi_view.fmt_delta(key, d.hi, lang)))
     return out
 
 
@@ -158,8 +151,10 @@ def _results(shown: dict, lang: str) -> None:
                if len(seeds) > 1 else tr("single_seed_note", lang))
     with st.expander(tr("all_kpis", lang)):
         st.dataframe(kpi_table(kp, bp, lang), hide_index=True, width="stretch")
+    # keyed and tracked, so a toggle or a download inside a tab keeps that tab open
     t_ts, t_map, t_util, t_dl = st.tabs([tr("timeseries", lang), tr("map", lang),
-                                         tr("utilisation", lang), tr("downloads", lang)])
+                                         tr("utilisation", lang), tr("downloads", lang)],
+                                        key=f"lab_tabs@{lang}", on_change="rerun")
     first_base = base[0] if base is not None and base is not res else None
     with t_ts:
         per_day = st.toggle(tr("per_day", lang), value=True, key="lab_per_day",
@@ -172,7 +167,7 @@ def _results(shown: dict, lang: str) -> None:
     with t_util:
         _utilisation(sc, res, lang)
     with t_dl:
-        _downloads(sc, res[0], lang)
+        _downloads(shown, lang)
 
 
 def kpi_table(res: list[dict], base: list[dict] | None, lang: str) -> pd.DataFrame:
@@ -185,15 +180,17 @@ def kpi_table(res: list[dict], base: list[dict] | None, lang: str) -> pd.DataFra
         if all(v != v for v in vals + bvals):
             continue  # undefined here (e.g. emergency KPIs of a run without emergencies)
         ci = mean_ci(vals)
-        row = {tr("kpi", lang): kpi_view.label(key, lang), tr("value", lang): kpi_view.fmt(key, ci.mean),
-               "95% CI": "–" if math.isnan(ci.lo) else
-               f"{kpi_view.fmt(key, ci.lo)} – {kpi_view.fmt(key, ci.hi)}"}
+        row = {tr("kpi", lang): kpi_view.label(key, lang),
+               tr("value", lang): kpi_view.fmt(key, ci.mean, lang),
+               tr("ci_col", lang): "–" if math.isnan(ci.lo) else
+               "{} – {}".format(*(kpi_view.fmt(key, x, lang) for x in clip_ci(key, ci.lo, ci.hi)))}
         if base is not None:
             d = paired_diff(bvals, vals)
-            row[tr("loaded", lang)] = kpi_view.fmt(key, mean_ci(bvals).mean)
-            cell = kpi_view.fmt_delta(key, d.mean) or "–"
+            row[tr("loaded", lang)] = kpi_view.fmt(key, mean_ci(bvals).mean, lang)
+            cell = kpi_view.fmt_delta(key, d.mean, lang) or "–"
             if not math.isnan(d.lo) and d.lo != d.hi:
-                cell += f" [{kpi_view.fmt_delta(key, d.lo)}, {kpi_view.fmt_delta(key, d.hi)}]"
+                cell += (f" [{kpi_view.fmt_delta(key, d.lo, lang)}, "
+                         f"{kpi_view.fmt_delta(key, d.hi, lang)}]")
                 if not excludes_zero(d):
                     cell += " " + tr("no_change", lang)
             row[tr("change", lang)] = cell
@@ -221,22 +218,35 @@ def timeseries_frame(res: RunResult, lang: str, per_day: bool = False,
     return out.assign(**{tr("ts_scenario", lang): scenario}) if scenario else out
 
 
+#: backlog, reports, closures: one colour each in both languages (Okabe–Ito, colour-blind safe)
+SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73")
+
+
 def _timeseries_chart(res: RunResult, base: RunResult | None, lang: str,
                       per_day: bool) -> alt.Chart:
     import altair as alt
 
     scen = tr("ts_scenario", lang)
-    parts = [timeseries_frame(res, lang, per_day, tr("ts_changed", lang) if base else
+    # the legend's symbol of a dash pattern is not drawn: its labels say which line is which
+    parts = [timeseries_frame(res, lang, per_day, tr("ts_changed_solid", lang) if base else
                               tr("loaded", lang))]
     if base is not None:
-        parts.insert(0, timeseries_frame(base, lang, per_day, tr("loaded", lang)))
+        parts.insert(0, timeseries_frame(base, lang, per_day, tr("ts_loaded_dashed", lang)))
     df = pd.concat(parts, ignore_index=True)
     day, series, count = tr("day", lang), tr("series", lang), tr("count", lang)
     names = list(dict.fromkeys(df[scen]))
+    rep, clo = ("ts_discoveries_day", "ts_closures_day") if per_day else ("ts_discoveries",
+                                                                          "ts_closures")
+    order = [tr("ts_backlog", lang), tr(rep, lang), tr(clo, lang)]
     lines = alt.Chart(df).mark_line(point=per_day).encode(
-        x=alt.X(f"{day}:Q"), y=alt.Y(f"{count}:Q"), color=alt.Color(f"{series}:N"),
+        x=alt.X(f"{day}:Q", axis=alt.Axis(tickMinStep=1)), y=alt.Y(f"{count}:Q"),
+        color=alt.Color(f"{series}:N", scale=alt.Scale(domain=order, range=list(SERIES_COLOURS)),
+                        legend=alt.Legend(orient="bottom", labelLimit=320, columns=1)),
         strokeDash=alt.StrokeDash(f"{scen}:N", title=scen, scale=alt.Scale(
-            domain=names, range=[[4, 3], [1, 0]] if len(names) == 2 else [[1, 0]])),
+            domain=names, range=[[7, 4], [1, 0]] if len(names) == 2 else [[1, 0]]),
+            legend=alt.Legend(orient="bottom", symbolStrokeWidth=2.5, symbolSize=700,
+                              symbolType="stroke", symbolStrokeColor="#444444")
+            if len(names) == 2 else None),
         tooltip=[scen, day, series, count])
     warm = alt.Chart(pd.DataFrame({"w": [res.context.warmup_h / 24]})).mark_rule(
         strokeDash=[4, 4], color="grey").encode(x=alt.X("w:Q", title=day))
@@ -270,8 +280,8 @@ def _utilisation(sc: Scenario, results: list[RunResult], lang: str) -> None:
         y=alt.Y(f"{dep}:N", sort="-x", axis=alt.Axis(labelLimit=240)),
         tooltip=[dep, alt.Tooltip(f"{u}:Q", format=".1%")])
     text = chart.mark_text(align="left", dx=4).encode(text=alt.Text(f"{u}:Q", format=".1%"))
-    full = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="grey"
-                                                           ).encode(x="x:Q")
+    full = alt.Chart(pd.DataFrame({u: [1.0]})).mark_rule(strokeDash=[4, 3], color="grey"
+                                                         ).encode(x=f"{u}:Q")
     st.altair_chart((chart + text + full).properties(height=40 + 28 * len(df)), width="stretch")
     st.caption(tr("util_note", lang, n=len(results)))
 
@@ -291,13 +301,36 @@ def results_zip(sc: Scenario, res: RunResult) -> bytes:
     return buf.getvalue()
 
 
-def _downloads(sc: Scenario, res: RunResult, lang: str) -> None:
-    stem = f"{sc.name}-{res.manifest['seed']}"
+def download_names(sc: Scenario, edited: bool, seeds: list[int]) -> dict[str, str]:
+    """File names that say what each download holds: the scenario as run (``-changed`` when
+    levers were edited), one seed's results, the KPI table over the seeds."""
+    span = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    return {"scenario": f"{sc.name}{'-changed' if edited else ''}.yaml",
+            "results": f"{sc.name}{'-changed' if edited else ''}-results-seed-{seeds[0]}.zip",
+            "kpis": f"{sc.name}{'-changed' if edited else ''}-kpis-seeds-{span}.csv"}
+
+
+def kpi_download(kp: list[dict], bp: list[dict] | None, lang: str) -> bytes:
+    """The KPI table as CSV: headers in ``lang``, each KPI's code kept in its own column."""
+    table = kpi_table(kp, bp, lang)
+    keys = [k for k in KPI_DEFINITIONS if kpi_view.label(k, lang) in set(table[tr("kpi", lang)])]
+    table.insert(1, tr("kpi_code", lang), keys)
+    return table.to_csv(index=False).encode("utf-8-sig")   # BOM: spreadsheets read the 中文
+
+
+def _downloads(shown: dict, lang: str) -> None:
+    sc, res, base = shown["scenario"], shown["results"], shown["base"]
+    edited = shown["loaded"].hash() != sc.hash()
+    names = download_names(sc, edited, shown["seeds"])
     st.download_button(tr("dl_scenario", lang), sc.to_yaml().encode("utf-8"),
-                       file_name=f"{sc.name}.yaml", mime="application/x-yaml", key="lab_dl_sc")
-    shown = st.session_state.get("lab_result", {})
-    if shown.get("result") is res and "zip" not in shown:
-        shown["zip"] = results_zip(sc, res)
-    data = shown["zip"] if shown.get("result") is res else results_zip(sc, res)
-    st.download_button(tr("dl_results", lang), data, file_name=f"{stem}.zip",
-                       mime="application/zip", key="lab_dl_res")
+                       file_name=names["scenario"], mime="application/x-yaml", key="lab_dl_sc",
+                       on_click="ignore")
+    if "zip" not in shown:
+        shown["zip"] = results_zip(sc, res[0])
+    st.download_button(tr("dl_results", lang, seed=shown["seeds"][0]), shown["zip"],
+                       file_name=names["results"], mime="application/zip", key="lab_dl_res",
+                       on_click="ignore")
+    bp = [r.kpis for r in base] if base is not None and base is not res else None
+    st.download_button(tr("dl_kpis", lang), kpi_download([r.kpis for r in res], bp, lang),
+                       file_name=names["kpis"], mime="text/csv", key=f"lab_dl_kpis@{lang}",
+                       on_click="ignore")

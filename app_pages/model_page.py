@@ -22,7 +22,7 @@ _LOCAL_LINK = re.compile(r"\[([^\]]+)\]\((?!https?://|mailto:|#)([^)\s]+)\)")
 
 
 def kpi_frame(lang: str) -> pd.DataFrame:
-    rows = [{"key": key, tr("kpi", lang): zh if lang == "zh" else en,
+    rows = [{tr("kpi_code", lang): key, tr("kpi", lang): zh if lang == "zh" else en,
              ("English" if lang == "zh" else "中文"): en if lang == "zh" else zh,
              tr("unit", lang): unit_label(unit, lang),
              tr("md_formula", lang): kpi_view.definition(key, lang)}
@@ -70,7 +70,7 @@ def render(lang: str) -> None:
     t_kpi, t_docs, t_lim = st.tabs([tr("md_kpis", lang), tr("md_docs", lang),
                                     tr("md_limits", lang)])
     with t_kpi:
-        st.table(kpi_frame(lang).set_index("key"))
+        st.table(kpi_frame(lang).set_index(tr("kpi_code", lang)))
     with t_docs:
         files = doc_files()
         if not files:

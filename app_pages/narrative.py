@@ -1,6 +1,6 @@
 """The drill's narrative in one language (plain Python): ``sim.emergency.trace.narrate`` writes
-each line in 中文 and English together, as the CLI prints it; a trainer's screen in 中文 shows the
-中文 alone, from the same trace rows."""
+each line in 中文 and English together, as the CLI prints it; a trainer's screen shows the 中文
+alone or the English alone, from the same trace rows."""
 
 from __future__ import annotations
 
@@ -105,8 +105,24 @@ def narrate_zh(row: dict) -> str | None:
     return head + f"{who}{zh}，{where}{amount}" + (f"；{extra}" if extra else "")
 
 
+def en_only(text: str) -> str:
+    """The English of a bilingual "English 中文" text: 中文 characters dropped, and the brackets
+    and separators they leave empty (ids and numbers kept)."""
+    text = re.sub(r"[\u3400-\u9fff\u3000-\u303f\uff08\uff09\uff0c\uff1a\uff1b]+", " ", text)
+    text = re.sub(r"\(\s*\)", " ", text)
+    text = re.sub(r"\s+([,;:)])", r"\1", re.sub(r"\(\s+", "(", text))
+    return re.sub(r"\s{2,}", " ", text).strip(" —;:")
+
+
+def narrate_en(row: dict) -> str | None:
+    """One narrative line in English alone (None for hazard snapshots)."""
+    line = narrate(row)
+    return None if line is None else en_only(line)
+
+
 def narrative(rows: Iterable[dict], lang: str) -> list[str]:
-    """The narrative of ``rows`` in ``lang``: 中文 alone, or the bilingual lines for English."""
+    """The narrative of ``rows`` in ``lang``, one language per line: 中文 alone or English
+    alone (the CLI prints both together)."""
     if lang != "zh":
-        return [ln for ln in (narrate(r) for r in rows) if ln is not None]
+        return [ln for ln in (narrate_en(r) for r in rows) if ln is not None]
     return [ln for ln in (narrate_zh(r) for r in rows) if ln is not None]

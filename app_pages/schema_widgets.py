@@ -22,7 +22,8 @@ from sim.scenario import Scenario
 Kind = Literal["int", "float", "bool", "choice"]
 
 #: Fields that are names or labels, not levers.
-_SKIP_NAMES = frozenset({"label_en", "label_zh", "name", "description", "seed"})
+_SKIP_NAMES = frozenset({"label", "label_en", "label_zh", "name", "description",
+                         "description_zh", "seed"})
 #: Groups of the lab: (group key, dotted path of the section walked). ``deadlines`` walks the
 #: incident taxonomy but keeps only the fields of deadlines and subtypes.
 _GROUPS: tuple[tuple[str, str], ...] = (
@@ -30,7 +31,8 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("departments", "departments"), ("deadlines", "incidents"), ("platform", "platform"),
     ("channels", "channels"), ("run", "run"),
 )
-_KNOWN_TOP = frozenset({"name", "description", "calendar", "city", "staffing", "patrol",
+_KNOWN_TOP = frozenset({"name", "label", "label_zh", "description", "description_zh", "calendar",
+                        "city", "staffing", "patrol",
                         "incidents", "channels", "departments", "platform", "run"})
 
 

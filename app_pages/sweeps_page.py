@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import deploy, kpi_view, limits, optimize_view
-from app_pages.common_ui import select, show_problems
-from app_pages.i18n import field_label, section_label, tr
+from app_pages import deploy, kpi_view, limits, optimize_view, words
+from app_pages.common_ui import scenario_description, scenario_label, select, show_problems
+from app_pages.i18n import tr
 from app_pages.stats import mean_ci
 from sim.scenario import ScenarioError
 
@@ -38,6 +38,7 @@ class StoreData:
     runs: pd.DataFrame              # one row per run, with status and error
     kpis: pd.DataFrame              # one row per ok run: point_id, replication, KPI columns
     meta: dict = field(default_factory=dict)
+    spec: Any = None                # the experiment's spec (labels, descriptions), if readable
 
     @property
     def kpi_keys(self) -> list[str]:
@@ -45,19 +46,11 @@ class StoreData:
 
 
 def factor_label(path: str, lang: str) -> str:
-    """A factor by the schema's names: ``staffing.workers_per_grid`` → "Staffing · Workers per
-    grid" (人员配置 · 每格网格员数)."""
-    parts = path.split(".")
-    return " · ".join([section_label(parts[0], lang), *(field_label(p, lang) for p in parts[1:])])
+    """A factor by the schema's names (``words.lever_label``)."""
+    return words.lever_label(path, lang)
 
 
-def fmt_value(v: object) -> str:
-    """A factor level for people: thousands separated, at most four significant digits."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        return str(v)
-    if float(v).is_integer() and abs(float(v)) < 1e15:
-        return f"{int(v):,}"
-    return f"{float(v):,.4g}"
+fmt_value = words.fmt_value
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -68,8 +61,12 @@ def load_store(path: str, mtime: float) -> StoreData:
     with ResultsStore(path, read_only=True) as s:
         meta = s.meta()
         factors = json.loads(meta.get("factors", "[]"))
+        try:
+            spec = s.experiment().spec
+        except (ScenarioError, ValueError, KeyError):
+            spec = None
         return StoreData(name=meta.get("name", Path(path).stem), factors=factors,
-                         points=s.points(), runs=s.runs(), kpis=s.kpis(), meta=meta)
+                         points=s.points(), runs=s.runs(), kpis=s.kpis(), meta=meta, spec=spec)
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -143,8 +140,11 @@ def _filters(data: StoreData, lang: str) -> pd.Series:
 
 
 def _axis_format(key: str) -> str:
-    u = kpi_view.unit(key)
-    return ".0%" if u == "share" else ",.0f" if u in ("yuan", "count") else ",.3~g"
+    return words.axis_format(key)
+
+
+#: a factor's levels on an axis: plain decimals, never 2.6e+2
+FACTOR_FORMAT = ",.4~r"
 
 
 def _tip_format(key: str) -> str:
@@ -168,18 +168,21 @@ def _kpi_vs_factors(runs_kpi: pd.DataFrame, summary: pd.DataFrame, data: StoreDa
             rows.append({fx: xv, "mean": ci.mean, "lo": lo, "hi": hi, "n": ci.n})
         agg = pd.DataFrame(rows)
         typ = "Q" if pd.api.types.is_numeric_dtype(agg[fx]) and agg[fx].nunique() > 2 else "O"
-        enc_x = alt.X(f"{fx}:{typ}", title=tx, axis=alt.Axis(labelAngle=0, format=",~g")
+        levels = sorted(agg[fx].dropna().unique().tolist())
+        ticks = {"values": levels} if len(levels) <= 12 else {"tickCount": 8}
+        enc_x = alt.X(f"{fx}:{typ}", title=tx, axis=alt.Axis(labelAngle=0, format=FACTOR_FORMAT,
+                                                             **ticks)
                       if typ == "Q" else alt.Axis(labelAngle=0),
                       scale=alt.Scale(zero=False, padding=16) if typ == "Q" else alt.Undefined)
         tips = [alt.Tooltip(fx, title=tx), alt.Tooltip("mean:Q", title=label, format=tfmt),
                 alt.Tooltip("n:Q", title=n_title)]
         line = alt.Chart(agg).mark_line(point=True).encode(
-            x=enc_x, y=alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False),
-                             axis=alt.Axis(format=yfmt)), tooltip=tips)
+            x=enc_x, y=alt.Y("mean:Q", scale=alt.Scale(zero=False),
+                             axis=words.kpi_axis(key, lang)), tooltip=tips)
         band = alt.Chart(agg).mark_errorbar(ticks=True).encode(
-            x=enc_x, y=alt.Y("lo:Q", title=label), y2="hi:Q")
+            x=enc_x, y=alt.Y("lo:Q", title=words.axis_title(key, lang)), y2="hi:Q")
         dots = alt.Chart(_vl(summary)).mark_circle(opacity=0.35, size=40).encode(
-            x=enc_x, y=alt.Y(f"{key}:Q", title=label),
+            x=enc_x, y=alt.Y(f"{key}:Q", title=words.axis_title(key, lang)),
             tooltip=[alt.Tooltip("point_id:Q", title=tr("sw_point_col", lang)), *factor_tips,
                      alt.Tooltip(f"{key}:Q", title=label, format=tfmt)])
         return (band + line + dots).properties(height=340)
@@ -193,9 +196,11 @@ def _kpi_vs_factors(runs_kpi: pd.DataFrame, summary: pd.DataFrame, data: StoreDa
                                  y=alt.Y(f"{fy}:O", title=factor_label(y, lang), sort=order_y))
     share = kpi_view.unit(key) == "share"
     heat = base.mark_rect().encode(
-        color=alt.Color(f"{key}:Q", title=label, legend=alt.Legend(format=yfmt),
-                        scale=alt.Scale(scheme="redyellowgreen" if kpi_view.direction(key) == "up"
-                                        else "yelloworangered",
+        color=alt.Color(f"{key}:Q", title=words.axis_title(key, lang), legend=alt.Legend(
+            format=yfmt, **({"labelExpr": words.axis_label_expr(key)}
+                            if words.axis_label_expr(key) else {})),
+                        scale=alt.Scale(scheme="viridis" if kpi_view.direction(key) == "up"
+                                        else "yelloworangered",   # colour-blind safe
                                         domain=[0, 1] if share else alt.Undefined)),
         tooltip=[alt.Tooltip(fx, title=tx), alt.Tooltip(fy, title=factor_label(y, lang)),
                  alt.Tooltip(f"{key}:Q", title=label, format=tfmt)])
@@ -216,6 +221,10 @@ def padded_domain(lo: float, hi: float, share: float = 0.08) -> list[float]:
     return [lo - share * span, hi + share * span]
 
 
+#: colour-blind-safe (Okabe–Ito): the frontier in vermilion, the rest in grey
+FRONT_COLOUR, OFF_FRONT_COLOUR = "#D55E00", "#999999"
+
+
 def _frontier_chart(df: pd.DataFrame, data: StoreData, lang: str) -> alt.Chart:
     tips = [alt.Tooltip("point_id:Q", title=tr("sw_point_col", lang)),
             *[alt.Tooltip(_field(f), title=factor_label(f, lang)) for f in data.factors],
@@ -223,12 +232,10 @@ def _frontier_chart(df: pd.DataFrame, data: StoreData, lang: str) -> alt.Chart:
             alt.Tooltip(f"{ON_TIME}:Q", title=kpi_view.label(ON_TIME, lang), format=".1%")]
     lo_y = float(np.nanmin(df[f"{ON_TIME}__lo"].fillna(df[ON_TIME])))
     hi_y = float(np.nanmax(df[f"{ON_TIME}__hi"].fillna(df[ON_TIME])))
-    enc = dict(x=alt.X(f"{COST}:Q", title=kpi_view.label(COST, lang),
-                       axis=alt.Axis(format=",.0f"),
+    enc = dict(x=alt.X(f"{COST}:Q", axis=words.kpi_axis(COST, lang),
                        scale=alt.Scale(domain=padded_domain(float(df[COST].min()),
                                                             float(df[COST].max())), nice=False)),
-               y=alt.Y(f"{ON_TIME}:Q", title=kpi_view.label(ON_TIME, lang),
-                       axis=alt.Axis(format="%"),
+               y=alt.Y(f"{ON_TIME}:Q", axis=words.kpi_axis(ON_TIME, lang),
                        scale=alt.Scale(domain=padded_domain(lo_y, hi_y), nice=False)))
     vl = _vl(df).assign(frontier=np.where(df.on_frontier, tr("sw_on_frontier", lang),
                                           tr("sw_off_frontier", lang)))
@@ -236,13 +243,13 @@ def _frontier_chart(df: pd.DataFrame, data: StoreData, lang: str) -> alt.Chart:
         **enc, color=alt.Color("frontier:N", title=tr("sw_frontier_legend", lang),
                                scale=alt.Scale(domain=[tr("sw_on_frontier", lang),
                                                        tr("sw_off_frontier", lang)],
-                                               range=["crimson", "#8899aa"])),
+                                               range=[FRONT_COLOUR, OFF_FRONT_COLOUR])),
         tooltip=tips)
     bars = alt.Chart(vl).mark_errorbar(opacity=0.4).encode(
         x=enc["x"], y=alt.Y(f"{ON_TIME}__lo:Q", title=kpi_view.label(ON_TIME, lang)),
         y2=f"{ON_TIME}__hi:Q")
     line = alt.Chart(vl[vl.on_frontier].sort_values(COST)).mark_line(
-        interpolate="step-after", color="crimson").encode(**enc)
+        interpolate="step-after", color=FRONT_COLOUR).encode(**enc)
     return (bars + line + pts).properties(height=360)
 
 
@@ -290,9 +297,10 @@ def render(lang: str) -> None:
 def _number_columns(keys: list[str], lang: str) -> dict:
     def fmt(k: str) -> str:
         u = kpi_view.unit(k)
-        return "percent" if u == "share" else "localized" if u in ("yuan", "count") else "%.2f"
+        return "percent" if u == "share" else "yen" if u == "yuan" else \
+            "localized" if u == "count" else "%.2f"
 
-    return {k: st.column_config.NumberColumn(kpi_view.label(k, lang), format=fmt(k))
+    return {k: st.column_config.NumberColumn(words.axis_title(k, lang), format=fmt(k))
             for k in keys}
 
 
@@ -307,9 +315,14 @@ def _factor_columns(data: StoreData, lang: str) -> dict:
 
 
 def _explore(data: StoreData, lang: str) -> None:
-    st.subheader(data.name)
-    if data.meta.get("description"):
-        st.caption(data.meta["description"])
+    if data.spec is not None:
+        st.subheader(scenario_label(data.spec, lang))
+        if data.spec.description:
+            st.caption(scenario_description(data.spec, lang))
+    else:
+        st.subheader(data.name)
+        if data.meta.get("description"):
+            st.caption(data.meta["description"])
     mask = _filters(data, lang)
     pts = data.points[mask]
     ids = set(pts.point_id)
@@ -449,7 +462,7 @@ def _launcher(lang: str) -> None:
             return
         c1, c2, c3 = st.columns([2, 1, 1])
         pick = select(tr("sw_experiment", lang), files, "sw_exp", lang, where=c1,
-                      format_func=lambda p: p.stem)
+                      format_func=lambda p: _experiment_label(p, lang))
         try:
             exp = _load_experiment(str(pick), pick.stat().st_mtime)
         except ScenarioError as err:
@@ -461,7 +474,7 @@ def _launcher(lang: str) -> None:
         backend = select(tr("sw_backend", lang), ["processes", "serial"], "sw_backend", lang,
                          where=c3, format_func=lambda b: tr(f"sw_backend_{b}", lang))
         if exp.spec.description:
-            st.caption(exp.spec.description)
+            st.caption(scenario_description(exp.spec, lang))
         runs, grid_days = sweep_plan(exp, reps)
         path = store_for(exp, deploy.results_root())
         st.caption(tr("sw_plan", lang, runs=runs, p=runs // reps,
@@ -494,6 +507,13 @@ def _launch(exp: Any, reps: int, backend: str, path: Path, lang: str) -> Path:
     st.success(tr("sw_done", lang, ok=summary.ok, failed=summary.failed,
                   s=summary.elapsed_s, store=deploy.shown(path)))
     return path
+
+
+def _experiment_label(p: Path, lang: str) -> str:
+    try:
+        return scenario_label(_load_experiment(str(p), p.stat().st_mtime).spec, lang)
+    except (ScenarioError, OSError):
+        return p.stem
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -34,3 +34,43 @@ def widget(at: AppTest, kind: str, path: str):
 def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
     """Metric cards by label: (value, change)."""
     return {m.label: (m.value, m.proto.delta) for m in at.metric}
+
+
+def cards(at: AppTest) -> dict[str, str]:
+    """The drill's KPI cards (HTML in a markdown element) by label: value."""
+    import html
+    import re
+
+    out: dict[str, str] = {}
+    for m in at.markdown:
+        for label, value in re.findall(r'<div class="gs-card-label">(.*?)</div>'
+                                       r'<div class="gs-card-value">(.*?)</div>', m.value):
+            out[html.unescape(label)] = html.unescape(value)
+    return out
+
+
+TINY_OPTIMISATION = (
+    "name: tiny_cheapest\n"
+    "label: Tiny cheapest staffing\nlabel_zh: 小型最低成本配置\n"
+    "description: Cheapest grid workers and crews of a tiny city keeping on-time closure.\n"
+    "description_zh: 小城市中保持按期结案率的最低成本网格员与处置队伍配置。\n"
+    "overrides: {city.households: 2000, run.days: 3, run.warmup_days: 1}\n"
+    "factors:\n  staffing.workers_per_grid: {low: 1, high: 3}\n"
+    "  departments.city_management.crews_per_street: {low: 1, high: 3}\n"
+    "replications: 2\nseed: 11\n"
+    "kpis: [incidents_total, on_time_rate, mean_time_to_close_h, monthly_staff_cost]\n"
+    "optimize:\n  objectives: [{kpi: monthly_staff_cost, direction: minimize}]\n"
+    "  constraints: ['on_time_rate >= 0.5']\n  confidence: 0.9\n"
+    "  trials: 6\n  batch: 3\n  startup_trials: 3\n  max_replications: 3\n")
+
+
+def write_tiny_optimisation_store(folder: Path) -> Path:
+    """A tiny optimisation store (6 trials of 3-day runs) written by `gridsim optimize`."""
+    from tests.conftest import gridsim
+
+    exp = folder / "tiny_cheapest.yaml"
+    exp.write_text(TINY_OPTIMISATION, encoding="utf-8")
+    path = folder / "tiny_cheapest.duckdb"
+    done = gridsim("optimize", str(exp), "--store", str(path), "--backend", "serial")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return path

@@ -1,13 +1,22 @@
 """The app in a real browser: headless Chromium (Debian's ``chromium`` with its
-``chromium-driver``) opens the running app, runs the baseline at a few seeds and finds a KPI with
-its interval, compares two policies, keeps the compare set-up across pages, opens a sweep store
-from the results folder, plays the drill in the projector layout at 1280×720, and passes over
-every page in 中文 looking for English-only text.
+``chromium-driver``) opens the running app at a classroom projector's 1280×720 and an analyst's
+1920×1080, and measures what a person sees:
+
+- every chart's drawn box lies within its column and within the window (an upper bound: a map
+  11,000 px wide in a 500 px column fails), and the page has no horizontal scrollbar;
+- the projector drill shows the clock, the KPI cards and the map on one screen, and no card's
+  label or value is cut (``scrollWidth <= clientWidth``);
+- after two drills run to the end (two rules, one seed) the debrief is on the page at once;
+- in 中文, no English-only text on any page — including the sweep explorer with a discovery
+  and an optimisation store open — against a short allow list.
+
+It also runs the baseline and checks a KPI with its interval, compares two policies and keeps
+the set-up across pages. Screenshots of every page at both sizes are written to
+``tests/artifacts/`` (``page_<page>_<width>x<height>_<lang>.png``) for a person to look at.
 
 The fixture installs the browser with apt-get when it is missing and the user is root (as in CI).
 Where it cannot be had the test is skipped with the reason — except when ``CI`` is set: there a
-missing browser fails the test, so CI cannot pass by skipping it. Screenshots of every page are
-written to ``tests/artifacts/`` for a person to look at.
+missing browser fails the test, so CI cannot pass by skipping it.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from app_pages.stats import mean_ci
 from sim.metrics import KPI_DEFINITIONS
 from sim.run import run_scenario
 from sim.scenario import Scenario
+from tests.apptest_util import write_tiny_optimisation_store
 from tests.conftest import write_tiny_sweep_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +49,9 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 APT_PACKAGES = ["chromium", "chromium-driver", "fonts-noto-cjk"]
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--window-size=1440,1000", "--lang=zh-CN"]
+                "--disable-dev-shm-usage", "--window-size=1920,1200", "--lang=zh-CN"]
+#: a classroom projector and an analyst's screen (the browser's viewport, in CSS pixels)
+SIZES = ((1280, 720), (1920, 1080))
 
 pytestmark = pytest.mark.browser
 
@@ -94,19 +106,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def sweep_store(tmp_path_factory) -> Path:
-    """A tiny results store written by `gridsim sweep`, in the app's results folder."""
+def stores(tmp_path_factory) -> dict[str, Path]:
+    """A tiny sweep store and a tiny optimisation store, in the app's results folder."""
     root = tmp_path_factory.mktemp("results")
     (root / "sweeps").mkdir()
-    return write_tiny_sweep_store(root / "sweeps")
+    return {"sweep": write_tiny_sweep_store(root / "sweeps"),
+            "optimisation": write_tiny_optimisation_store(root / "sweeps")}
 
 
 @pytest.fixture(scope="module")
-def app_url(sweep_store):
+def app_url(stores):
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / "streamlit.log", "w")
-    env = {**os.environ, "GRIDSIM_RESULTS_DIR": str(sweep_store.parent.parent)}
+    env = {**os.environ, "GRIDSIM_RESULTS_DIR": str(stores["sweep"].parent.parent)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -145,9 +158,17 @@ def driver(chromium):
     for flag in CHROME_FLAGS:
         opts.add_argument(flag)
     d = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
-    d.set_window_size(1440, 1000)
     yield d
     d.quit()
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _viewport(driver, width: int, height: int) -> None:
+    """The page's viewport exactly ``width`` × ``height`` CSS pixels (a full-screen browser)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver._gs_size = (width, height)
+    time.sleep(0.5)
 
 
 def _wait(driver, xpath: str, timeout: float = 40):
@@ -158,48 +179,138 @@ def _wait(driver, xpath: str, timeout: float = 40):
     return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.XPATH, xpath)))
 
 
-def _settle(driver, timeout: float = 40) -> None:
+def _click(driver, xpath: str, timeout: float = 40) -> None:
+    el = _wait(driver, xpath, timeout)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+    time.sleep(0.2)
+    el.click()
+
+
+def _settle(driver, timeout: float = 60) -> None:
     """Wait until the script run is over (Streamlit's running indicator is gone)."""
     from selenium.webdriver.common.by import By
 
     end = time.monotonic() + timeout
-    time.sleep(0.5)
+    time.sleep(0.6)
     while time.monotonic() < end:
         if not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"):
-            time.sleep(0.6)  # let charts draw
+            time.sleep(0.8)  # let charts draw
             return
         time.sleep(0.2)
 
 
 def _shot(driver, name: str) -> None:
-    """Screenshot of the whole page: the window is stretched to the height of the content."""
-    height = driver.execute_script(
+    """Screenshot of the whole page at the current width: the viewport is stretched to the
+    height of the content, then set back."""
+    w, h = driver._gs_size
+    full = driver.execute_script(
         "const m = document.querySelector('[data-testid=\"stMain\"]');"
         "return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight);")
-    driver.set_window_size(1440, min(max(int(height) + 40, 1000), 7000))
+    _viewport(driver, w, min(max(int(full) + 20, h), 9000))
     time.sleep(0.8)
-    driver.save_screenshot(str(ARTIFACTS / name))
-    driver.set_window_size(1440, 1000)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}_{w}x{h}.png"))
+    _viewport(driver, w, h)
 
 
 def _goto(driver, label: str, header: str) -> None:
-    _wait(driver, f"//section[@data-testid='stSidebar']//label[.//p[normalize-space()='{label}']]"
-          ).click()
+    _click(driver, f"//section[@data-testid='stSidebar']//label[.//p[normalize-space()='{label}']]")
     _wait(driver, f"//h2[contains(normalize-space(), '{header}')]")
     _settle(driver)
+
+
+def _lang(driver, name: str) -> None:
+    _click(driver, f"//section[@data-testid='stSidebar']//label[.//p[normalize-space()='{name}']]")
+    _settle(driver)
+
+
+def _choose(driver, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    from selenium.webdriver.common.keys import Keys
+
+    box = f"//div[@data-testid='stSelectbox'][.//label[contains(normalize-space(), '{label}')]]"
+    _click(driver, box + "//input")
+    time.sleep(0.4)
+    options = driver.find_elements("xpath", f"//*[@role='option'][normalize-space()='{option}']")
+    if options:
+        options[0].click()
+    else:   # type the option and take it
+        field = driver.find_element("xpath", box + "//input")
+        field.send_keys(option)
+        time.sleep(0.3)
+        field.send_keys(Keys.ENTER)
+    _settle(driver)
+
+
+def _timing(what: str, t0: float) -> None:
+    """Wall time of what a person waits for, appended to tests/artifacts/timings.txt (a record
+    for people, never asserted: the machine may be shared)."""
+    with open(ARTIFACTS / "timings.txt", "a", encoding="utf-8") as f:
+        f.write(f"{time.monotonic() - t0:6.2f} s  {what}\n")
+
+
+def _body(driver) -> str:
+    return driver.find_element("tag name", "body").text
+
+
+#: Per chart: its drawn box (canvas or svg), the column holding it, the window; a chart is out
+#: of bounds when its box passes its column's or the window's edge (1 px of rounding allowed).
+_BOUNDS_JS = """
+const out = [];
+const vw = window.innerWidth;
+for (const el of document.querySelectorAll(
+    '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks,'
+    + '[data-testid="stPlotlyChart"] .main-svg')) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0) continue;
+  const col = el.closest('[data-testid="stColumn"]')
+           || el.closest('[data-testid="stMainBlockContainer"]')
+           || el.closest('[data-testid="stMain"]');
+  const c = col.getBoundingClientRect();
+  if (r.left < c.left - 1 || r.right > c.right + 1 || r.left < -1 || r.right > vw + 1)
+    out.push({chart: Math.round(r.width) + 'x' + Math.round(r.height),
+              left: Math.round(r.left), right: Math.round(r.right),
+              column: Math.round(c.left) + '-' + Math.round(c.right), window: vw});
+}
+const doc = document.documentElement;
+const main = document.querySelector('[data-testid="stMain"]');
+return {outside: out, charts: document.querySelectorAll('[data-testid="stVegaLiteChart"]').length,
+        scroll: Math.max(doc.scrollWidth, main ? main.scrollWidth : 0), window: vw};
+"""
+
+#: Cards (the drill's and st.metric's) whose label or value is cut: wider than their box.
+_CUT_JS = """
+const out = [];
+for (const el of document.querySelectorAll(
+    '.gs-card-label, .gs-card-value, [data-testid="stMetricLabel"] p,'
+    + '[data-testid="stMetricValue"] > div')) {
+  if (el.scrollWidth > el.clientWidth + 1) out.push(el.innerText);
+}
+return out;
+"""
+
+
+def _check_fit(driver, where: str, problems: list[str]) -> dict:
+    got = driver.execute_script(_BOUNDS_JS)
+    w = driver._gs_size[0]
+    for o in got["outside"]:
+        problems.append(f"{where} {w}px: chart outside its column {o}")
+    if got["scroll"] > got["window"] + 1:
+        problems.append(f"{where} {w}px: the page scrolls sideways ({got['scroll']} px wide)")
+    cut = driver.execute_script(_CUT_JS)
+    if cut:
+        problems.append(f"{where} {w}px: cards cut: {cut}")
+    return got
 
 
 #: Streamlit's own words in its widgets (it has no 中文 of them); not the app's text.
 STREAMLIT_CHROME = ("Drag and drop file here", "Limit ", "Browse files", "Press Enter to apply",
                     "Running...", "Stop", "Deploy", "Skip to main content")
+#: Streamlit's announcement for screen readers when a selectbox opens ("4 options available.")
+STREAMLIT_LIVE = re.compile(r"\d+ options? available\.")
 #: What the user typed or named (a variant's name, the sweep's name): their words, not the app's.
-USER_TEXT = {"one more worker", "tiny"}
+USER_TEXT = {"one more worker", "tiny", "sweeps/tiny.duckdb", "sweeps/tiny_cheapest.duckdb"}
 #: The model page's KPI table shows each KPI's English name and key beside the 中文 on purpose.
 GLOSSARY = {"key", "English"} | set(KPI_DEFINITIONS) | {v[0] for v in KPI_DEFINITIONS.values()}
-
-
-def _body(driver) -> str:
-    return driver.find_element("tag name", "body").text
 
 
 def _english_only_lines(driver) -> list[str]:
@@ -209,11 +320,18 @@ def _english_only_lines(driver) -> list[str]:
     for line in _body(driver).splitlines():
         line = line.strip()
         if not line or line in DATA | USER_TEXT | GLOSSARY or line.startswith(STREAMLIT_CHROME) \
-                or line == "English":
+                or line == "English" or STREAMLIT_LIVE.fullmatch(line):
             continue
         if english_words(line) and not re.search(r"[\u3400-\u9fff]", line):
             bad.append(line)
     return bad
+
+
+def _chart_texts(driver) -> list[str]:
+    """The words drawn inside the charts (SVG text: axis titles, legends, Gantt rows)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg "
+        "text')).map(t => t.textContent);")
 
 
 def _open_expanders(driver) -> None:
@@ -222,139 +340,283 @@ def _open_expanders(driver) -> None:
     for summary in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stExpander'] summary"):
         try:
             if summary.find_element(By.XPATH, "..").get_attribute("open") is None:
-                summary.click()
+                driver.execute_script("arguments[0].click();", summary)
         except Exception:  # noqa: BLE001 - an expander redrawn meanwhile is opened next pass
             continue
     _settle(driver)
 
 
-def _chart_width(driver) -> float:
-    return float(driver.execute_script(
-        "const c = document.querySelector('[data-testid=\"stVegaLiteChart\"] canvas, "
-        "[data-testid=\"stVegaLiteChart\"] svg'); return c ? c.getBoundingClientRect().width : 0;"))
+def _open_store(driver, path: str, label: str) -> None:
+    """Type ``path`` in the explorer's path box (the text input labelled ``label``)."""
+    from selenium.webdriver.common.keys import Keys
+
+    box = next(b for b in driver.find_elements(
+        "xpath", "//div[@data-testid='stTextInput']//input")
+        if b.get_attribute("aria-label") == label)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(path + "\n")
+    _settle(driver, 90)
 
 
-def test_browser_runs_the_baseline_and_shows_every_page(app_url, driver, sweep_store):
+# -------------------------------------------------------------------------------------- tests
+def test_english_pages_fit_the_projector_and_the_analysts_screen(app_url, driver, stores):
     from selenium.webdriver.common.keys import Keys
 
     seed = Scenario().run.seed
     runs = [run_scenario(Scenario(), seed + i).kpis for i in range(3)]   # the lab's default seeds
     on_time = mean_ci([r["on_time_rate"] for r in runs])
+    problems: list[str] = []
+    _viewport(driver, *SIZES[0])
     driver.get(app_url)
     _wait(driver, "//h2[contains(., '情景实验室')]", timeout=60)
     _settle(driver)
-    _shot(driver, "page_lab_zh.png")
-    _wait(driver, "//button[.//p[normalize-space()='运行']]").click()
-    label = KPI_DEFINITIONS["on_time_rate"][1]
+    _lang(driver, "English")
+    t0 = time.monotonic()
+    _click(driver, "//button[.//p[normalize-space()='Run']]")
+    label = KPI_DEFINITIONS["on_time_rate"][0]
     metric = _wait(driver, f"//div[@data-testid='stMetric'][.//*[contains(., '{label}')]]",
-                   timeout=90)
+                   timeout=120)
+    _timing("lab run (3 seeds of the baseline, click to the KPI cards shown)", t0)
     _settle(driver)
     value = metric.find_element("xpath", ".//div[@data-testid='stMetricValue']").text
     assert value == kpi_view.fmt("on_time_rate", on_time.mean)
-    assert tr("ci", "zh", lo=kpi_view.fmt("on_time_rate", on_time.lo),
+    assert tr("ci", "en", lo=kpi_view.fmt("on_time_rate", on_time.lo),
               hi=kpi_view.fmt("on_time_rate", on_time.hi)) in _body(driver)   # with its interval
-    _shot(driver, "page_lab_results_zh.png")
-    # switch to English and visit every page
-    _wait(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()='English']]"
-          ).click()
-    _wait(driver, "//h2[contains(., 'Scenario lab')]")
-    _settle(driver)
-    metric = _wait(driver, "//div[@data-testid='stMetric'][.//*[contains(., 'On-time closure')]]")
-    assert kpi_view.fmt("on_time_rate", on_time.mean) in metric.text
-    _shot(driver, "page_lab_results_en.png")
-    for tab, name in [("Map of the basic grids", "map"), ("Department and staff utilisation",
-                                                           "utilisation")]:
-        _wait(driver, f"//*[@role='tab'][.//p[normalize-space()='{tab}']]").click()
+    for size in SIZES:
+        _viewport(driver, *size)
+        _goto(driver, "Scenario lab", "Scenario lab")
+        _check_fit(driver, "lab", problems)
+        _shot(driver, "page_lab_en")
+        for tab, name in [("Map of the basic grids", "map"),
+                          ("Department and staff utilisation", "utilisation"),
+                          ("Downloads", "downloads")]:
+            _click(driver, f"//*[@role='tab'][.//p[normalize-space()='{tab}']]")
+            _settle(driver)
+            _check_fit(driver, f"lab {name}", problems)
+            _shot(driver, f"page_lab_{name}_en")
+        # a toggle inside a tab keeps that tab open (it used to jump back to the first)
+        _click(driver, "//*[@role='tab'][.//p[normalize-space()='Over time']]")
         _settle(driver)
-        _shot(driver, f"page_lab_{name}_en.png")
+        _click(driver, "//label[.//p[normalize-space()='Per day']]")
+        _settle(driver)
+        selected = driver.find_element("xpath", "//*[@role='tab'][@aria-selected='true']").text
+        assert selected == "Over time", selected
+
+    _viewport(driver, *SIZES[0])
     _goto(driver, "Compare policies", "Compare policies")
     names = driver.find_elements("xpath", "//input[@aria-label='Name']")
     names[1].send_keys(Keys.CONTROL, "a")
     names[1].send_keys("one more worker\n")
     _settle(driver)
-    _wait(driver, "//button[.//p[normalize-space()='Run the comparison']]").click()
-    _wait(driver, "//h3[contains(., 'Verdict')]", timeout=120)
+    t0 = time.monotonic()
+    _click(driver, "//button[.//p[normalize-space()='Run the comparison']]")
+    _wait(driver, "//h3[contains(., 'Verdict')]", timeout=180)
+    _timing("compare run (2 variants x 3 seeds, click to the verdict shown)", t0)
     _settle(driver)
     body = _body(driver)
     assert "Monthly staff cost" in body and "set by the levers, not tested" in body
     assert re.search(r"On-time closure rate (— no detectable difference|is (higher|lower))", body)
-    _shot(driver, "page_compare_en.png")
+    assert not re.search(r"¥-\d", body)          # no negative lower end of a cost
+    for size in SIZES:
+        _viewport(driver, *size)
+        _settle(driver)
+        _check_fit(driver, "compare", problems)
+        _shot(driver, "page_compare_en")
     # the set-up is kept across pages
     _goto(driver, "Model and KPIs", "Model and KPIs")
     _goto(driver, "Compare policies", "Compare policies")
     names = driver.find_elements("xpath", "//input[@aria-label='Name']")
     assert names[1].get_attribute("value") == "one more worker"
     assert "one more worker" in _body(driver) and "set-up changed" not in _body(driver)
-    # the explorer opens the store it finds in the results folder
+
+    # the explorer: a sweep store with discovery, then an optimisation store
     _goto(driver, "Sweep explorer", "Sweep explorer")
+    path_label = tr("sw_path", "en")
+    _open_store(driver, "sweeps/tiny.duckdb", path_label)
     _wait(driver, "//h3[contains(., 'trade-off frontier')]", timeout=60)
-    _settle(driver)
-    assert str(sweep_store.parent) not in _body(driver)     # no server path on the page
-    _shot(driver, "page_sweeps_en.png")
-    # the drill on a classroom projector: 1280×720, the map beside the clock and the narrative
-    driver.set_window_size(1280, 720)
-    _goto(driver, "Emergency drill", "Emergency drill")
-    _wait(driver, "//button[.//p[normalize-space()='Start / replay']]").click()
-    _wait(driver, "//label[.//p[normalize-space()='Projector layout']]").click()
-    _settle(driver)
-    step = _wait(driver, "//button[.//p[normalize-space()='Step']]")
-    for _ in range(3):
-        step.click()
+    assert str(stores["sweep"].parent) not in _body(driver)     # no server path on the page
+    _click(driver, "//label[.//p[normalize-space()='Find where a target fails']]")
+    _settle(driver, 90)
+    body = _body(driver)
+    assert "on_time_rate" not in body and "staffing.workers_per_grid" not in body, body
+    assert re.search(r"(Where .+, on-time closure rate falls below|Everywhere)", body) or \
+        "fails nowhere" in body
+    for size in SIZES:
+        _viewport(driver, *size)
         _settle(driver)
-        step = _wait(driver, "//button[.//p[normalize-space()='Step']]")
-    _wait(driver, "//p[contains(., 'Drill clock: 00:03:00')]")
-    width = _chart_width(driver)
-    assert width >= 500, width
-    driver.save_screenshot(str(ARTIFACTS / "page_drill_projector_1280x720_en.png"))
-    # Play advances the drill on its own (a timed fragment) until Pause
-    _wait(driver, "//button[.//p[normalize-space()='Play']]").click()
-    _wait(driver, "//p[contains(., 'Drill clock: 00:05:00')]", timeout=60)
-    _wait(driver, "//button[.//p[normalize-space()='Pause']]").click()
-    _wait(driver, "//button[.//p[normalize-space()='Play']]")
+        _check_fit(driver, "sweeps", problems)
+        _shot(driver, "page_sweeps_en")
+    _open_store(driver, "sweeps/tiny_cheapest.duckdb", path_label)
+    _wait(driver, "//h3[contains(., 'Optimisation')]", timeout=90)
     _settle(driver)
-    _wait(driver, "//button[.//p[normalize-space()='Run to the end']]").click()
+    body = _body(driver)
+    assert "Best feasible policy" in body and "Workers per grid" in body
+    assert "monthly_staff_cost" not in body and "minimize" not in body
+    for size in SIZES:
+        _viewport(driver, *size)
+        _settle(driver)
+        _check_fit(driver, "optimisation", problems)
+        _shot(driver, "page_optimisation_en")
+
+    # the drill on a classroom projector, then on the analyst's screen
+    for size in SIZES:
+        _viewport(driver, *size)
+        _drill_twice(driver, size, problems)
+    _goto(driver, "Model and KPIs", "Model and KPIs")
+    for size in SIZES:
+        _viewport(driver, *size)
+        _check_fit(driver, "model", problems)
+        _shot(driver, "page_model_en")
+    assert "Traceback" not in _body(driver)
+    assert not problems, "\n".join(problems)
+
+
+def _drill_twice(driver, size: tuple[int, int], problems: list[str]) -> None:
+    """Projector layout: start, step, cards and clock beside the map on one screen; run to the
+    end; replay with sequential dispatch at the same seed, run to the end: the debrief is
+    there at once."""
+    w, h = size
+    _goto(driver, "Emergency drill", "Emergency drill")
+    _choose(driver, "Dispatch", "simultaneous")
+    _click(driver, "//button[.//p[normalize-space()='Start / replay']]")
+    _settle(driver)
+    toggle = driver.find_element("xpath", "//label[.//p[normalize-space()='Projector layout']]")
+    if toggle.find_element("xpath", ".//input").get_attribute("aria-checked") != "true" and \
+            not toggle.find_element("xpath", ".//input").is_selected():
+        _click(driver, "//label[.//p[normalize-space()='Projector layout']]")
+        _settle(driver)
+    for i in range(3):
+        t0 = time.monotonic()
+        _click(driver, "//button[.//p[normalize-space()='Step']]")
+        _wait(driver, f"//p[contains(., 'Drill clock: 00:0{i + 1}:00')]")
+        _timing(f"drill step at {w}x{h} (projector, click to new clock shown)", t0)
+        _settle(driver)
+    _wait(driver, "//p[contains(., 'Drill clock: 00:03:00')]")
+    # one screen: the clock at the top of the window; the map beside it and every card below
+    driver.execute_script("""
+      const clock = Array.from(document.querySelectorAll('p')).find(
+        p => p.innerText.startsWith('Drill clock'));
+      clock.scrollIntoView({block: 'start'});
+      // below Streamlit's header bar, as a trainer would scroll
+      for (const el of [document.querySelector('[data-testid="stMain"]'),
+                        document.scrollingElement]) if (el) el.scrollBy(0, -70);""")
+    time.sleep(0.8)
+    seen = driver.execute_script("""
+      const inView = el => { const r = el.getBoundingClientRect();
+        return r.top >= -1 && r.bottom <= window.innerHeight + 1 && r.width > 0; };
+      const clock = Array.from(document.querySelectorAll('p')).find(
+        p => p.innerText.startsWith('Drill clock'));
+      const cards = Array.from(document.querySelectorAll('.gs-card'));
+      const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
+      const plot = chart.querySelector('canvas, svg').getBoundingClientRect();
+      return {clock: clock ? inView(clock) : false, cards: cards.length,
+              cardsSeen: cards.filter(inView).length, mapTop: Math.round(plot.top),
+              mapSeen: plot.top >= -1 && plot.top + 300 <= window.innerHeight};
+    """)
+    time.sleep(0.5)
+    driver.save_screenshot(str(ARTIFACTS / f"page_drill_projector_screen_{w}x{h}_en.png"))
+    assert seen["cards"] >= 10, seen                 # every emergency KPI of the catalogue
+    if not (seen["clock"] and seen["mapSeen"] and seen["cardsSeen"] == seen["cards"]):
+        problems.append(f"drill {w}px: clock, cards and map not on one screen: {seen}")
+    _check_fit(driver, "drill projector", problems)
+    slider_max = driver.execute_script(
+        "const s = document.querySelector('[data-testid=\"stSlider\"] input[type=\"range\"]');"
+        "return s ? Number(s.getAttribute('max')) : null;")
+    assert slider_max is not None and slider_max <= 60, slider_max   # the fire's 40 min, not 810
+    _click(driver, "//button[.//p[normalize-space()='Run to the end']]")
     _wait(driver, "//p[contains(., 'The drill has ended')]", timeout=60)
     _settle(driver)
-    driver.set_window_size(1440, 1000)
-    _wait(driver, "//label[.//p[normalize-space()='Projector layout']]").click()
+    _wait(driver, "//h3[contains(., 'Drills played')]", timeout=10)   # the history at once
+    _choose(driver, "Dispatch", "sequential")
+    _click(driver, "//button[.//p[normalize-space()='Start / replay']]")
     _settle(driver)
-    _shot(driver, "page_drill_end_en.png")
-    _goto(driver, "Model and KPIs", "Model and KPIs")
-    _shot(driver, "page_model_en.png")
-    _wait(driver, "//*[@role='tab'][.//p[normalize-space()='Model description']]").click()
+    _click(driver, "//button[.//p[normalize-space()='Run to the end']]")
+    _wait(driver, "//p[contains(., 'The drill has ended')]", timeout=60)
     _settle(driver)
-    _shot(driver, "page_model_docs_en.png")
-    # 中文: every page, every expander, no English-only text (names and Streamlit's own aside)
-    _wait(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()='中文']]").click()
-    _wait(driver, "//h2[contains(., '模型与指标')]")
+    _wait(driver, "//h3[contains(., 'Debrief')]", timeout=10)   # at once, without leaving
+    _check_fit(driver, "drill end", problems)
+    _shot(driver, "page_drill_projector_en")
+    _click(driver, "//label[.//p[normalize-space()='Projector layout']]")
     _settle(driver)
+    _check_fit(driver, "drill", problems)
+    _shot(driver, "page_drill_en")
+
+
+PAGES_ZH = [("情景实验室", "lab", ("基础网格地图", "部门与人员负荷", "下载")),
+            ("政策比较", "compare", ()), ("批量实验浏览", "sweeps", ()),
+            ("应急演练", "drill", ()), ("模型与指标", "model", ("本应用的规模上限",))]
+
+
+def test_every_page_in_chinese_has_no_english_only_text(app_url, driver, stores):
+    """Every page in 中文 at both sizes, every expander and tab open, the lab run, the drill
+    played, the explorer with a discovery and with an optimisation store open: no line of
+    English-only text (names and Streamlit's own words aside), no English word drawn in a
+    chart, and every chart within its column."""
+    problems: list[str] = []
     bad: dict[str, list[str]] = {}
-    for label, header, tabs in [("情景实验室", "情景实验室", ("基础网格地图", "部门与人员负荷", "下载")),
-                                ("政策比较", "政策比较", ()), ("批量实验浏览", "批量实验浏览", ()),
-                                ("应急演练", "应急演练", ()), ("模型与指标", "模型与指标", ("本应用的规模上限",))]:
-        _goto(driver, label, header)
-        _open_expanders(driver)
-        bad[label] = _english_only_lines(driver)
-        for tab in tabs:
-            _wait(driver, f"//*[@role='tab'][.//p[normalize-space()='{tab}']]").click()
-            _settle(driver)
-            bad[label] += _english_only_lines(driver)
-        _shot(driver, f"page_{PAGE_FILES[label]}_zh.png")
-    _goto(driver, "应急演练", "应急演练")
-    _wait(driver, "//button[.//p[normalize-space()='开始 / 重演']]").click()
+    _viewport(driver, *SIZES[0])
+    driver.get(app_url)
+    _wait(driver, "//h2[contains(., '情景实验室')]", timeout=60)
     _settle(driver)
-    for _ in range(12):
-        _wait(driver, "//button[.//p[normalize-space()='单步']]").click()
+    _lang(driver, "中文")
+    _click(driver, "//button[.//p[normalize-space()='运行']]")
+    _wait(driver, "//div[@data-testid='stMetric']", timeout=120)
+    _settle(driver)
+    for size in SIZES:
+        _viewport(driver, *size)
+        for label, name, tabs in PAGES_ZH:
+            _goto(driver, label, label)
+            if name == "drill":
+                _click(driver, "//button[.//p[normalize-space()='开始 / 重演']]")
+                _settle(driver)
+                for _ in range(12):
+                    _click(driver, "//button[.//p[normalize-space()='单步']]")
+                    _settle(driver)
+            _open_expanders(driver)
+            bad.setdefault(name, []).extend(_english_only_lines(driver))
+            bad[name] += [f"chart: {t}" for t in _english_chart_words(driver)]
+            _check_fit(driver, name, problems)
+            for tab in tabs:
+                _click(driver, f"//*[@role='tab'][.//p[normalize-space()='{tab}']]")
+                _settle(driver)
+                bad[name] += _english_only_lines(driver)
+                bad[name] += [f"chart: {t}" for t in _english_chart_words(driver)]
+                _check_fit(driver, f"{name} {tab}", problems)
+            _shot(driver, f"page_{name}_zh")
+        _goto(driver, "批量实验浏览", "批量实验浏览")
+        path_label = tr("sw_path", "zh")
+        _open_store(driver, "sweeps/tiny.duckdb", path_label)
+        toggle = "//label[.//p[normalize-space()='查找目标未达成的区域']]"
+        if "规则 1" not in _body(driver) and "处处达成" not in _body(driver):
+            _click(driver, toggle)
+            _settle(driver, 90)
+        # slower than the median time to close: half the design points fail, rule cards show
+        _choose(driver, "可能未达标的指标", KPI_DEFINITIONS["mean_time_to_close_h"][1])
+        _click(driver, "//label[.//p[normalize-space()='高于']]")
+        _settle(driver, 90)
+        assert "规则 1" in _body(driver), _body(driver)[-600:]
+        bad["discovery"] = _english_only_lines(driver) + [
+            f"chart: {t}" for t in _english_chart_words(driver)]
+        _check_fit(driver, "discovery", problems)
+        _shot(driver, "page_discovery_zh")
+        _open_store(driver, "sweeps/tiny_cheapest.duckdb", path_label)
+        _wait(driver, "//h3[contains(., '优化结果')]", timeout=90)
         _settle(driver)
-    bad["played drill"] = _english_only_lines(driver)
-    _shot(driver, "page_drill_played_zh.png")
+        bad["optimisation"] = _english_only_lines(driver) + [
+            f"chart: {t}" for t in _english_chart_words(driver)]
+        _check_fit(driver, "optimisation", problems)
+        _shot(driver, "page_optimisation_zh")
     assert "Traceback" not in _body(driver)
-    bad = {k: v for k, v in bad.items() if v}
+    bad = {k: sorted(set(v)) for k, v in bad.items() if v}
     assert not bad, "\n".join(f"{k}: {v}" for k, v in bad.items())
+    assert not problems, "\n".join(problems)
 
 
-PAGE_FILES = {"情景实验室": "lab_again", "政策比较": "compare", "批量实验浏览": "sweeps",
-              "应急演练": "drill", "模型与指标": "model"}
+def _english_chart_words(driver) -> list[str]:
+    from tests.test_app_i18n import english_words
+
+    return sorted({t for t in _chart_texts(driver) if english_words(t)
+                   and not re.search(r"[\u3400-\u9fff]", t) and t not in USER_TEXT})
 
 
 # ------------------------------------------------------------------------------------ maps
@@ -387,13 +649,6 @@ return maps.map(el => {
           page_w: document.documentElement.scrollWidth};
 });
 """
-
-
-def _click(driver, xpath: str, timeout: float = 40):
-    el = _wait(driver, xpath, timeout)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
-    el.click()
-    return el
 
 
 def _maps(driver) -> list[dict]:
@@ -437,7 +692,7 @@ def test_maps_fit_the_window_and_show_changes(app_url, driver, size):
     grids large enough to read; the change view is not the plain view."""
     w, h = size
     tag = f"{w}x{h}"
-    driver.set_window_size(w, h)
+    _viewport(driver, w, h)
     driver.get(app_url)
     _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
            "'English']]", timeout=60)
@@ -508,7 +763,7 @@ def test_maps_fit_the_window_and_show_changes(app_url, driver, size):
         assert word in tip, (word, tip)
     assert not re.search(r"[A-Za-z]{3,}", tip), tip
     driver.save_screenshot(str(ARTIFACTS / f"map_lab_{tag}_zh.png"))
-    driver.set_window_size(1440, 1000)
+    _viewport(driver, 1440, 1000)
 
 
 def _grid_tooltip(driver) -> str:
@@ -549,7 +804,7 @@ def test_a_real_map_scenario_is_drawn_from_its_boundaries(app_url, driver, size)
     if not real:
         pytest.skip("no ready scenario with city.geometry in scenarios/")
     w, h = size
-    driver.set_window_size(w, h)
+    _viewport(driver, w, h)
     driver.get(app_url)
     _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
            "'English']]", timeout=60)
@@ -579,4 +834,4 @@ def test_a_real_map_scenario_is_drawn_from_its_boundaries(app_url, driver, size)
     assert m["n"] >= 20 and m["med_px"] >= MIN_GRID_PX / 2, (m["n"], m["med_px"])
     driver.save_screenshot(str(ARTIFACTS / f"map_real_{real[0]}_{w}x{h}_en.png"))
     assert "Traceback" not in _body(driver)
-    driver.set_window_size(1440, 1000)
+    _viewport(driver, 1440, 1000)

@@ -4,14 +4,17 @@ replay with another joint-response rule at the same seed, disturb mid-drill."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages import kpi_view
+from app_pages.drill_page import drill_kpi_keys
+from app_pages.narrative import en_only
 from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import load_scenario
-from tests.apptest_util import ROOT, assert_ok, metrics, open_app
+from tests.apptest_util import ROOT, assert_ok, cards, open_app
 
 
 def _drill_at(rules: dict[str, str] | None = None) -> AppTest:
@@ -37,13 +40,44 @@ def test_drill_plays_to_the_end_and_shows_the_kpis_of_sim():
     drill.step(1 / 60)
     drill.run()
     want = drill.kpis()
-    shown = metrics(at)
-    for key in ("em_first_response_min", "em_full_joint_response_min", "em_containment_min",
-                "em_units_sent", "em_damage_yuan"):
-        assert shown[KPI_DEFINITIONS[key][0]][0] == kpi_view.fmt(key, want[key]), key
+    shown = cards(at)
+    for key in drill_kpi_keys(want):   # every emergency KPI of the catalogue, as sim has it
+        text = "–" if math.isnan(want[key]) else kpi_view.fmt(key, want[key])
+        assert shown[KPI_DEFINITIONS[key][0]] == text, key
+    assert len(shown) == len([k for k in KPI_DEFINITIONS if k.startswith("em_")])
     log = at.code[0].value
-    assert "接警" in log and "alarm received" in log          # the narrative in both languages
-    assert log.splitlines() == drill.narrative()[::-1][:400]   # the newest line first
+    assert "alarm received" in log and not re.search(r"[\u3400-\u9fff]", log)   # English alone
+    # one line per line of the CLI's narrative, the newest first
+    assert log.splitlines() == [en_only(x) for x in drill.narrative()[::-1][:400]]
+
+
+def test_a_new_emergency_kpi_in_the_catalogue_gets_its_card(monkeypatch):
+    from app_pages.drill_page import cards_html
+    monkeypatch.setitem(KPI_DEFINITIONS, "em_people_evacuated",
+                        ("People evacuated", "疏散人数", "count", "people moved out"))
+    kpis = {"em_first_response_min": 3.5, "em_people_evacuated": 1234.0, "incidents_total": 9.0}
+    assert drill_kpi_keys(kpis) == ["em_first_response_min", "em_people_evacuated"]
+    page = cards_html(kpis, "zh")
+    assert "疏散人数" in page and "1,234" in page and "首批力量到场时间" in page
+    assert "incidents_total" not in page and KPI_DEFINITIONS["incidents_total"][1] not in page
+
+
+def test_the_time_slider_spans_the_drill_and_the_debrief_follows_two_runs():
+    at = _drill_at()
+    drill = at.session_state["drill"]["drill"]
+    length = at.session_state["drill"]["length_min"]
+    assert at.slider(key="dr_seek").max == math.ceil(length) < (
+        drill.horizon_h - drill.manager.origin_h) * 60       # the fire's 40 min, not 810
+    at.button(key="dr_to_end").click().run()
+    assert at.slider(key="dr_seek").max == math.ceil(length)
+    assert at.session_state["drill"]["drill"].finished
+    at.selectbox(key="dr_rule_dispatch:fire_drill@en").set_value("sequential").run()
+    at.button(key="dr_start").click().run()
+    at.button(key="dr_to_end").click().run()
+    assert_ok(at)
+    assert len(at.session_state["dr_history"]) == 2
+    assert any("Debrief" in h.value for h in at.subheader)
+    assert len(at.table) == 1 and len(at.table[0].value) >= 5
 
 
 def test_drill_replay_with_sequential_dispatch_at_the_same_seed():
@@ -90,9 +124,9 @@ def test_flood_drill_runs_and_maps_the_water():
     assert_ok(at)
     drill = at.session_state["drill"]["drill"]
     assert drill.finished
-    shown = metrics(at)
+    shown = cards(at)
     want = drill.kpis()
-    assert shown[KPI_DEFINITIONS["em_containment_min"][0]][0] == kpi_view.fmt(
+    assert shown[KPI_DEFINITIONS["em_containment_min"][0]] == kpi_view.fmt(
         "em_containment_min", want["em_containment_min"])
     kinds = drill.scenario.emergency.kinds
     flood = next(k for k, v in kinds.items() if v.hazard.model == "flood")
@@ -152,8 +186,9 @@ def test_chinese_narrative_is_chinese_alone():
             assert not [w for w in words if w.lower() not in units], line
 
 
-def test_projector_layout_gives_the_map_the_screen():
+def test_projector_layout_gives_the_map_the_screen_within_its_column():
     import json
+
     at = _drill_at()
     at.toggle(key="dr_projector").set_value(True).run()
     assert_ok(at)

@@ -261,3 +261,75 @@ def test_timeseries_per_day_adds_up_the_intervals():
     for day, v in backlog.items():
         if day * 24 in ts.index:
             assert v == ts.loc[day * 24, "n_backlog"]
+
+
+def test_series_keep_their_colour_across_languages_and_palettes_are_colour_blind_safe():
+    import json
+
+    import pandas as pd
+
+    from app_pages import drill_page, lab_page, optimize_view
+    from sim.run import run_scenario
+    from sim.scenario import Scenario, scenario_with
+
+    sc = scenario_with(Scenario(), {"city.households": 2000, "run.days": 3,
+                                    "run.warmup_days": 1})
+    res = run_scenario(sc, 1)
+    scales = {}
+    for lang in ("en", "zh"):
+        spec = json.loads(lab_page._timeseries_chart(res, None, lang, True).to_json())
+        layer = next(x for x in spec["layer"] if "color" in x.get("encoding", {}))
+        scales[lang] = layer["encoding"]["color"]["scale"]
+    # backlog, reports, closures: the same colour in each language, in that order
+    assert scales["en"]["range"] == scales["zh"]["range"] == list(lab_page.SERIES_COLOURS)
+    assert scales["en"]["domain"][0].startswith("Open cases") and \
+        scales["zh"]["domain"][0].startswith("未结案件")
+    # no red-against-green scheme on any map or heatmap
+    values = pd.Series([0.2, 0.9])
+    for key in ("on_time_rate", "mean_time_to_close_h", "incidents_total"):
+        for diff in (False, True):
+            scale, _ = lab_page.colour_scale(key, values, diff)
+            assert scale.scheme in {"viridis", "blueorange", "greens", "yelloworangered"}
+    okabe_ito = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"}
+    assert set(drill_page.PALETTE[:7]) == okabe_ito
+    assert set(optimize_view.STATUS_COLOURS.values()) <= okabe_ito | {"#999999"}
+
+
+def test_discovery_limits_and_optimisation_problems_read_as_sentences_in_both_languages():
+    from app_pages import kpi_view, words
+    from sim.experiment.discover import Box, Discovery, Limit
+    from sim.experiment.optspec import Optimize
+
+    d = Discovery(kpi="on_time_rate", op="<", threshold=0.9615, method="prim", unit="run",
+                  n_cases=10, n_failing=2, boxes=[])
+    box = Box([Limit("staffing.workers_per_grid", low=3)], n=2, failing=2, coverage=1.0,
+              density=1.0, mass=0.2)
+    assert words.box_sentence(box, d, "en").startswith(
+        "Where workers per grid is 3 or more, on-time closure rate falls below 96.2% in 2 of 2 "
+        "runs (100%).")
+    zh = words.box_sentence(box, d, "zh")
+    assert zh.startswith("当每格网格员数不少于 3 时，按期结案率低于 96.2%") and "2 次运行中有 2 次" in zh
+    everywhere = Box([], n=10, failing=2, coverage=1.0, density=0.2, mass=1.0)
+    assert words.box_sentence(everywhere, d, "en").startswith("Everywhere in this store")
+    assert "where everywhere" not in words.box_sentence(everywhere, d, "en").lower()
+    card = words.rule_card(1, Box([Limit("departments.sanitation.crews_per_street", high=2),
+                                   Limit("platform.routing", values=("manual", "auto"))],
+                                  n=4, failing=3, coverage=0.5, density=0.75, mass=0.4), d, "en")
+    assert card["if"] == ["sanitation crews per street is 2 or less",
+                          "routing is manual or auto"]
+    assert words.limit_sentence(Limit("staffing.workers_per_grid", low=2, high=4), "zh") == \
+        "每格网格员数在 2 至 4 之间"
+    opt = Optimize.model_validate({"objectives": [{"kpi": "monthly_staff_cost"}],
+                                   "constraints": ["on_time_rate >= 0.95"], "trials": 4,
+                                   "batch": 2, "startup_trials": 2})
+    assert words.problem_words(opt, "en").startswith(
+        "Find the lowest monthly staff cost with on-time closure rate at least 95.0%")
+    assert "minimize" not in words.problem_words(opt, "zh") and \
+        words.problem_words(opt, "zh").startswith("寻找月人员成本最低的方案，且按期结案率不低于 95.0%")
+    # values in their units, money with ¥ before the number, units in 中文
+    assert kpi_view.fmt_delta("monthly_staff_cost", -82000) == "-¥82,000"
+    assert kpi_view.fmt("mean_time_to_close_h", 4.3, "zh") == "4.30 小时"
+    assert kpi_view.fmt_delta("on_time_rate", 0.012, "zh") == "+1.2 个百分点"
+    assert kpi_view.clip_ci("monthly_staff_cost", -55840.0, 10.0) == (0.0, 10.0)
+    assert words.axis_label_expr("monthly_staff_cost")
+    assert words.axis_format("on_time_rate") == ".0%"

@@ -122,8 +122,14 @@ def test_lab_ready_scenario_and_chinese_labels():
     want = run_scenario(load_scenario(ROOT / "scenarios" / "dense_commercial.yaml")).kpis
     shown = metrics(at)
     for key in kpi_view.HEADLINE:
-        assert shown[KPI_DEFINITIONS[key][1]][0] == kpi_view.fmt(key, want[key])
+        assert shown[KPI_DEFINITIONS[key][1]][0] == kpi_view.fmt(key, want[key], "zh")
+    hours = shown[KPI_DEFINITIONS["mean_time_to_close_h"][1]][0]
+    assert hours.endswith(" 小时") and not hours.endswith(" h")     # units in 中文 too
     assert at.button(key="lab_run").label == "运行"
+    # the scenario is named by its label and described in 中文
+    sc = load_scenario(ROOT / "scenarios" / "dense_commercial.yaml")
+    assert at.selectbox(key="lab_source@zh").format_func("dense_commercial") == sc.label_zh
+    assert sc.description_zh in [c.value for c in at.caption]
     # a language switch keeps the choices and relabels them
     at.selectbox(key="lab_group@zh").set_value("staffing").run()
     at.sidebar.radio(key="lang").set_value("en").run()
@@ -135,7 +141,7 @@ def test_lab_ready_scenario_and_chinese_labels():
 def test_too_large_ready_scenarios_say_why_and_give_the_command():
     at = open_app()
     source = at.selectbox(key="lab_source@en")
-    assert "city_large (too large for the app)" in source.options
+    assert "Large city (scale test) (too large for the app)" in source.options   # by its label
     source.set_value("city_large").run()
     errors = " ".join(e.value for e in at.error)
     assert "basic grids" in errors and "gridsim run scenarios/city_large.yaml" in errors

@@ -61,6 +61,9 @@ FACT_NOTES: dict[str, str] = {
                                          "waterlogging warnings blue/yellow/orange/red",
 }
 
+#: names and descriptions for people: no source to cite
+NAME_FIELDS = ("name", "label", "label_zh", "description", "description_zh")
+
 
 #: Descriptions for schema fields that carry none in sim/scenario/ (the schema's own
 #: description wins when present; tests/test_docs.py checks every path here still exists).
@@ -301,7 +304,7 @@ def field_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, ...]
         desc = info.description or FALLBACK_DESCRIPTIONS.get(path, "")
         if not desc and children and len(children) == 1:
             desc = " ".join((children[0][1].__doc__ or "").split())
-        src = "—" if path in ("name", "description") or (children and not _has_note(path)) \
+        src = "—" if path in NAME_FIELDS or (children and not _has_note(path)) \
             else source_of(path, desc)
         rows.append((path, type_name(ann), _default(info), fmt_range(info), desc, src))
         for sub_prefix, sub in children:

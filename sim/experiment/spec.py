@@ -24,10 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.experiment.optspec import Optimize
 from sim.metrics import KPI_DEFINITIONS
+from sim.scenario.model import DISPLAY_FIELDS
 from sim.scenario import (
     Scenario,
     ScenarioError,
     _format_validation,
+    chinese_text,
     read_mapping,
     set_paths,
     validate_scenario,
@@ -161,7 +163,12 @@ class Experiment(_Model):
     """An experiment file (``experiments/*.yaml``)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    label: str = Field(default="", max_length=80,
+                       description="the experiment's name for people, in the app (empty: name)")
+    label_zh: str = Field(default="", max_length=80, description="its name in 中文, in the app")
     description: str = ""
+    description_zh: str = Field(default="", max_length=1000,
+                                description="the description in 中文, in the app")
     base: str | dict[str, Any] | None = Field(
         default=None, description="scenario file (relative to the experiment file), an inline "
                                   "scenario mapping, or omitted for the baseline")
@@ -192,6 +199,9 @@ class Experiment(_Model):
                 raise _PathError("design", "an optimisation chooses its own candidates: leave "
                                            "design out (or write design: {type: optimize})")
         return data
+
+    _chinese = field_validator("label_zh", "description_zh")(
+        classmethod(lambda cls, v: chinese_text(v)))
 
     @field_validator("kpis")
     @classmethod
@@ -276,11 +286,13 @@ class ResolvedExperiment:
         """What makes runs comparable: base, factors, design, seeds, kept outputs.
 
         Name, description, replications and precision are left out, so adding replications to a
-        finished sweep resumes it instead of starting a new store.
+        finished sweep resumes it instead of starting a new store; so are the base's names for
+        people (``label``, ``label_zh``, ``description_zh``).
         """
         # a base on a real map counts by its scenario hash: the content of its files, not where
         # they lie (a synthetic base keeps the hash its stores already carry)
-        base = self._base_data if self.base.city.geometry is None else self.base.hash()
+        base = {k: v for k, v in self._base_data.items() if k not in DISPLAY_FIELDS} \
+            if self.base.city.geometry is None else self.base.hash()
         blob = json.dumps({"base": base, "factors": {
             k: f.model_dump(mode="json") for k, f in self.spec.factors.items()},
             "design": self.spec.design.model_dump(mode="json"), "seed": self.spec.seed,

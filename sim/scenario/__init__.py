@@ -13,6 +13,7 @@ The schema is one module per section; this package re-exports every name, so
 from __future__ import annotations
 
 from sim.scenario.base import ALWAYS, CalendarConfig, Channel, Deadline, Window, ZoneType, _Model  # noqa: F401
+from sim.scenario.base import chinese_text  # noqa: F401
 from sim.scenario.city import CityConfig, Zone, _default_zones  # noqa: F401
 from sim.scenario.departments import Department, _default_departments, _dept  # noqa: F401
 from sim.scenario.emergency import EmergencyConfig  # noqa: F401

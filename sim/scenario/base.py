@@ -28,6 +28,14 @@ def no_huge_number(v: object) -> object:
     return v
 
 
+def chinese_text(v: str) -> str:
+    """A field validator for text in 中文 (``label_zh``, ``description_zh``): empty (the English
+    is shown) or written with Chinese characters."""
+    if v.strip() and not any("\u3400" <= c <= "\u9fff" for c in v):
+        raise ValueError("must be written in 中文 (Chinese characters), or left empty")
+    return v.strip()
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

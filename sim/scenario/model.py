@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from sim.scenario.base import CalendarConfig, _Model
+from sim.scenario.base import CalendarConfig, _Model, chinese_text
 from sim.scenario.city import CityConfig
 from sim.scenario.departments import Department, _default_departments
 from sim.scenario.emergency import EmergencyConfig
@@ -28,11 +28,21 @@ from sim.scenario.staffing import PatrolConfig, Staffing
 from sim.scenario.yamlio import dump_yaml
 
 
+#: the scenario's name and description for people in the app, beside ``name``/``description``
+DISPLAY_FIELDS = ("label", "label_zh", "description_zh")
+
+
 class Scenario(_Model):
     """A whole scenario. ``Scenario()`` is the baseline; see ``scenarios/*.yaml``."""
 
     name: str = "baseline"
+    label: str = Field(default="", max_length=80,
+                       description="the scenario's name for people, in the app (empty: the name)")
+    label_zh: str = Field(default="", max_length=80,
+                          description="the scenario's name in 中文, in the app (empty: label)")
     description: str = "One sub-district of about forty basic grids, staffed at common levels."
+    description_zh: str = Field(default="", max_length=1000,
+                                description="the description in 中文, in the app")
     city: CityConfig = CityConfig()
     calendar: CalendarConfig = CalendarConfig()
     staffing: Staffing = Staffing()
@@ -48,6 +58,9 @@ class Scenario(_Model):
     smart_platform: SmartPlatformConfig = SmartPlatformConfig()
     emergency: EmergencyConfig = EmergencyConfig()
     run: RunConfig = RunConfig()
+
+    _chinese = field_validator("label_zh", "description_zh")(
+        classmethod(lambda cls, v: chinese_text(v)))
 
     @model_validator(mode="after")
     def _references(self) -> "Scenario":
@@ -85,8 +98,10 @@ class Scenario(_Model):
 
     def hash(self) -> str:
         """Stable content hash of the scenario (provenance): its fields and the content of every
-        file it names (a map's files count by their sha256, wherever they lie)."""
-        data = self.model_dump(mode="json", by_alias=True)
+        file it names (a map's files count by their sha256, wherever they lie). The names for
+        people in the app (:data:`DISPLAY_FIELDS`) are left out: they change no run, and stores
+        written before they existed keep their hashes."""
+        data = self.model_dump(mode="json", by_alias=True, exclude=set(DISPLAY_FIELDS))
         if self.city.geometry is None:
             del data["city"]["geometry"]  # a synthetic city keeps the hash it always had
         else:
