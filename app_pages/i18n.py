@@ -467,6 +467,21 @@ FIELD_ZH: dict[str, str] = {
     'reassign': '街道改派至有空闲队伍的街道',
     'extension': '区级批准延期',
     'coordination_time': '协调用时',
+    "access_delay_min": "无交通管制进场延误",
+    "cut_growth_factor": "切断后增长倍数",
+    "explosion_injured_share": "爆炸致伤比例",
+    "harm_at": "满伤害严重程度",
+    "harm_levels": "按伤亡损失分级",
+    "injury_per_min": "每分钟受伤率",
+    "market_fire": "市场火灾",
+    "occupants_share": "危险区居民比例",
+    "people": "受威胁人员",
+    "power": "供电",
+    "reignite_prob_per_min": "每分钟复燃概率",
+    "road_closure_cm": "道路封闭水深",
+    "self_care_per_min": "每分钟自行就医比例",
+    "self_evacuation_per_min": "每分钟自行撤离比例",
+    "untreated_death_per_min": "未救治伤员每分钟死亡率",
 }
 
 #: Chinese names of option values of Literal fields (English shows the value itself).
@@ -573,6 +588,13 @@ KPI_FORMULA_ZH: dict[str, str] = {
     'resolved_rate': '计量期内已结案且问题确实解决的案件 ÷ 计量期内案件',
     'crew_overtime_h': '计量期内各处置队伍在班次之外工作的队伍小时数（end_of_shift 为加班的部门），全部部门合计',
     'overtime_cost_monthly': 'Σ 各部门加班队伍小时数 × overtime_cost_per_h，折算为每 30 天',
+    "em_people_exposed": "各 E 危险区内人数之和",
+    "em_people_evacuated": "各 E 未受伤离开危险区的人数之和",
+    "em_injured": "各 E 受伤人数之和（含爆炸）",
+    "em_killed": "各 E 等待救治时死亡的伤员数之和",
+    "em_exposure_h": "各 E 险情存续时危险区内人·小时之和",
+    "em_time_to_care_min": "伤员等待救治人·分钟之和 ÷ 受伤人数之和",
+    "em_roads_closed_grid_h": "积水达封闭水深的网格·小时之和",
 }
 
 #: 中文 of the KPI units of ``sim.metrics.KPI_DEFINITIONS``.
@@ -586,6 +608,9 @@ UNIT_ZH: dict[str, str] = {
     "0-1": "0–1",
     "multiplier": "倍数",
     "level": "等级",
+    "people": "人",
+    "person-h": "人·小时",
+    "grid-h": "网格·小时",
 }
 
 #: 中文 of the schema's field descriptions (the lever widgets' help), by their English text.

@@ -285,11 +285,12 @@ def test_series_keep_their_colour_across_languages_and_palettes_are_colour_blind
     assert scales["en"]["domain"][0].startswith("Open cases") and \
         scales["zh"]["domain"][0].startswith("未结案件")
     # no red-against-green scheme on any map or heatmap
-    values = pd.Series([0.2, 0.9])
+    from app_pages import maps
+
     for key in ("on_time_rate", "mean_time_to_close_h", "incidents_total"):
         for diff in (False, True):
-            scale, _ = lab_page.colour_scale(key, values, diff)
-            assert scale.scheme in {"viridis", "blueorange", "greens", "yelloworangered"}
+            scale = maps.colour_scale(key, diff, (-1.0, 1.0) if diff else (0.0, 1.0))
+            assert scale.scheme in {"yellowgreenblue", "purplegreen", "blueorange"}
     okabe_ito = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"}
     assert set(drill_page.PALETTE[:7]) == okabe_ito
     assert set(optimize_view.STATUS_COLOURS.values()) <= okabe_ito | {"#999999"}
