@@ -1,6 +1,6 @@
 """Requests with places on the shipped NYC map: the NYC 311 animal-complaints extract (not
 shipped; pass its path) calibrated onto all five boroughs' 2020 NTAs, then per-NTA requests of
-the log against per-NTA incidents of the calibrated city (its arrivals drawn for 20 years of
+the log against per-NTA incidents of the calibrated city (its arrivals drawn for ten years of
 requests), with and without the surfaces: Spearman rank correlation over the NTAs, and a PNG
 of both side by side.
 
@@ -82,6 +82,10 @@ def main() -> None:
     cats = sorted(cal.places.surfaces)
     on = f[(f.place == CELL) & f.category.isin(cats)]
     log_nta = per_nta(on["where"].to_numpy(), None, street, n_nta)
+    only = scenario_with(sc, {  # draw the log's categories only (the others keep base rates)
+        f"incidents.categories.{c}.rate_per_1000_households_per_day": 0.0
+        for c in sc.incidents.categories if c not in cats})
+    sc = only
     sim_nta = incidents_per_nta(sc, city, street, n_nta, cats, args.days)
     plain = scenario_with(sc, {"city.geometry.surfaces": None})
     hh_nta = incidents_per_nta(plain, city, street, n_nta, cats, args.days)

@@ -269,3 +269,21 @@ def test_unit_codes_place_requests_on_their_unit(tmp_path):
     share = cal.places.surfaces["infrastructure"].weights[cells].sum()
     p = (units == "S05").mean()
     assert abs(share - p) < 3 * np.sqrt(p * (1 - p) / n)
+
+
+def test_bad_crs_is_a_clear_error(tmp_path):
+    """An unknown --crs, or --crs without a map, exits 2 naming the option; nothing written."""
+    from tests.conftest import gridsim_inproc
+
+    log, _, _ = make_log(tmp_path, n_hot=50, n_flat=20)
+    (tmp_path / "city.yaml").write_text(
+        f"city:\n  geometry:\n    file: {make_map(tmp_path)}\n    level: street\n"
+        "    fields: {id: code, households: hh}\n", encoding="utf-8")
+    r = gridsim_inproc("calibrate", str(log), "--format", "csv", "--scenario",
+                       str(tmp_path / "city.yaml"), "--crs", "EPSG:999999", "--out",
+                       str(tmp_path / "o" / "cal.yaml"), "--no-match-cases")
+    assert r.returncode == 2 and "crs" in r.stderr and "EPSG:999999" in r.stderr
+    r = gridsim_inproc("calibrate", str(log), "--format", "csv", "--crs", "gcj02",
+                       "--out", str(tmp_path / "o" / "cal.yaml"), "--no-match-cases")
+    assert r.returncode == 2 and "city.geometry" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -398,6 +398,9 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     base = base or Scenario()
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, base)
     index = None
+    if crs is not None and base.city.geometry is None:
+        raise CalibrationError([("crs", "places requests on a real map: the base scenario has "
+                                        "no city.geometry (pass --scenario with a map)")], "--crs")
     if base.city.geometry is not None:
         from sim.data.places import PlaceIndex
 
