@@ -113,7 +113,15 @@ def draw(city, ids, log_nta, sim_nta, hh_nta, rho, rho_plain, png: Path) -> None
 
     from sim.world.geometry import to_lonlat, unit_polygons
 
-    polys = to_lonlat(unit_polygons(city, "street"), city.geometry.crs)
+    import shapely
+
+    try:
+        polys = unit_polygons(city, "street")
+    except shapely.errors.GEOSException:  # a coverage union GEOS refuses: the robust union
+        street = city.street[city.cell_grid]
+        polys = np.array([shapely.union_all(city.geometry.cells[street == k])
+                          for k in range(len(ids))], dtype=object)
+    polys = to_lonlat(polys, city.geometry.crs)
     frames = []
     for label, v in ((f"log: requests per NTA", log_nta),
                      (f"calibrated city, surfaces (Spearman {rho:.2f})", sim_nta),
