@@ -304,4 +304,5 @@ def test_privacy_page_names_tests_that_exist():
     for path, name in cited:
         assert re.search(rf"^def {name}\(", (root / path).read_text(encoding="utf-8"), re.M), \
             f"{path}::{name}"
-    assert "Coordinates (经度/纬度, lat/lon) are not read at all" in page
+    assert "without a map they are not read at all" in page
+    assert "Coordinates are used only to count requests per land cell" in page

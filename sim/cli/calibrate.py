@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from sim.scenario import ScenarioError, dump_yaml, load_scenario
+from sim.scenario import ScenarioError, dump_yaml
 
 
 def _progress():  # noqa: ANN202 - a Rich Progress
@@ -40,6 +40,14 @@ def calibrate_command(
     ] = None,
     scenario: Annotated[Optional[Path], typer.Option(
         help="Base scenario the fitted values go into (default: the baseline).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Override a field of the base scenario: path.to.field=value (repeatable), "
+                      "e.g. city.geometry.where=null.")] = None,
+    crs: Annotated[Optional[str], typer.Option(
+        "--crs", help="On a base scenario with city.geometry: the CRS of the log's lat/lon "
+                      "(default lon/lat WGS84; an EPSG code, or gcj02 / bd09 for Chinese "
+                      "web-map coordinates). Requests are placed on the map's cells and each "
+                      "category's surface is written beside --out (.surfaces.parquet).")] = None,
     households: Annotated[Optional[float], typer.Option(
         help="Households the log's city has (default: the base scenario's).")] = None,
     tz: Annotated[Optional[str], typer.Option(
@@ -104,9 +112,11 @@ def calibrate_command(
         problems += col_problems
         if problems:
             raise CalibrationError(problems, "gridsim calibrate")
-        base = load_scenario(scenario) if scenario else None
+        from sim.cli.common import resolve_scenario
+
+        base = resolve_scenario(scenario, set_) if (scenario or set_) else None
         cal, sc = calibrate(log, format_, mapping, base, households, columns=cols, tz=tz,
-                            start=from_, end=to, strict=strict, size=size)
+                            start=from_, end=to, strict=strict, size=size, crs=crs)
         from sim.data.calibrate import fit_by_default
 
         auto, why = fit_by_default(cal)
@@ -122,6 +132,7 @@ def calibrate_command(
     text = fit_report(cal)
     rep = report or (out.with_suffix(".fit.md") if out else None)
     if out:
+        sc = _surfaces_beside(out, sc)
         _write(out, scenario_text(cal, sc))
     if rep:
         _write(rep, text)
@@ -203,6 +214,25 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[parts[-1]] = v
     return out
+
+
+def _surfaces_beside(out: Path, sc: Any) -> Any:
+    """The calibrated scenario with its surfaces file (written to a temporary file while
+    fitting) copied beside ``out`` (``NAME.surfaces.parquet``) and named there."""
+    import os
+    import shutil
+
+    from sim.scenario import scenario_with
+
+    geo = sc.city.geometry
+    if geo is None or not geo.surfaces:
+        return sc
+    final = out.with_name(out.name.split(".")[0] + ".surfaces.parquet").resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name + ".partial")
+    shutil.copyfile(geo.surfaces, tmp)
+    os.replace(tmp, final)
+    return scenario_with(sc, {"city.geometry.surfaces": str(final)})
 
 
 def _write(path: Path, text: str) -> None:

@@ -32,6 +32,9 @@ def replay_command(
     column: Annotated[Optional[list[str]], typer.Option(
         "--column", help="FIELD=HEADER naming the log's column of a field (repeatable).")] = None,
     tz: Annotated[Optional[str], typer.Option("--tz", help="The city's time zone.")] = None,
+    crs: Annotated[Optional[str], typer.Option(
+        "--crs", help="On a scenario with city.geometry: the CRS of the log's lat/lon (as "
+                      "calibrate's); each request is replayed on the cell it falls in.")] = None,
     from_: Annotated[Optional[str], typer.Option(
         "--from", help="Replay requests created at or after this time only.")] = None,
     to: Annotated[Optional[str], typer.Option(
@@ -74,7 +77,8 @@ def replay_command(
         sc = resolve_scenario(scenario, set_)
         base = load_scenario(baseline) if baseline else (
             resolve_scenario(scenario, None) if set_ else None)
-        req = read_requests(log, format_, sc, mapping, columns=cols, tz=tz, start=from_, end=to)
+        req = read_requests(log, format_, sc, mapping, columns=cols, tz=tz, start=from_, end=to,
+                            crs=crs)
     except ScenarioError as e:
         fail(e)
         return

@@ -106,6 +106,8 @@ class Calibration:
     fitted: Any = None                             # sim.data.cohortfit.FitResult
     routing: dict[str, Any] = field(default_factory=dict)  # the log's requests as residents'
     steps: Any = None                              # sim.data.stepfit.StepFit (gridcase)
+    used: Any = None                               # mask of the frame's rows behind the rates
+    places: Any = None                             # sim.data.places.Places (a real map)
 
     @property
     def hourly(self) -> tuple[float, ...]:
@@ -301,6 +303,7 @@ def fit_log(log: LogData, households: float, households_from: str, mapping: Mapp
                       categories=fits, kept_from_base=kept, counts=counts,
                       type_table=_type_table(df[inside], log))
     cal.warnings = _log_warnings(cal) + warnings
+    cal.used = use.to_numpy()
     return cal
 
 
@@ -374,11 +377,15 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
               base: Scenario | None = None, households: float | None = None, *,
               columns: dict[str, str] | None = None, tz: str | None = None,
               start: str | None = None, end: str | None = None, strict: bool = False,
-              size: bool = True) -> tuple[Calibration, Scenario]:
+              size: bool = True, crs: str | None = None,
+              surfaces: str | Path | None = None) -> tuple[Calibration, Scenario]:
     """Read, map and fit a log; return the fit and the calibrated scenario (validated).
 
     ``strict`` turns every warning into a :class:`CalibrationError`; ``size`` sizes operators,
-    crews and shifts for the log's volume (:mod:`sim.data.sizing`).
+    crews and shifts for the log's volume (:mod:`sim.data.sizing`). On a base scenario with
+    ``city.geometry`` the requests are placed on the map (``crs``: of the log's lat/lon) and
+    each category's surface is written to ``surfaces`` (default: a temporary file), which the
+    calibrated scenario names (:mod:`sim.data.places`).
     """
     if fmt not in FORMATS:
         raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
@@ -390,7 +397,15 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
         raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
     base = base or Scenario()
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, base)
-    log = read_log(log_path, fmt, mapping, columns=columns, tz=tz)
+    index = None
+    if crs is not None and base.city.geometry is None:
+        raise CalibrationError([("crs", "places requests on a real map: the base scenario has "
+                                        "no city.geometry (pass --scenario with a map)")], "--crs")
+    if base.city.geometry is not None:
+        from sim.data.places import PlaceIndex
+
+        index = PlaceIndex.for_scenario(base, crs)
+    log = read_log(log_path, fmt, mapping, columns=columns, tz=tz, placer=index)
     hh, hh_from = (float(households), "--households") if households else (
         float(base.city.households), f"base scenario {base.name!r} (pass --households)")
     cal = fit_log(log, hh, hh_from, mapping, base, str(log_path), fmt, t0, t1)
@@ -413,8 +428,31 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     if strict and cal.warnings:
         raise CalibrationError([("strict", w) for w in cal.warnings], str(log_path))
     over = cal.overrides()
+    if index is not None:
+        over.update(_places(cal, index, sorted(mapping.targets), surfaces))
     over["name"] = f"calibrated_{Path(log_path).stem.split('.')[0]}"
     over["description"] = (f"{base.name} with arrival rates, profiles and capacity fitted from "
                            f"{Path(log_path).name} ({fmt}, {cal.days:.2f} days from "
                            f"{cal.period.start:%Y-%m-%d %H:%M}, {cal.counts['used']:,} requests)")
     return cal, scenario_with(base, over)
+
+
+def _places(cal: Calibration, index: Any, categories: list[str],
+            surfaces: str | Path | None) -> dict[str, Any]:
+    """Place the used requests on the map, fit and write each category's surface: the
+    override naming the surfaces file (none when no request has a place)."""
+    import tempfile
+
+    from sim.data.places import fit_surfaces
+    from sim.scenario.surfaces import write_surfaces
+
+    frame = cal.log.frame[cal.used]
+    cal.places = fit_surfaces(frame, index, categories)
+    if not cal.places.surfaces:
+        cal.warnings.append("no request of the log has a place on the map (coordinates in it, "
+                            "or a unit code of it): incidents arise where households are")
+        return {}
+    path = Path(surfaces) if surfaces else Path(tempfile.mkdtemp(prefix="gridsim-")) \
+        / "surfaces.parquet"
+    write_surfaces(path, cal.places.weights())
+    return {"city.geometry.surfaces": str(path.resolve())}

@@ -267,6 +267,10 @@ def fit_report(cal: "Calibration") -> str:
              + _sizing(cal)
              + _check(cal) + _matching(cal) + _profiles(cal) + _leftovers(cal)
              + (cal.steps.report_lines() if cal.steps is not None else []))
+    if cal.places is not None:  # requests with places (sim.data.places)
+        from sim.data.places import places_report
+
+        lines += ["", places_report(cal.places)]
     return "\n".join(lines) + "\n"
 
 

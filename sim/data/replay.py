@@ -9,7 +9,8 @@ and what the log says happened to it (hours to close, or hours followed while st
 :class:`ReplayModel` is the scenario's model with the drawn arrivals replaced by the requests:
 each one is reported by a resident at its creation time (the resident channel: no patrol find,
 no on-the-spot fix — a 311/12345 request is a resident's call) on a grid drawn by the city's
-incident weights, and runs the case workflow from filing on. The run continues without new
+incident weights — or, on a real map, on the cell its coordinates fall in
+(:mod:`sim.data.places`) — and runs the case workflow from filing on. The run continues without new
 requests until the cohort's follow-up ends (the log's extraction time, at most
 :data:`FOLLOW_UP_CAP_DAYS` past the window). Every case draws its uniforms from the
 replication's ``replay`` stream in request order, so the same requests under two policies at the
@@ -68,15 +69,21 @@ class Requests:
     has_closed: bool = True
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    place: np.ndarray | None = None   # int8 place code per request (sim.data.places), or None
+    where: np.ndarray | None = None   # its cell or unit index
+    index: Any = None                 # sim.data.places.PlaceIndex of the map placed on
 
     def __len__(self) -> int:
         return len(self.t_h)
 
     def take(self, keep: np.ndarray) -> "Requests":
         """The requests where ``keep`` is true (same clock and follow-up)."""
+        placed = self.place is not None
         return Requests(self.t_h[keep], self.category[keep], self.sub[keep], self.log_h[keep],
                         self.log_follow_h[keep], self.t0, self.window_h, self.horizon_h,
-                        self.has_closed, self.source, list(self.notes))
+                        self.has_closed, self.source, list(self.notes),
+                        self.place[keep] if placed else None,
+                        self.where[keep] if placed else None, self.index)
 
     def first_days(self, days: float) -> "Requests":
         """The requests of the window's first ``days`` days, followed as long as before but at
@@ -123,10 +130,13 @@ def log_requests(log: "LogData", scenario: Scenario, start: "pd.Timestamp", end:
         notes.append(f"follow-up cut at {FOLLOW_UP_CAP_DAYS:g} days after the window (the log "
                      f"runs {(last - w1) / 24:.0f} days past it): later closings are censored "
                      "on both sides")
+    placed = "place" in d.columns
     return Requests(t_h=t_h, category=d.category.to_numpy(object), sub=subs, log_h=log_h,
                     log_follow_h=np.minimum(follow, horizon - t_h), t0=t0,
                     window_h=(float(w0), float(w1)), horizon_h=max(horizon, float(w1) + 1.0),
-                    has_closed=bool(log.has_closed), source=source, notes=notes)
+                    has_closed=bool(log.has_closed), source=source, notes=notes,
+                    place=d["place"].to_numpy() if placed else None,
+                    where=d["where"].to_numpy() if placed else None, index=log.placer)
 
 
 class ReplayModel(GridModel):
@@ -172,8 +182,11 @@ class ReplayModel(GridModel):
             a, b = int(bounds[day0]), int(bounds[h1])
             idx = np.arange(a, b)
             if len(idx):  # the day's draws at once, in request order
-                cells = np.minimum(np.searchsorted(cell_cum, rng.random(len(idx)) * cell_cum[-1],
-                                                   side="right"), len(cell_cum) - 1)
+                uc = rng.random(len(idx))
+                cells = np.minimum(np.searchsorted(cell_cum, uc * cell_cum[-1], side="right"),
+                                   len(cell_cum) - 1)
+                if req.place is not None:  # requests with a place arise on their own cells
+                    cells = req.index.draw_cells(req.place[idx], req.where[idx], uc, cells)
                 subs = self._subtypes_of(rng, idx)
                 u = rng.random((len(idx), I.N_UNIFORMS))
             for h in range(day0, h1):
@@ -308,9 +321,12 @@ __all__ = ["Requests", "ReplayModel", "ReplayRun", "log_requests", "replay", "re
 def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
                   mapping_path: str | Path | None = None, *,
                   columns: dict[str, str] | None = None, tz: str | None = None,
-                  start: str | None = None, end: str | None = None) -> Requests:
+                  start: str | None = None, end: str | None = None,
+                  crs: str | None = None) -> Requests:
     """Read a log of any registered format, map it, find its period (the span, a sparse tail
-    left out, or ``start``/``end``) and return its cohort of requests."""
+    left out, or ``start``/``end``) and return its cohort of requests; on a scenario with
+    ``city.geometry`` each request is placed on the map (``crs``: of the log's lat/lon) and
+    replayed on its own cell (a unit's: drawn by households; no place: by the cells' weights)."""
     from sim.data.logformats import FORMATS
     from sim.data.logtimes import check_tz, find_period
     from sim.data.servicelog import (CalibrationError, default_mapping_path, load_mapping,
@@ -325,7 +341,12 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
     if t0 is not None and t1 is not None and t1 <= t0:
         raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, scenario)
-    log = read_log(log_path, fmt, mapping, columns=columns, tz=tz)
+    index = None
+    if scenario.city.geometry is not None:  # a real map: requests on their cells
+        from sim.data.places import PlaceIndex
+
+        index = PlaceIndex.for_scenario(scenario, crs)
+    log = read_log(log_path, fmt, mapping, columns=columns, tz=tz, placer=index)
     df = log.frame
     if df.empty or df.category.notna().sum() == 0:
         top = sorted(log.unmapped.items(), key=lambda kv: -kv[1])[:8]

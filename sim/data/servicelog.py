@@ -156,6 +156,7 @@ class LogData:
     status_unknown: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     gzip: bool = False
+    placer: Any = None  # sim.data.places.PlaceIndex: coordinates → cells as each chunk is read
 
     @property
     def mapped(self) -> "pd.DataFrame":
@@ -214,7 +215,7 @@ def _sniff(p: Path, src: str) -> tuple[str, bool]:
 
 
 def read_log(path: str | Path, fmt: str, mapping: Mapping, *, columns: dict[str, str] | None = None,
-             tz: str | None = None, chunk_rows: int = 200_000) -> LogData:
+             tz: str | None = None, chunk_rows: int = 200_000, placer: Any = None) -> LogData:
     """Read a log, keep only the eight fields, map the types and count what cannot be used.
 
     CSV lines are split by the csv module; a line whose number of fields differs from the
@@ -245,7 +246,8 @@ def read_log(path: str | Path, fmt: str, mapping: Mapping, *, columns: dict[str,
     info = TimeInfo(tz=tz or spec.default_tz,
                     tz_from="--tz" if tz else f"default for {fmt} logs; pass --tz to change",
                     converted_offsets=bool(tz))
-    log = LogData(frame=pd.DataFrame(), rows_read=0, container=container, times=info, gzip=gz)
+    log = LogData(frame=pd.DataFrame(), rows_read=0, container=container, times=info, gzip=gz,
+                  placer=placer)
     frames: list[pd.DataFrame] = []
     reader = _read_csv if container == "csv" else _read_json
     for chunk in reader(p, spec, fmt, mapping, explicit, src, log, chunk_rows):
@@ -327,7 +329,7 @@ def _read_csv(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, explicit: d
         log.columns = {f: names[i] for f, i in idx.items() if f != "match" and i is not None}
         log.match = names[idx["match"]]
         log.has_closed, log.has_status = "closed" in idx, "status" in idx
-        keep = {f: i for f, i in idx.items() if f not in ("lat", "lon")}
+        keep = {f: i for f, i in idx.items() if f not in ("lat", "lon") or log.placer}
         buf: dict[str, list[str]] = {f: [] for f in keep}
 
         def rows() -> Iterator[list[str]]:
@@ -398,7 +400,7 @@ def _read_json(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, explicit: 
     log.columns = {f: names[i] for f, i in idx.items() if f != "match" and i is not None}
     log.match = names[idx["match"]]
     log.has_closed, log.has_status = "closed" in idx, "status" in idx
-    keep = {f: names[i] for f, i in idx.items() if f not in ("lat", "lon")}
+    keep = {f: names[i] for f, i in idx.items() if f not in ("lat", "lon") or log.placer}
     timey = {"created", "closed"}
     buf: dict[str, list[str]] = {f: [] for f in keep}
     for item in items:
@@ -508,12 +510,16 @@ def _clean_chunk(chunk: dict[str, list[str]], mapping: Mapping, log: LogData) ->
         elif cat is None:
             log.dropped[v] = log.dropped.get(v, 0) + 1
         cats.append(cat)
-    del n
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "created": created[keep].to_numpy(), "closed": closed[keep].to_numpy(),
         "status": status[keep].to_numpy(), "code": code[keep].to_numpy(),
         "category": [c.split(".")[0] if c else None for c in cats],
         "subtype": [c.split(".", 1)[1] if c and "." in c else None for c in cats]})
+    if log.placer is not None:  # coordinates become cells here; the text is dropped with chunk
+        kind, where = log.placer.place(chunk.pop("lat", None), chunk.pop("lon", None),
+                                       chunk.get("unit"), n)
+        out["place"], out["where"] = kind[keep], where[keep]
+    return out
 
 
 # ------------------------------------------------------------------------------- generator

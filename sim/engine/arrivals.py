@@ -9,7 +9,11 @@ hourly intensity::
 
 Each hour, the total count is Poisson; each incident's cell and subtype are drawn independently
 (the intensity is a product of a cell term and a subtype term), at a uniform time within the
-hour — exactly that process. Cells are fixed whatever the grid size (``sim.world.city``), and
+hour — exactly that process. With per-category surfaces (``city.geometry.surfaces``,
+estimated from a log's places by ``sim.data.places``) a category's cell term is its surface,
+scaled to the cells' total weight so that rates keep their meaning; the subtype is drawn first and
+the cell from the same uniform on its category's surface (categories without one, and every run
+without a surfaces file, draw exactly as before). Cells are fixed whatever the grid size (``sim.world.city``), and
 nothing here reads the grid partition or the staffing, so at one seed the same incidents (time,
 cell, subtype) occur whatever the grid size and staffing: common random numbers across the two
 levers. Every incident carries a row of uniform numbers drawn at birth (``U_*`` columns,
@@ -79,6 +83,7 @@ class ArrivalGenerator:
         self.rng = rng
         self.rng_u = rng_u
         self.rng_fate = rng_fate
+        self.sub_row, self.cum_rows = _surface_rows(scenario, city, subtypes, total_w)
 
     def intensity(self, hour: int) -> float:
         """Expected incidents per hour during model hour ``hour`` (0 = Monday 00:00–01:00)."""
@@ -108,6 +113,14 @@ class ArrivalGenerator:
                            len(self.cell_cum) - 1)
         subs = np.minimum(np.searchsorted(self.sub_cum, r[1] * self.sub_cum[-1], side="right"),
                           len(self.sub_cum) - 1)
+        if self.sub_row is not None:  # a category with its own surface draws its cells on it
+            row = self.sub_row[subs]
+            for k in range(1, len(self.cum_rows)):
+                sel = np.flatnonzero(row == k)
+                if len(sel):
+                    cum = self.cum_rows[k]
+                    cells[sel] = np.minimum(np.searchsorted(cum, r[0][sel] * cum[-1],
+                                                            side="right"), len(cum) - 1)
         times = np.repeat(hours, n + m) + r[2]
         handed = np.concatenate([np.r_[np.zeros(a, dtype=bool), np.ones(b, dtype=bool)]
                                  for a, b in zip(n.tolist(), m.tolist())])
@@ -118,3 +131,24 @@ class ArrivalGenerator:
         batch = HourBatch(times[order], cells, self.cell_grid[cells], subs[order], handed[order],
                           u[order], fate[order])
         return batch, starts
+
+
+def _surface_rows(scenario: Scenario, city: City, subtypes: list[SubtypeInfo], total_w: float
+                  ) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """(row of each subtype: 0 = the cells' own weights, k = its category's surface; the
+    cumulative weights of each row), or (None, []) when the scenario names no surfaces."""
+    geo = scenario.city.geometry
+    if geo is None or not geo.surfaces:
+        return None, []
+    from sim.scenario import ScenarioError
+    from sim.scenario.errors import ScenarioRefError
+    from sim.scenario.surfaces import cell_weights
+
+    try:
+        surf = cell_weights(geo.surfaces, len(city.cells.incident_weight))
+    except ScenarioRefError as e:
+        raise ScenarioError([(e.path, e.msg)], scenario.name) from None
+    cats = sorted(c for c in surf if any(s.category == c for s in subtypes))
+    rows = [np.cumsum(city.cells.incident_weight)] + [np.cumsum(surf[c] * total_w) for c in cats]
+    index = {c: k + 1 for k, c in enumerate(cats)}
+    return np.array([index.get(s.category, 0) for s in subtypes], dtype=np.int64), rows

@@ -131,6 +131,10 @@ class GeometryConfig(_Model):
         default=None, description="GraphML road graph (e.g. saved from OSMnx, lon/lat nodes, "
                                   "edge 'length' in metres): crew trips take shortest paths "
                                   "on it instead of straight line × detour_factor")
+    surfaces: str | None = Field(
+        default=None, description="Parquet of where each category's incidents arise (cell, "
+                                  "category, weight; no coordinates), written by calibrate from "
+                                  "a log's places; the cells' household weights when null")
     tolerance: float = Field(
         default=0.005, ge=0, le=0.5,
         description="overlaps, gaps and parents' containment may be off by this share of area")
@@ -178,6 +182,8 @@ class GeometryConfig(_Model):
                 out[f"city.geometry.{name}.file"] = layer.file
         if self.roads:
             out["city.geometry.roads"] = self.roads
+        if self.surfaces:
+            out["city.geometry.surfaces"] = self.surfaces
         return out
 
 

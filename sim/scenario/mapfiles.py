@@ -23,7 +23,7 @@ from sim.scenario.errors import ScenarioRefError
 
 #: scenario fields holding file paths (dotted, inside ``city.geometry``), resolved by the loader
 _FILE_KEYS = (("file",), ("population", "file"), ("points", "file"), ("depots", "file"),
-              ("stations", "file"), ("roads",))
+              ("stations", "file"), ("roads",), ("surfaces",))
 
 
 def resolve_paths(data: Any, base: Path) -> Any:

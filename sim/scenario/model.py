@@ -88,6 +88,15 @@ class Scenario(_Model):
                             f"department {p!r} acts on {cname}.{sname} and needs at least 1 crew")
         for path, msg in self.emergency.reference_problems(self.departments):
             raise ScenarioRefError(path, msg)
+        geo = self.city.geometry
+        if geo is not None and geo.surfaces:
+            from sim.scenario.surfaces import FIELD, read_surfaces
+
+            unknown = sorted(set(read_surfaces(geo.surfaces)) - set(self.incidents.categories))
+            if unknown:
+                raise ScenarioRefError(FIELD, f"category {unknown[0]!r} of {geo.surfaces} is not "
+                                              "in incidents.categories; allowed: "
+                                              + ", ".join(sorted(self.incidents.categories)))
         return self
 
     def warnings(self) -> list[tuple[str, str]]:
@@ -132,5 +141,5 @@ class Scenario(_Model):
 def _without_paths(node):
     """A map section with its file paths left out (their content is hashed instead)."""
     if isinstance(node, dict):
-        return {k: _without_paths(v) for k, v in node.items() if k not in ("file", "roads")}
+        return {k: _without_paths(v) for k, v in node.items() if k not in ("file", "roads", "surfaces")}
     return node

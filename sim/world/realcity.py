@@ -136,6 +136,13 @@ def real_city(cfg: CityConfig, rng: np.random.Generator,
     else:
         d = base.depot_cells[cell_street]
         dist = np.hypot(base.cx - base.cx[d], base.cy - base.cy[d]) / 1000.0 * geo.detour_factor
+    if geo.surfaces:  # a surfaces file names cells of this map (sim.engine.arrivals)
+        from sim.scenario.surfaces import cell_weights
+
+        try:
+            cell_weights(geo.surfaces, n_cells)
+        except ScenarioRefError as e:
+            raise ScenarioError([(e.path, e.msg)], source) from None
     w = np.where(weight[cell_grid] > 0, weight_c, base.area)
     travel = np.bincount(cell_grid, weights=dist * w, minlength=n) \
         / np.bincount(cell_grid, weights=w, minlength=n)

@@ -190,9 +190,11 @@ def map_base(cfg: CityConfig, source: str | None = None) -> MapBase:
     geo = cfg.geometry
     assert geo is not None
     try:
+        geo = geo.model_copy(update={"surfaces": None})  # where incidents arise: not the map
         stamps = tuple((p, Path(p).stat().st_size, Path(p).stat().st_mtime)
                        for p in geo.files().values() if Path(p).is_file())
-        key = cfg.model_copy(update={"households_per_grid": 400.0}).model_dump_json(
+        key = cfg.model_copy(update={"households_per_grid": 400.0, "geometry": geo}
+                             ).model_dump_json(
             exclude={"hotspot_share", "hotspot_multiplier", "resident_propensity_spread"})
         return _base_cached(key, stamps)
     except ScenarioRefError as e:
