@@ -356,7 +356,8 @@ def cases_to_gridcase(cases: pd.DataFrame, lang: str = "zh", start: str = "2024-
     """A run's case log as a per-step case export (one row per reported case).
 
     Times are ``start`` + model hours (model time 0 is a Monday: choose a Monday). ``type`` is
-    ``category.subtype``; the deadline is the due time (应结时间), the model never extends one.
+    ``category.subtype``; the deadline is the due time (应结时间); 延期 says whether a district
+    team granted an extension (the case is then deferred: no new deadline).
     No coordinate, address or free text is written: the only place is the grid's number.
     """
     if lang not in HEADERS:
@@ -386,7 +387,8 @@ def cases_to_gridcase(cases: pd.DataFrame, lang: str = "zh", start: str = "2024-
     out[h["channel"]] = [names.get(x, x) for x in c.channel]
     out[h["channel_code"]] = c.channel.to_numpy()
     out[h["deadline"]] = stamp("t_due_h")
-    out[h["extended"]] = [_YES_NO[lang][1]] * len(c)
+    ext = c["extension"].to_numpy() == True if "extension" in c else np.zeros(len(c), bool)  # noqa: E712
+    out[h["extended"]] = [_YES_NO[lang][0 if e else 1] for e in ext]
     out[h["unit"]] = c.grid.astype(str).to_numpy()
     return pd.DataFrame(out)
 
