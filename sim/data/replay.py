@@ -327,6 +327,7 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
     left out, or ``start``/``end``) and return its cohort of requests; on a scenario with
     ``city.geometry`` each request is placed on the map (``crs``: of the log's lat/lon) and
     replayed on its own cell (a unit's: drawn by households; no place: by the cells' weights)."""
+    from sim.data.calibrate import _timestamp
     from sim.data.logformats import FORMATS
     from sim.data.logtimes import check_tz, find_period
     from sim.data.servicelog import (CalibrationError, default_mapping_path, load_mapping,
@@ -337,7 +338,7 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
                                            + ", ".join(FORMATS))], "--format")
     if tz is not None and (msg := check_tz(tz)):
         raise CalibrationError([("tz", msg)], "--tz")
-    t0, t1 = _bound(start, "from"), _bound(end, "to")
+    t0, t1 = _timestamp(start, "from"), _timestamp(end, "to")
     if t0 is not None and t1 is not None and t1 <= t0:
         raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, scenario)
@@ -362,16 +363,3 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
                                          f"{period.end}")], str(log_path))
     return req
 
-
-def _bound(value: str | None, name: str) -> "pd.Timestamp | None":
-    import pandas as pd
-
-    from sim.data.servicelog import CalibrationError
-
-    if value is None:
-        return None
-    try:
-        return pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise CalibrationError([(name, f"not a date or time: {value!r} (e.g. 2024-03-01 or "
-                                       "2024-03-01T08:00)")], f"--{name}") from None
