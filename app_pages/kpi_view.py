@@ -78,7 +78,8 @@ def definition(key: str, lang: str) -> str:
 
 
 #: Unit words of the catalogue's formats, in 中文.
-_ZH_UNITS = ((" min", " 分钟"), (" h", " 小时"), (" pp", " 个百分点"))
+_ZH_UNITS = ((" person-h", " 人·小时"), (" grid-h", " 网格·小时"), (" people", " 人"),
+             (" min", " 分钟"), (" h", " 小时"), (" pp", " 个百分点"))
 
 
 def localise(text: str, lang: str) -> str:

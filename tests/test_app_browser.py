@@ -791,7 +791,7 @@ def _real_map_scenarios() -> list[str]:
         except Exception:  # noqa: BLE001 - a scenario that does not load is another test's
             continue
         if getattr(sc.city, "geometry", None) is not None:
-            out.append(p.stem)
+            out.append(sc.label or p.stem)  # the app lists scenarios by their labels
     return out
 
 
