@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from sim.data.logformats import FORMATS
 from sim.data.logtimes import Period, Profiles, check_tz, find_period, fit_profiles, hour_bins
 from sim.data.servicelog import (CalibrationError, LogData, Mapping, cases_to_log,  # noqa: F401
-                                 default_mapping_path, load_mapping, read_log)
+                                 default_mapping_path, load_mapping, period_bound, read_log)
 from sim.data.ttcfit import TTCFit, fit_ttc
 from sim.scenario import Scenario, scenario_with
 
@@ -361,18 +361,6 @@ def city_multiplier(scenario: Scenario) -> float:
     return float((city.households * city.incident_multiplier).sum() / city.households.sum())
 
 
-def _timestamp(value: str | None, name: str) -> "pd.Timestamp | None":
-    import pandas as pd
-
-    if value is None:
-        return None
-    try:
-        return pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise CalibrationError([(name, f"not a date or time: {value!r} (e.g. 2024-03-01 or "
-                                       "2024-03-01T08:00)")], f"--{name}") from None
-
-
 def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = None,
               base: Scenario | None = None, households: float | None = None, *,
               columns: dict[str, str] | None = None, tz: str | None = None,
@@ -392,7 +380,7 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
                                            + ", ".join(FORMATS))], "--format")
     if tz is not None and (msg := check_tz(tz)):
         raise CalibrationError([("tz", msg)], "--tz")
-    t0, t1 = _timestamp(start, "from"), _timestamp(end, "to")
+    t0, t1 = period_bound(start, "from"), period_bound(end, "to")
     if t0 is not None and t1 is not None and t1 <= t0:
         raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
     base = base or Scenario()

@@ -567,3 +567,16 @@ def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
         "Agency": c.department.to_numpy(), "Complaint Type": code,
         "Status": ["Closed" if x else "Open" for x in is_closed],
     })
+
+
+def period_bound(value: str | None, name: str) -> "pd.Timestamp | None":
+    """A log period's ``--from``/``--to`` bound as a timestamp (``None`` passes through)."""
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise CalibrationError([(name, f"not a date or time: {value!r} (e.g. 2024-03-01 or "
+                                       "2024-03-01T08:00)")], f"--{name}") from None
