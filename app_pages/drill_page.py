@@ -373,19 +373,19 @@ def _live(current: dict, lang: str) -> None:
                                projector)
     lines = narrative(drill.events, lang)[::-1][:400]   # the newest line first
     if projector:
-        left, right = st.columns([3, 2])
+        left, right = st.columns([1, 1])   # three columns of cards at 1280×720
         left.vega_lite_chart(chart, width="stretch", theme=None)
         if turned:
             left.caption(tr("dr_turned", lang))
         with right:
             _show_clock(current, drill, lang)
-            kpi_cards(drill.kpis(), lang)
+            kpi_cards(drill.kpis(), lang, drill.scenario)
             box = st.container(height=260)
             box.code("\n".join(lines) or "…", language=None, wrap_lines=True)
         _interventions(drill, lang)
     else:
         _show_clock(current, drill, lang)
-        kpi_cards(drill.kpis(), lang)
+        kpi_cards(drill.kpis(), lang, drill.scenario)
         _interventions(drill, lang)
         left, right = st.columns([3, 2])
         with left:
@@ -464,11 +464,13 @@ def _rule_text(h: dict, lang: str) -> str:
                      if f in h)
 
 
-def debrief_frame(a: dict, b: dict, lang: str) -> pd.DataFrame:
-    """Two drills of one scenario at one seed under two rules: each KPI, and B − A."""
+def debrief_frame(a: dict, b: dict, lang: str, scenario: Any = None) -> pd.DataFrame:
+    """Two drills of one scenario at one seed under two rules: each KPI the drill's cards show
+    (:func:`drill_kpi_keys`), and B − A."""
     rows = []
-    for k in a:
-        if not (k.startswith("em_") or k == "emergencies") or k not in b:
+    keys = ["emergencies", *drill_kpi_keys(a, scenario)]
+    for k in keys:
+        if k not in a or k not in b:
             continue
         va, vb = a[k], b[k]
         rows.append({tr("kpi", lang): kpi_view.label(k, lang),
@@ -508,4 +510,5 @@ def _history(lang: str) -> None:
         if (a["scenario"], a["seed"]) == (b["scenario"], b["seed"]) and \
                 [a.get(f) for f in RULE_FIELDS] != [b.get(f) for f in RULE_FIELDS]:
             st.subheader(tr("dr_debrief", lang))
-            st.table(debrief_frame(a, b, lang).set_index(tr("kpi", lang)))
+            st.table(debrief_frame(a, b, lang, drill_scenarios().get(a["scenario"]))
+                     .set_index(tr("kpi", lang)))

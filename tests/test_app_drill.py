@@ -41,10 +41,11 @@ def test_drill_plays_to_the_end_and_shows_the_kpis_of_sim():
     drill.run()
     want = drill.kpis()
     shown = cards(at)
-    for key in drill_kpi_keys(want):   # every emergency KPI of the catalogue, as sim has it
+    for key in drill_kpi_keys(want, sc):   # every emergency KPI the fire can move, as sim has it
         text = "–" if math.isnan(want[key]) else kpi_view.fmt(key, want[key])
         assert shown[KPI_DEFINITIONS[key][0]] == text, key
-    assert len(shown) == len([k for k in KPI_DEFINITIONS if k.startswith("em_")])
+    assert len(shown) == len([k for k in KPI_DEFINITIONS if k.startswith("em_")]) - 1
+    assert KPI_DEFINITIONS["em_roads_closed_grid_h"][0] not in shown   # no flood in a fire drill
     log = at.code[0].value
     assert "alarm received" in log and not re.search(r"[\u3400-\u9fff]", log)   # English alone
     # one line per line of the CLI's narrative, the newest first
@@ -60,6 +61,28 @@ def test_a_new_emergency_kpi_in_the_catalogue_gets_its_card(monkeypatch):
     page = cards_html(kpis, "zh")
     assert "疏散人数" in page and "1,234" in page and "首批力量到场时间" in page
     assert "incidents_total" not in page and KPI_DEFINITIONS["incidents_total"][1] not in page
+
+
+def test_the_cards_leave_out_what_no_kind_of_the_drill_can_move():
+    every = {k: 0.0 for k in KPI_DEFINITIONS if k.startswith("em_")}
+    fire = load_scenario(ROOT / "scenarios" / "fire_drill.yaml")
+    flood = load_scenario(ROOT / "scenarios" / "flood_drill.yaml")
+    assert "em_roads_closed_grid_h" in drill_kpi_keys(every, flood)
+    assert "em_roads_closed_grid_h" not in drill_kpi_keys(every, fire)
+    assert "em_injured" in drill_kpi_keys(every, fire)
+    kinds = {n: k.model_copy(update={"people": None}) for n, k in fire.emergency.kinds.items()}
+    calm = fire.model_copy(update={"emergency": fire.emergency.model_copy(update={"kinds": kinds})})
+    keys = drill_kpi_keys(every, calm)
+    assert "em_injured" not in keys and "em_time_to_care_min" not in keys
+    assert "em_first_response_min" in keys and "em_damage_yuan" in keys
+    # a kind with people that only happens at random still counts
+    kinds["building_fire"] = fire.emergency.kinds["building_fire"].model_copy(
+        update={"rate_per_day": 1.0})
+    random = fire.model_copy(update={"emergency": fire.emergency.model_copy(update={
+        "kinds": kinds, "incidents": ()})})
+    assert ("em_injured" in drill_kpi_keys(every, random)) == (
+        fire.emergency.kinds["building_fire"].people is not None)
+    assert drill_kpi_keys(every) == list(every)    # no scenario: the whole catalogue
 
 
 def test_the_time_slider_spans_the_drill_and_the_debrief_follows_two_runs():
