@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # sim.run imports Mesa (over a second): only when a run is as
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "scenarios"
 UPLOAD = "__upload__"
+MAP_UPLOAD = "__map_upload__"
 BASELINE = "baseline"
 
 
@@ -127,12 +128,14 @@ def scenario_picker(lang: str, prefix: str,
     ``extra`` adds options ahead of the ready ones: key → (label, scenario).
     """
     extra = extra or {}
-    options = list(extra) + ready_scenarios() + [UPLOAD]
+    options = list(extra) + ready_scenarios() + [UPLOAD, MAP_UPLOAD]
     large = too_large_ready()
 
     def label(n: str) -> str:
         if n == UPLOAD:
             return tr("source_upload", lang)
+        if n == MAP_UPLOAD:
+            return tr("source_map_upload", lang)
         if n in extra:
             return extra[n][0]
         if n == BASELINE:
@@ -150,6 +153,13 @@ def scenario_picker(lang: str, prefix: str,
     if choice == BASELINE:
         loaded = Scenario()
         st.caption(scenario_description(loaded, lang))
+        return loaded
+    if choice == MAP_UPLOAD:
+        from app_pages.map_upload import upload_map_scenario
+
+        loaded = upload_map_scenario(Scenario(), prefix, lang)
+        if loaded is None or refuse_if_too_large(loaded, lang):
+            return None
         return loaded
     if choice != UPLOAD:
         path = SCENARIO_DIR / f"{choice}.yaml"

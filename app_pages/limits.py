@@ -11,10 +11,14 @@ from dataclasses import dataclass
 
 from sim.scenario import CityConfig, Scenario
 
-#: one upload limit: Streamlit refuses more (``max_upload_size``, in whole MB) and the app
-#: checks the bytes again, so the label, the widget and the server agree
+#: upload limits: each widget refuses more (``max_upload_size``, in whole MB) and the app checks
+#: the bytes again, so the label, the widget and the app agree; the server's own limit
+#: (``server.maxUploadSize``) is the largest of them. A scenario or a population table is a
+#: small text file; a district's boundary file a few MB (San Francisco's 37 neighbourhoods in
+#: full detail: 0.5 MB; a city's basic grids as GeoJSON: tens of MB, for the CLI).
 MAX_UPLOAD_MB = 1
 MAX_UPLOAD_KB = MAX_UPLOAD_MB * 1024
+MAX_MAP_UPLOAD_MB = 20
 MAX_GRIDS = 600
 MAX_DAYS = 366.0
 MAX_GRID_DAYS = 40_000.0          # one run

@@ -80,16 +80,21 @@ def test_an_empty_upload_is_an_error_not_the_baseline(content):
     assert "lab_run" not in [b.key for b in at.button]
 
 
-def test_upload_limit_is_one_limit_enforced_by_the_server():
+def test_upload_limits_agree_in_label_widget_and_server():
     import tomllib
 
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert cfg["server"]["maxUploadSize"] * 1024 == limits.MAX_UPLOAD_KB
+    # the server takes the largest upload any widget takes, and no more
+    assert cfg["server"]["maxUploadSize"] == max(limits.MAX_MAP_UPLOAD_MB, limits.MAX_UPLOAD_MB)
     at = open_app()
     at.selectbox(key="lab_source@en").set_value("__upload__").run()
     up = at.file_uploader(key="lab_upload")
     assert up.proto.max_upload_size_mb * 1024 == limits.MAX_UPLOAD_KB  # hypothetical field
     assert f"{limits.MAX_UPLOAD_KB // 1024} MB" in up.label
+    at.selectbox(key="lab_source@en").set_value("__map_upload__").run()
+    up = at.file_uploader(key="lab_map_upload")
+    assert up.proto.max_upload_size_mb == limits.MAX_MAP_UPLOAD_MB
+    assert f"{limits.MAX_MAP_UPLOAD_MB} MB" in up.label
 
 
 def test_a_failing_page_shows_a_reference_not_the_error(monkeypatch, caplog):
