@@ -294,7 +294,7 @@ TEXT: dict[str, tuple[str, str]] = {
                      "第 {i}/{n} 次运行：正在模拟第 {d:.0f}/{days:.0f} 天…"),
     "upload": ("Scenario file (YAML, at most {mb} MB)", "情景文件（YAML，不超过 {mb} MB）"),
     # a city on its own map (app_pages/map_upload.py)
-    "source_map_upload": ("Upload a boundary file (your city's map)…", "上传边界文件（本市地图）…"),
+    "source_map_upload": ("Upload a boundary file (your own city map)…", "上传边界文件（本市地图）…"),
     "mu_upload": ("Boundary file (GeoJSON, TopoJSON, GeoPackage or a zipped Shapefile, at most "
                   "{mb} MB)", "边界文件（GeoJSON、TopoJSON、GeoPackage 或 zip 压缩的 Shapefile，"
                   "不超过 {mb} MB）"),

@@ -835,3 +835,53 @@ def test_a_real_map_scenario_is_drawn_from_its_boundaries(app_url, driver, size)
     driver.save_screenshot(str(ARTIFACTS / f"map_real_{real[0]}_{w}x{h}_en.png"))
     assert "Traceback" not in _body(driver)
     _viewport(driver, 1440, 1000)
+
+
+def test_an_uploaded_boundary_file_runs_and_is_drawn_in_the_lab(app_url, driver, tmp_path):
+    """A user's own map at the projector's size: upload a boundary file (three Staten Island
+    neighbourhoods with their population), choose its id field, run one seed: the map of its
+    grids fits the column and the window; a broken file shows the reader's message."""
+    import geopandas as gpd
+    import pandas as pd
+
+    maps = ROOT / "scenarios" / "maps"
+    g = gpd.read_file(maps / "nyc_nta2020.topo.json").set_crs("EPSG:4326", allow_override=True)
+    pop = pd.read_csv(maps / "nyc_nta2020_population.csv")[["nta_code", "population"]]
+    g = g.merge(pop, left_on="NTACode", right_on="nta_code").drop(columns="nta_code")
+    g[g["NTACode"].isin(["SI0101", "SI0102", "SI0103"])].to_file(tmp_path / "three.geojson",
+                                                                   driver="GeoJSON")
+    (tmp_path / "broken.geojson").write_text('{"type": "FeatureCollection", "features": [')
+    _viewport(driver, *SIZES[0])
+    driver.get(app_url)
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
+           "'English']]", timeout=60)
+    _wait(driver, "//h2[contains(., 'Scenario lab')]")
+    _settle(driver)
+    _choose(driver, "Scenario", tr("source_map_upload", "en"))
+    upload = "//section[@data-testid='stFileUploaderDropzone']//input[@type='file'] | " \
+             "//input[@type='file']"
+    driver.find_element("xpath", upload).send_keys(str(tmp_path / "broken.geojson"))
+    _wait(driver, "//*[contains(., 'The map cannot be used')]")
+    _settle(driver)
+    assert "cannot read" in _body(driver) and str(tmp_path) not in _body(driver)
+    driver.find_element("xpath", upload).send_keys(str(tmp_path / "three.geojson"))
+    _wait(driver, "//*[contains(normalize-space(), 'Unit id field')]")
+    _settle(driver)
+    _choose(driver, "Unit id field", "NTACode")
+    _wait(driver, "//p[starts-with(normalize-space(), 'On this map:')]", timeout=120)
+    reps = _wait(driver, "//input[@aria-label='Replications (seeds)']")
+    from selenium.webdriver.common.keys import Keys
+    reps.send_keys(Keys.CONTROL, "a")
+    reps.send_keys("1\n")
+    _settle(driver)
+    _click(driver, "//button[.//p[normalize-space()='Run']]")
+    tab = "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]"
+    _wait(driver, tab, timeout=300)
+    _settle(driver)
+    _click(driver, tab)
+    _settle(driver, timeout=120)
+    (m,) = _maps(driver)
+    _assert_fits(m, "uploaded map")
+    assert m["n"] >= 20 and m["med_px"] >= MIN_GRID_PX, (m["n"], m["med_px"])
+    driver.save_screenshot(str(ARTIFACTS / "map_uploaded_1280x720_en.png"))
+    assert "Traceback" not in _body(driver)
