@@ -74,3 +74,18 @@ def write_tiny_optimisation_store(folder: Path) -> Path:
     done = gridsim("optimize", str(exp), "--store", str(path), "--backend", "serial")
     assert done.returncode == 0, done.stderr[-2000:]
     return path
+
+
+def staten_island(keep: list[str] | None = None):
+    """Staten Island's 2020 NTAs (``scenarios/maps``) with their Census population as a field
+    ``population``, as a GeoDataFrame in lon/lat (only the NTAs in ``keep`` when given): the
+    boundary file a user brings from a GIS."""
+    import geopandas as gpd
+    import pandas as pd
+
+    maps = ROOT / "scenarios" / "maps"
+    g = gpd.read_file(maps / "nyc_nta2020.topo.json").set_crs("EPSG:4326", allow_override=True)
+    pop = pd.read_csv(maps / "nyc_nta2020_population.csv")[["nta_code", "population"]]
+    g = g.merge(pop, left_on="NTACode", right_on="nta_code", how="left").drop(columns="nta_code")
+    g = g[g["NTACode"].str.startswith("SI")]
+    return g[g["NTACode"].isin(keep)] if keep else g

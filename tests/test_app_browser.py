@@ -841,15 +841,10 @@ def test_an_uploaded_boundary_file_runs_and_is_drawn_in_the_lab(app_url, driver,
     """A user's own map at the projector's size: upload a boundary file (three Staten Island
     neighbourhoods with their population), choose its id field, run one seed: the map of its
     grids fits the column and the window; a broken file shows the reader's message."""
-    import geopandas as gpd
-    import pandas as pd
+    from tests.apptest_util import staten_island
 
-    maps = ROOT / "scenarios" / "maps"
-    g = gpd.read_file(maps / "nyc_nta2020.topo.json").set_crs("EPSG:4326", allow_override=True)
-    pop = pd.read_csv(maps / "nyc_nta2020_population.csv")[["nta_code", "population"]]
-    g = g.merge(pop, left_on="NTACode", right_on="nta_code").drop(columns="nta_code")
-    g[g["NTACode"].isin(["SI0101", "SI0102", "SI0103"])].to_file(tmp_path / "three.geojson",
-                                                                   driver="GeoJSON")
+    staten_island(["SI0101", "SI0102", "SI0103"]).to_file(tmp_path / "three.geojson",
+                                                          driver="GeoJSON")
     (tmp_path / "broken.geojson").write_text('{"type": "FeatureCollection", "features": [')
     _viewport(driver, *SIZES[0])
     driver.get(app_url)

@@ -14,7 +14,7 @@ from app_pages import kpi_view, limits
 from app_pages.map_upload import scenario_on_map, store
 from sim.run import run_scenario
 from sim.scenario import Scenario
-from tests.apptest_util import ROOT, assert_ok, metrics, open_app
+from tests.apptest_util import ROOT, assert_ok, metrics, open_app, staten_island
 
 MAPS = ROOT / "scenarios" / "maps"
 #: three Staten Island neighbourhoods, kept by the filter widget (about 25,000 households)
@@ -22,17 +22,11 @@ KEEP = ["SI0101", "SI0102", "SI0103"]
 
 
 @pytest.fixture(scope="module")
-def staten_island(tmp_path_factory) -> dict[str, bytes]:
+def si_files(tmp_path_factory) -> dict[str, bytes]:
     """Staten Island's 2020 NTAs with their Census population as a field: as GeoJSON and as a
     zipped Shapefile (what a user exports from a GIS)."""
-    import geopandas as gpd
-    import pandas as pd
-
-    g = gpd.read_file(MAPS / "nyc_nta2020.topo.json").set_crs("EPSG:4326", allow_override=True)
-    pop = pd.read_csv(MAPS / "nyc_nta2020_population.csv")[["nta_code", "population"]]
-    g = g.merge(pop, left_on="NTACode", right_on="nta_code", how="left").drop(columns="nta_code")
-    g = g[g["NTACode"].str.startswith("SI")]
     d = tmp_path_factory.mktemp("si")
+    g = staten_island()
     g.to_file(d / "si.geojson", driver="GeoJSON")
     g.to_file(d / "si.shp")
     buf = io.BytesIO()
@@ -65,8 +59,8 @@ def _map_caption(at) -> str:
 
 
 @pytest.mark.parametrize("name", ["si.geojson", "si.zip"])
-def test_an_uploaded_boundary_file_runs_in_the_lab_as_sim_runs_it(staten_island, name):
-    at = _upload(open_app(), name, staten_island[name])
+def test_an_uploaded_boundary_file_runs_in_the_lab_as_sim_runs_it(si_files, name):
+    at = _upload(open_app(), name, si_files[name])
     _choose(at, "id", "NTACode")
     _choose(at, "name", "GEONAME")
     assert at.radio(key="lab_map_how").value == "population"     # guessed from the field names
@@ -78,7 +72,8 @@ def test_an_uploaded_boundary_file_runs_in_the_lab_as_sim_runs_it(staten_island,
     at.button(key="lab_run").click().run()
     assert_ok(at)
 
-    geo = {"file": str(store(staten_island[name], name)), "level": "street", "where": {"NTACode": KEEP},
+    geo = {"file": str(store(si_files[name], name)), "level": "street",
+           "where": {"NTACode": KEEP},
            "fields": {"id": "NTACode", "name": "GEONAME", "population": "population"}}
     sc = scenario_on_map(Scenario(), geo, "map_si")
     assert f"{sc.city.households:,} households in {limits.grid_count(sc.city):,} basic grids" \
@@ -90,10 +85,10 @@ def test_an_uploaded_boundary_file_runs_in_the_lab_as_sim_runs_it(staten_island,
                                                                    want["on_time_rate"])
 
 
-def test_the_geojson_and_the_shapefile_are_one_city(staten_island):
+def test_the_geojson_and_the_shapefile_are_one_city(si_files):
     cities = []
     for name in ("si.geojson", "si.zip"):
-        geo = {"file": str(store(staten_island[name], name)), "level": "street",
+        geo = {"file": str(store(si_files[name], name)), "level": "street",
                "fields": {"id": "NTACode", "population": "population"}}
         cities.append(scenario_on_map(Scenario(), geo, "map_si").city)
     assert cities[0].households == cities[1].households
@@ -120,8 +115,8 @@ def test_a_broken_file_shows_its_message(name, data, expect):
     assert "Traceback" not in errors and "lab_run" not in [b.key for b in at.button]
 
 
-def test_a_bad_choice_names_the_field(staten_island):
-    at = _upload(open_app(), "si.geojson", staten_island["si.geojson"])
+def test_a_bad_choice_names_the_field(si_files):
+    at = _upload(open_app(), "si.geojson", si_files["si.geojson"])
     _choose(at, "id", "NTACode")
     _choose(at, "population", "GEONAME")            # names, not numbers
     errors = " ".join(e.value for e in at.error)
@@ -131,25 +126,25 @@ def test_a_bad_choice_names_the_field(staten_island):
     assert not at.error
 
 
-def test_without_residents_the_page_asks_for_them(staten_island):
-    at = _upload(open_app(), "si.geojson", staten_island["si.geojson"])
+def test_without_residents_the_page_asks_for_them(si_files):
+    at = _upload(open_app(), "si.geojson", si_files["si.geojson"])
     _choose(at, "population", "")
     infos = " ".join(i.value for i in at.info)
     assert "a map needs to know where people live" in infos
     assert "lab_run" not in [b.key for b in at.button] and not at.exception
 
 
-def test_the_app_grid_limit_counts_the_maps_grids(staten_island, monkeypatch):
+def test_the_app_grid_limit_counts_the_maps_grids(si_files, monkeypatch):
     monkeypatch.setattr(limits, "MAX_GRIDS", 50)
-    at = _upload(open_app(), "si.geojson", staten_island["si.geojson"])
+    at = _upload(open_app(), "si.geojson", si_files["si.geojson"])
     _choose(at, "id", "NTACode")
     errors = " ".join(e.value for e in at.error)
     assert "basic grids; the app runs at most 50" in errors, errors
     assert "lab_run" not in [b.key for b in at.button]
 
 
-def test_a_population_table_is_joined_on_the_unit_id(staten_island):
-    at = _upload(open_app(), "si.geojson", staten_island["si.geojson"])
+def test_a_population_table_is_joined_on_the_unit_id(si_files):
+    at = _upload(open_app(), "si.geojson", si_files["si.geojson"])
     _choose(at, "id", "NTACode")
     at.radio(key="lab_map_how").set_value("table").run()
     assert "Upload a CSV" in " ".join(i.value for i in at.info)
@@ -158,7 +153,7 @@ def test_a_population_table_is_joined_on_the_unit_id(staten_island):
     assert at.selectbox(key="lab_map_table_id@en").value == "nta_code"
     assert at.selectbox(key="lab_map_table_col@en").value == "population"
     assert_ok(at)
-    geo = {"file": str(store(staten_island["si.geojson"], "si.geojson")), "level": "street",
+    geo = {"file": str(store(si_files["si.geojson"], "si.geojson")), "level": "street",
            "fields": {"id": "NTACode", "population": "population"}}
     want = scenario_on_map(Scenario(), geo, "map_si").city.households
     assert f"{want:,} households" in _map_caption(at)
