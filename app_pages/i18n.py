@@ -293,6 +293,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "running_seed": ("Run {i} of {n}: simulating day {d:.0f} of {days:.0f}…",
                      "第 {i}/{n} 次运行：正在模拟第 {d:.0f}/{days:.0f} 天…"),
     "upload": ("Scenario file (YAML, at most {mb} MB)", "情景文件（YAML，不超过 {mb} MB）"),
+    "never_acts": ("{field}: never acts in a {days:g}-day run", "{field}：首次生效晚于运行时长 "
+                   "{days:g} 天，本次运行中不会生效；请延长运行天数（run.days）或缩短该间隔"),
     # a city on its own map (app_pages/map_upload.py)
     "source_map_upload": ("Upload a boundary file (your own city map)…", "上传边界文件（本市地图）…"),
     "mu_upload": ("Boundary file (GeoJSON, TopoJSON, GeoPackage or a zipped Shapefile, at most "

@@ -180,3 +180,20 @@ def test_lab_upload_of_a_good_file_runs_it():
                                                    "city.households": 4000})).kpis
     assert metrics(at)["On-time closure rate"][0] == kpi_view.fmt("on_time_rate",
                                                                    want["on_time_rate"])
+
+
+@pytest.mark.parametrize("lang, expect", [("en", "never acts"), ("zh", "本次运行中不会生效")])
+def test_a_periodic_policy_the_run_is_too_short_for_is_flagged(lang, expect):
+    """A joint meeting every 14 days in an 8-day run never acts: the lab says so, by the run
+    length, before anyone reads its KPIs as the policy's effect."""
+    at = open_app(lang=lang)
+    at.selectbox(key=f"lab_source@{lang}").set_value("__upload__").run()
+    text = (b"name: short_meeting\nrun: {days: 8, warmup_days: 1}\n"
+            b"joint_meeting: {enabled: true, interval_days: 14}\n")
+    at.file_uploader(key="lab_upload").set_value(("m.yaml", text, "application/x-yaml")).run()
+    warned = " ".join(w.value for w in at.warning)
+    assert expect in warned, warned
+    assert "lab_run" in [b.key for b in at.button]           # a warning, not a refusal
+    at.file_uploader(key="lab_upload").set_value(
+        ("m.yaml", text.replace(b"days: 8,", b"days: 20,"), "application/x-yaml")).run()
+    assert expect not in " ".join(w.value for w in at.warning)
