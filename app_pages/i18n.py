@@ -624,6 +624,7 @@ KPI_FORMULA_ZH: dict[str, str] = {
     "training_cost_monthly": "网格员培训小时 × 每小时成本，按 W 内每 30 天计",
     "campaign_cost_monthly": "宣传活动次数 × 每次成本，按 W 内每 30 天计",
     "recruitment_cost_monthly": "录用人数与筛选的应聘者 × 各自成本，按 W 内每 30 天计",
+    "department_penalties_monthly": "对职能部门的罚款（按其职责范围内立案数、超期案件数计），按 W 内每 30 天计",
     "ai_video_cost_monthly": "覆盖网格数 × 每格每月成本",
     "composite_appraisal_score": "S7.2 指标体系：100 × (w_完成·结案率 + w_及时·按期结案率 + w_质量·(1 − 返工率) + w_满意·满意度/100) / Σw，权重为 appraisal.indicator_weights（默认 0.25、0.3、0.2、0.25）；由记录的案件计算，因此虚报会像真实考核一样抬高得分",
     "emergencies": "W 内发生的突发事件数",

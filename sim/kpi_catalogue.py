@@ -158,6 +158,9 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str, str]] = {
                               "awareness campaign events × cost per event, per 30 days of W"),
     "recruitment_cost_monthly": ("Recruitment cost per month", "招聘月成本", "yuan",
                                  "hires and applicants screened × their costs, per 30 days of W"),
+    "department_penalties_monthly": ("Department penalties per month", "职能部门月罚款", "yuan",
+                                     "penalties charged to departments (per case filed in their "
+                                     "remit, per overdue case), per 30 days of W"),
     "ai_video_cost_monthly": ("AI video cost per month", "智能视频月成本", "yuan",
                               "covered grids × cost per grid-month"),
     "composite_appraisal_score": (

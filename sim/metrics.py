@@ -364,7 +364,7 @@ def policy_kpis(cases: pd.DataFrame, ctx: RunContext, k: dict[str, float]) -> di
     }
     for key in ("complaints", "false_alarms", "workers_quit", "incentive_pay_monthly",
                 "training_cost_monthly", "campaign_cost_monthly", "recruitment_cost_monthly",
-                "ai_video_cost_monthly"):
+                "department_penalties_monthly", "ai_video_cost_monthly"):
         out[key] = float(p.get(key, 0.0))
     out["resident_satisfaction"] = float(p.get("resident_satisfaction", float("nan")))
     out["mean_worker_effort"] = float(p.get("mean_worker_effort_end", float("nan")))

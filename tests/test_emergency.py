@@ -401,6 +401,23 @@ def test_cli_drill_bad_input_exits_2(args, message):
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_scripted_grid_beyond_the_cut_city_is_an_input_error(tmp_path):
+    """Larger grids cut fewer of them: a drill's grid 20 no longer exists at 4,000 households
+    per grid. A run (not only a drill) says so, naming the field, and writes nothing."""
+    from sim.run import run_scenario
+    from tests.conftest import gridsim_inproc
+
+    gas = SCENARIOS / "gas_leak_drill.yaml"
+    big = scenario_with(load_scenario(gas), {"city.households_per_grid": 4000})
+    with pytest.raises(ScenarioError, match=r"emergency\.incidents\.0\.grid: must be between 0"):
+        run_scenario(big)
+    out = tmp_path / "out"
+    r = gridsim_inproc("run", str(gas), "--set", "city.households_per_grid=4000",
+                       "--out", str(out))
+    assert r.returncode == 2 and "emergency.incidents.0.grid" in r.stderr
+    assert not out.exists()
+
+
 def test_cli_drill_needs_emergencies_on():
     r = gridsim("drill", str(SCENARIOS / "baseline.yaml"))
     assert r.returncode == 2 and "emergency.enabled" in r.stderr

@@ -40,11 +40,9 @@ class Drill:
             raise ScenarioError([("emergency.enabled", "a drill needs emergency.enabled: true")],
                                 scenario.name)
         self.scenario = scenario
-        self.model = GridModel(scenario, seed=seed)
-        problems = scenario.emergency.reference_problems(scenario.departments,
-                                                         self.model.city.n_grids)
+        self.model = GridModel(scenario, seed=seed)   # checks the scripted emergencies' grids
         horizon = self.model.horizon_h
-        problems += [(f"emergency.incidents.{i}.at_h",
+        problems = [(f"emergency.incidents.{i}.at_h",
                       f"must be before the end of the run ({horizon:g} h = run.days × 24)")
                      for i, inc in enumerate(scenario.emergency.incidents) if inc.at_h >= horizon]
         if problems:

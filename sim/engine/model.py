@@ -56,7 +56,7 @@ from sim.engine.workflow import (
 )
 from sim.metrics import RunContext
 from sim.policies.registry import Policies
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.world.beats import patrol_beats
 from sim.world.calendar import due_time, open_hours_between
 from sim.world.city import build_city
@@ -81,6 +81,11 @@ class GridModel(mesa.Model):
         self.horizon_h = scenario.run.days * 24.0
         self.warmup_h = scenario.run.warmup_days * 24.0
         self.city = build_city(scenario.city, self.streams["city"])
+        if scenario.emergency.enabled:   # a scripted emergency's grid exists only once cut
+            problems = scenario.emergency.reference_problems(scenario.departments,
+                                                             self.city.n_grids)
+            if problems:
+                raise ScenarioError(problems, scenario.name)
         self.subtypes: list[SubtypeInfo] = taxonomy(scenario)
         self._sub_category, self._sub_name, self._sub_department = (
             np.array([getattr(x, f) for x in self.subtypes], dtype=object)

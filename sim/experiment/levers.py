@@ -124,6 +124,8 @@ EXCEPTIONS: tuple[tuple[str, str], ...] = (
                                                 "add up to 1: not perturbed alone"),
     ("emergency.kinds.*.plan.lead", "the plan's lead must be a responder its levels call: no "
                                     "single swap is valid"),
+    ("city.zones.*.share", "one of the zones' household shares, which must add up to 1: not "
+                           "perturbed alone"),
     ("emergency.kinds.*.hazard.model", "discriminator of the hazard type (growth or flood); "
                                        "every field of each hazard is walked"),
     ("emergency.trace_every_min", "sampling interval of the optional event trace (replay), "
@@ -406,9 +408,27 @@ def _companions(base: Scenario, leaf: Leaf, siblings: dict[str, list[Any]]) -> d
     return out
 
 
+#: a field's value that a schema rule ties to a sibling's: field → {sibling: value it then needs}
+#: (a responder sharing its department's routine crews is placed at the street depots)
+COUPLED: dict[str, dict[str, Any]] = {
+    "shares_routine_crews": {"placement": "street_depots"},
+    "placement": {"shares_routine_crews": False},
+}
+
+
+def _coupled(leaf: Leaf) -> dict[str, Any]:
+    parent, name = leaf.path.rsplit(".", 1)
+    return {f"{parent}.{k}": v for k, v in COUPLED.get(name, {}).items()}
+
+
 def _scenario(base: Scenario, leaf: Leaf, cand: Any, siblings: dict[str, list[Any]]
               ) -> Scenario | None:
-    for extra in ({}, None):
+    """``base`` with ``leaf`` set to ``cand``: alone, else with values for its null siblings
+    (:func:`_companions`), else with those and the siblings a schema rule ties to it
+    (:data:`COUPLED`); None when the schema accepts none of these."""
+    for extra in ({}, None, "coupled"):
+        if extra == "coupled":
+            extra = {**_companions(base, leaf, siblings), **_coupled(leaf)}
         over = {leaf.path: cand, **(extra if extra is not None
                                     else _companions(base, leaf, siblings))}
         try:
@@ -424,7 +444,10 @@ def walk_one(base: Scenario, noise: Noise, leaf: Leaf, siblings: dict[str, list[
         sc = _scenario(base, leaf, cand, siblings)
         if sc is None:
             continue
-        pert = {s: _kpis(sc, s) for s in seeds}
+        try:
+            pert = {s: _kpis(sc, s) for s in seeds}
+        except ScenarioError:   # valid alone, refused once the city is cut (a grid it names)
+            continue
         verdict, kpi, ratio, moved = verdict_of(effect_ratios(noise, pert))
         return Result(leaf.path, cand, verdict, kpi, ratio, moved)
     return Result(leaf.path, None, "invalid")
