@@ -133,6 +133,14 @@ EXCEPTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+_SANCTIONED = ("with penalties per case and per overdue case on (as in the walk) every department "
+               "is sanctioned every cycle: the lists add nothing, none relaxes, and the speed-up "
+               "(0.15 a cycle) reaches no cap in the walk's one cycle; measured alone at the "
+               "default length in tests/test_incentives.py")
+_NO_SUPPRESSION = ("deters collusion (suppressed cases): no worker of the walk finds it worth "
+                   "while (0 suppressed at every noise seed); measured in tests/test_incentives.py "
+                   "(collusion keeps problems off the record, complaints catch some)")
+
 #: (glob, reason): fields reviewed as real levers that act too rarely in the walk's 10 days to
 #: move a KPI beyond noise (``below noise``, or ``dead`` where the walk never reaches them)
 WEAK: tuple[tuple[str, str], ...] = (
@@ -153,6 +161,26 @@ WEAK: tuple[tuple[str, str], ...] = (
                              "days see only the first, partial one (day 7)"),
     ("residents.disclosure.interval_days", "as appraisal.cycle_days: only the first disclosure "
                                            "(day 7) falls in the walk"),
+    ("city.persons_per_household", "acts on people, not cases: a flood's people affected and, on "
+                                   "a real map, households from population; the walk's flood "
+                                   "affects no one and its city is synthetic"),
+    ("city.streets_per_district", "the walk's city has 3 streets: one district at every value "
+                                  "tried (3 and more)"),
+    ("platform.escalation.district_to_joint_meeting", "acts on cases escalated past the district "
+                                                      "team: none in the walk's 10 days"),
+    ("joint_meeting.capacity_cases", "binds only when more cases wait for a meeting than it "
+                                     "takes: the walk parks a few (2–8)"),
+    ("appraisal.department_scheme.black_list_share", _SANCTIONED),
+    ("appraisal.department_scheme.speed_max", _SANCTIONED),
+    ("appraisal.department_scheme.relax", _SANCTIONED),
+    ("appraisal.behaviour.collusion_side_payment_share", _NO_SUPPRESSION),
+    ("appraisal.supervision.field_inspection_prob", _NO_SUPPRESSION),
+    ("residents.complaints.investigation_detect_prob", _NO_SUPPRESSION),
+    ("appraisal.supervision.caught_risk_multiplier", "raises a caught worker's risk at the next "
+                                                     "choice, a cycle after day 7: outside the "
+                                                     "walk's 10 days"),
+    ("appraisal.behaviour.padded_reports_max_per_month", "a cap the walk's workers stay far below "
+                                                         "(about 5 % of reports padded)"),
 )
 
 
@@ -438,8 +466,17 @@ def _scenario(base: Scenario, leaf: Leaf, cand: Any, siblings: dict[str, list[An
     return None
 
 
+#: valid perturbations tried on a field before it is called dead (each costs PAIR_SEEDS runs)
+MAX_TRIES = 3
+
+
 def walk_one(base: Scenario, noise: Noise, leaf: Leaf, siblings: dict[str, list[Any]],
              seeds: tuple[int, ...] = PAIR_SEEDS) -> Result:
+    """The field perturbed to its first candidate the schema (and the cut city) accepts; when
+    that changes no KPI at all — a cap that never binds, a switch whose other side is equally
+    idle — the next ones, up to :data:`MAX_TRIES`: a field is dead only if none of them acts."""
+    first: Result | None = None
+    tries = 0
     for cand in perturb(leaf, siblings):
         sc = _scenario(base, leaf, cand, siblings)
         if sc is None:
@@ -449,8 +486,14 @@ def walk_one(base: Scenario, noise: Noise, leaf: Leaf, siblings: dict[str, list[
         except ScenarioError:   # valid alone, refused once the city is cut (a grid it names)
             continue
         verdict, kpi, ratio, moved = verdict_of(effect_ratios(noise, pert))
-        return Result(leaf.path, cand, verdict, kpi, ratio, moved)
-    return Result(leaf.path, None, "invalid")
+        r = Result(leaf.path, cand, verdict, kpi, ratio, moved)
+        if verdict != "dead":
+            return r
+        first = first or r
+        tries += 1
+        if tries >= MAX_TRIES:
+            break
+    return first or Result(leaf.path, None, "invalid")
 
 
 def sample(paths: list[str], k: int, seed: int) -> list[str]:
