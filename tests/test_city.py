@@ -68,3 +68,33 @@ def test_city_large_has_ten_thousand_grids_and_25_million_residents():
     city = build_city(sc.city, np.random.default_rng(0))
     assert 9500 <= city.n_grids <= 10500
     assert city.population.sum() == pytest.approx(25e6, rel=0.01)
+
+
+def test_a_hotspot_grid_carries_twice_the_citys_share_of_hotspot_households():
+    """Known answers: ten grids of 10 cells, 10 % of the city's cells hot. A grid with one hot
+    cell of ten (the city's share) is no hotspot; one with two or more is; a grid of one hot
+    cell is. "Holds any hot cell" would have marked the first too."""
+    import numpy as np
+
+    from sim.world.city import hotspot_grids
+
+    cell_grid = np.repeat(np.arange(10), 10)
+    hot = np.zeros(100, dtype=bool)
+    hot[[0, 10, 11, 20, 21, 22, 30, 40, 50, 60]] = True   # grid 0: 1, grid 1: 2, grid 2: 3 …
+    hh = np.full(100, 50.0)
+    got = hotspot_grids(cell_grid, hot, hh, 10)
+    assert got.tolist() == [False, True, True] + [False] * 7
+    hh[10] = 0.0                                             # grid 1's hot cell has no one
+    assert not hotspot_grids(cell_grid, hot, hh, 10)[1]
+    assert hotspot_grids(np.array([0, 1, 1]), np.array([True, False, False]),
+                         np.array([10.0, 10.0, 10.0]), 2).tolist() == [True, False]
+
+
+def test_a_sparse_real_map_is_not_all_hotspots():
+    from sim.engine.seeding import Streams
+    from sim.scenario import load_scenario
+    from sim.world.city import build_city
+
+    sc = load_scenario(SCENARIOS / "nyc_map.yaml")
+    city = build_city(sc.city, Streams(sc.run.seed)["city"])
+    assert 0 < city.hotspot.mean() < 0.2       # 96 % under "holds any hotspot cell"

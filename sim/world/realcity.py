@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 
 from sim.scenario import CityConfig, ScenarioError
 from sim.scenario.errors import ScenarioRefError
+from sim.world.city import hotspot_grids
 from sim.world.realmap import MapBase, cell_grids, geometry_of, map_base
 
 
@@ -152,7 +153,7 @@ def real_city(cfg: CityConfig, rng: np.random.Generator,
         area_km2=area / 1e6, zone=zone_names[base.zone[firsts]], difficulty=difficulty[firsts],
         incident_multiplier=np.where(households > 0,
                                      weight * 1000.0 / np.maximum(households, 1e-12), 0.0),
-        hotspot=np.bincount(cell_grid, weights=hotspot, minlength=n) > 0,
+        hotspot=hotspot_grids(cell_grid, hotspot, base.households, n),
         resident_propensity=propensity[g_comm], x_km=x, y_km=y, col=base.col[firsts],
         row=base.row[firsts], community=g_comm, street=street, district=district,
         cell_km=base.km, adjacency=_adjacency(base, cell_grid, x, y, n),
