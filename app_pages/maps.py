@@ -91,16 +91,18 @@ def colour_scale(key: str, diff: bool, domain: tuple[float, float]) -> alt.Scale
                      domainMid=0, reverse=d == "down", clamp=True)
 
 
-def legend(key: str, diff: bool, at: str = "right", height: int = MAX_HEIGHT) -> dict:
+def legend(key: str, diff: bool, at: str = "right", height: int = MAX_HEIGHT,
+           lang: str = "en") -> dict:
     """The colour legend: beside the map (``right``) or above it (``top``, in narrow columns);
-    shares in %, their changes in percentage points, changes signed."""
+    shares in %, their changes in percentage points (pp / 个百分点), changes signed."""
     out: dict[str, Any] = {"orient": at, "labelOverlap": True}
     if at == "right":
         out.update(direction="vertical", gradientLength=min(240, height - 60), titleLimit=220)
     else:
         out.update(direction="horizontal", gradientLength=220, titleLimit=600)
     if diff and kpi_view.unit(key) == "share":
-        out["labelExpr"] = "format(datum.value * 100, '+.0f') + ' pp'"
+        pp = " 个百分点" if lang == "zh" else " pp"
+        out["labelExpr"] = f"format(datum.value * 100, '+.0f') + '{pp}'"
     else:
         out["format"] = "+,.3~g" if diff else ".0%" if kpi_view.unit(key) == "share" \
             else ",.3~g"
@@ -268,7 +270,7 @@ def grid_map(geo: MapGeometry, frame: pd.DataFrame, key: str, lang: str, *, diff
     fill = alt.Chart(data).transform_filter("isValid(datum.v)").mark_geoshape(
         stroke=BORDER, strokeWidth=0.8).encode(
         color=alt.Color("v:Q", title=title, scale=colour_scale(key, diff, domain),
-                        legend=alt.Legend(**legend(key, diff, legend_at, height))),
+                        legend=alt.Legend(**legend(key, diff, legend_at, height, lang))),
         tooltip=tips).project(**proj)
     hot = alt.Chart(data).transform_filter("datum.hot").mark_geoshape(
         filled=False, stroke=HOTSPOT, strokeWidth=hotspot_width(geo, width, height)).encode(

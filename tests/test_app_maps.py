@@ -72,6 +72,9 @@ def test_the_change_view_diverges_around_zero(geo):
     assert _scale(plain)["scheme"] == maps.SEQUENTIAL and "domainMid" not in _scale(plain)
     legend = _fill_layer(spec)["encoding"]["color"]["legend"]
     assert "pp" in legend["labelExpr"]                                # shares change in pp
+    zh = maps.grid_map(geo, _frame(geo, d), "on_time_rate", "zh", diff=True)
+    expr = _fill_layer(zh)["encoding"]["color"]["legend"]["labelExpr"]
+    assert "个百分点" in expr and "pp" not in expr                      # and in 中文 words
 
 
 def _fills(spec: dict) -> list[str]:
