@@ -76,7 +76,7 @@ def test_a_hotspot_grid_carries_twice_the_citys_share_of_hotspot_households():
     cell is. "Holds any hot cell" would have marked the first too."""
     import numpy as np
 
-    from sim.world.city import hotspot_grids
+    from sim.world.hotspots import hotspot_grids
 
     cell_grid = np.repeat(np.arange(10), 10)
     hot = np.zeros(100, dtype=bool)

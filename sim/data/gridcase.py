@@ -36,7 +36,7 @@ import pandas as pd
 
 from sim.data.logformats import FORMATS, STEP_FIELDS, header_key, resolve_columns
 from sim.data.logtimes import TimeInfo, chinese_to_iso, read_times
-from sim.data.servicelog import CalibrationError
+from sim.data.servicelog import CalibrationError, csv_header
 
 if TYPE_CHECKING:
     from sim.data.servicelog import Mapping
@@ -151,12 +151,7 @@ def read_case_log(path: str | Path, mapping: "Mapping", *, columns: dict[str, st
     explicit.update(columns or {})
     with _open(p) as fh:
         reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-        except csv.Error as err:
-            raise CalibrationError([("", f"not a readable CSV file: {err}")], src) from None
-        if not header:
-            raise CalibrationError([("", "the file is empty (no header line)")], src)
+        header = csv_header(reader, src)
         names = [h.strip() for h in header]
         index, problems = resolve_columns(names, spec, explicit)
         if problems:

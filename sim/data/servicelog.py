@@ -301,17 +301,23 @@ def _resolve(names: list[str], spec: FormatSpec, fmt: str, mapping: Mapping,
     return index
 
 
+def csv_header(reader: Any, src: str) -> list[str]:
+    """A CSV log's header line, or the reason it has none (unreadable, empty)."""
+    try:
+        header = next(reader, None)
+    except csv.Error as err:
+        raise CalibrationError([("", f"not a readable CSV file: {err}")], src) from None
+    if not header:
+        raise CalibrationError([("", "the file is empty (no header line)")], src)
+    return header
+
+
 def _read_csv(p: Path, spec: FormatSpec, fmt: str, mapping: Mapping, explicit: dict[str, str],
               src: str, log: LogData, chunk_rows: int) -> Iterator[dict[str, list[str]]]:
     fh, _ = _open_text(p)
     with fh:
         reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-        except csv.Error as err:
-            raise CalibrationError([("", f"not a readable CSV file: {err}")], src) from None
-        if not header:
-            raise CalibrationError([("", "the file is empty (no header line)")], src)
+        header = csv_header(reader, src)
         positional = bool(explicit) and all(v.strip().isdigit() for v in explicit.values())
         pending: list[list[str]] = []
         if positional:

@@ -38,6 +38,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from sim.scenario import CityConfig
 from sim.world.geometry import CityGeometry, synthetic_geometry
+from sim.world.hotspots import hotspot_grids
 
 
 def hilbert_d2xy(order: int, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -302,27 +303,6 @@ def _grid_adjacency(cells: Cells, cell_grid: np.ndarray, x: np.ndarray, y: np.nd
     a, b = p[:, 0], p[:, 1]
     w = np.hypot(x[a] - x[b], y[a] - y[b])
     return csr_matrix((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(n_grids, n_grids))
-
-
-def hotspot_grids(cell_grid: np.ndarray, cell_hotspot: np.ndarray, cell_households: np.ndarray,
-                  n: int) -> np.ndarray:
-    """A grid is a hotspot (热点网格: a label for maps and layers; the model's rates are the
-    cells') when the share of its households living in hotspot cells is at least twice the
-    city's: its extra incidents from hotspots are at least twice an average grid's. "Holds any
-    hotspot cell" would call nearly every grid of a sparse real map a hotspot (a grid of 25
-    cells, 10 % of them hot, almost surely holds one); on grids of one cell both rules agree.
-    Grids without households count their cells instead."""
-    w = np.asarray(cell_households, dtype=float)
-    if not (w > 0).any():
-        w = np.ones_like(w)
-    hot = np.bincount(cell_grid, weights=cell_hotspot * w, minlength=n)
-    total = np.bincount(cell_grid, weights=w, minlength=n)
-    cells_hot = np.bincount(cell_grid, weights=cell_hotspot, minlength=n)
-    cells = np.bincount(cell_grid, minlength=n)
-    share = np.where(total > 0, hot / np.maximum(total, 1e-300),
-                     cells_hot / np.maximum(cells, 1))
-    city = float(hot.sum() / total.sum())
-    return (share > 0) & (share >= 2.0 * city)
 
 
 def build_city(cfg: CityConfig, rng: np.random.Generator) -> City:

@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import connected_components
 
 from sim.scenario import CityConfig, ScenarioError
 from sim.scenario.errors import ScenarioRefError
-from sim.world.city import hotspot_grids
+from sim.world.hotspots import hotspot_grids
 from sim.world.realmap import MapBase, cell_grids, geometry_of, map_base
 
 
