@@ -191,6 +191,25 @@ def scenario_picker(lang: str, prefix: str,
     return sc
 
 
+def never_acts(sc: Scenario, lang: str) -> list[str]:
+    """The periodic policies switched on that ``sc``'s run length never lets act, in ``lang``
+    (:meth:`Scenario.warnings`; ``gridsim run`` prints the same)."""
+    return [msg if lang != "zh" else tr("never_acts", lang, field=field_label(field, lang),
+                                        days=sc.run.days) for field, msg in sc.warnings()]
+
+
+def warn_never_acts(named: list[tuple[str, Scenario]], lang: str, where: Any = None) -> None:
+    """One warning per periodic policy that never acts, naming the scenarios (variants) it
+    concerns when there are several."""
+    seen: dict[str, list[str]] = {}
+    for name, sc in named:
+        for text in never_acts(sc, lang):
+            seen.setdefault(text, []).append(name)
+    for text, names in seen.items():
+        (where or st).warning((", ".join(n for n in names if n) + ": " if any(names) else "")
+                              + text)
+
+
 def too_large_ready() -> set[str]:
     """Ready scenarios the app refuses to run (they are labelled so in the picker)."""
     out = set()

@@ -18,7 +18,8 @@ import streamlit as st
 
 from app_pages import kpi_view, limits, words
 from app_pages.common_ui import (lever_widget, multiselect, progress_reporter, run_many,
-                                 scenario_label, scenario_picker, select, show_problems)
+                                 scenario_label, scenario_picker, select, show_problems,
+                                 warn_never_acts)
 from app_pages.i18n import field_label, section_label, tr
 from app_pages.schema_widgets import all_specs, changed
 from app_pages.stats import Finding, PairedDiff, judge, mean_ci, paired_diff
@@ -211,6 +212,7 @@ def render(lang: str) -> None:
         for j in range(i + 1, n_var):
             if hashes[i] == hashes[j]:
                 st.warning(tr("same_variants", lang, a=variants[i][0], b=variants[j][0]))
+    warn_never_acts([(name, sc) for (name, _), sc in zip(variants, scenarios)], lang)
     problems = limits.check_batch(scenarios, reps)
     if problems:
         show_problems(tr("too_many" if any(p.batch for p in problems) else "too_large", lang),

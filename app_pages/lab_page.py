@@ -16,8 +16,8 @@ import streamlit as st
 
 from app_pages import kpi_view, limits
 from app_pages.common_ui import (lever_editor, refuse_if_too_large, run_many, scenario_picker,
-                                 show_problems)
-from app_pages.i18n import field_label, tr, unit_label
+                                 show_problems, warn_never_acts)
+from app_pages.i18n import tr, unit_label
 from app_pages.stats import excludes_zero, fixed, mean_ci, paired_diff
 from sim.metrics import KPI_DEFINITIONS
 from sim.scenario import Scenario, ScenarioError, scenario_with
@@ -58,9 +58,7 @@ def render(lang: str) -> None:
         return
     if refuse_if_too_large(sc, lang):
         return
-    for field, msg in sc.warnings():   # valid, but a periodic policy would never act
-        left.warning(msg if lang != "zh" else tr("never_acts", lang, field=field_label(field, lang),
-                                                 days=sc.run.days))
+    warn_never_acts([("", sc)], lang, left)   # valid, but a periodic policy would never act
     seeds = [seed + i for i in range(reps)]
     runs = [sc] if loaded is sc or limits.check_scenario(loaded) else [loaded, sc]
     problems = limits.check_batch(runs, reps)

@@ -197,3 +197,13 @@ def test_a_periodic_policy_the_run_is_too_short_for_is_flagged(lang, expect):
     at.file_uploader(key="lab_upload").set_value(
         ("m.yaml", text.replace(b"days: 8,", b"days: 20,"), "application/x-yaml")).run()
     assert expect not in " ".join(w.value for w in at.warning)
+
+
+def test_the_compare_page_flags_a_variant_whose_periodic_policy_never_acts():
+    at = open_app(page="compare")
+    at.selectbox(key="cmp_source@en").set_value("__upload__").run()
+    text = (b"name: short_meeting\nrun: {days: 8, warmup_days: 1}\n"
+            b"joint_meeting: {enabled: true, interval_days: 14}\n")
+    at.file_uploader(key="cmp_upload").set_value(("m.yaml", text, "application/x-yaml")).run()
+    warned = [w.value for w in at.warning if "never acts" in w.value]
+    assert len(warned) == 1 and warned[0].startswith("A (reference), B: "), warned   # once
