@@ -15,6 +15,9 @@ from typing import Callable, Iterable, Iterator, Literal, Protocol
 
 from sim.experiment.worker import RunOutcome, RunTask, execute_run, warm_up, watch_parent
 
+#: seconds a worker gets to exit when a pool is closed, before it is terminated
+EXIT_WAIT_S = 10.0
+
 BackendName = Literal["serial", "processes", "dask"]
 OnResult = Callable[[RunOutcome], None]
 
@@ -98,8 +101,18 @@ class ProcessBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Every result is in by now: stop the pool without waiting on it forever. A worker
+        killed while it held the task queue's lock leaves the others blocked on that lock, and
+        ``shutdown(wait=True)`` then never returns (the sweep hung after its last run); so
+        workers still alive after :data:`EXIT_WAIT_S` are terminated."""
         if self._pool is not None:
-            self._pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+            procs = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.join(EXIT_WAIT_S)
+                if p.is_alive():
+                    p.terminate()
+                    p.join(EXIT_WAIT_S)
             self._pool = None
 
     def abort(self) -> None:
