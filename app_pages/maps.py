@@ -144,11 +144,12 @@ def hotspot_width(geo: MapGeometry, width: float, height: float) -> float:
     return 1.8 if typical >= 20 else 1.0
 
 
-def value_text(key: str, v: float, diff: bool) -> str:
+def value_text(key: str, v: float, diff: bool, lang: str = "en") -> str:
+    """A grid's value in its tooltip, with the unit word in ``lang`` (pp → 个百分点)."""
     if v != v:
         return "–"
     if key in kpi_view.KPI_DEFINITIONS:
-        return (kpi_view.fmt_delta(key, v) or "0") if diff else kpi_view.fmt(key, v)
+        return (kpi_view.fmt_delta(key, v, lang) or "0") if diff else kpi_view.fmt(key, v, lang)
     return f"{v:+,.4g}" if diff else f"{v:,.4g}"
 
 
@@ -180,7 +181,7 @@ def grid_records(geo: MapGeometry, frame: pd.DataFrame, key: str, lang: str,
                     "t_grid": geo.unit_name("grid", i, lang),
                     "t_community": geo.unit_name("community", int(comm[i]), lang),
                     "t_street": geo.unit_name("street", int(street[i]), lang),
-                    "t_value": value_text(key, v, diff),
+                    "t_value": value_text(key, v, diff, lang),
                     "t_cases": "–" if cases[i] != cases[i] else f"{cases[i]:,.0f}",
                     "t_hotspot": yes if hot[i] else no})
     return out

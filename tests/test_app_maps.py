@@ -75,6 +75,8 @@ def test_the_change_view_diverges_around_zero(geo):
     zh = maps.grid_map(geo, _frame(geo, d), "on_time_rate", "zh", diff=True)
     expr = _fill_layer(zh)["encoding"]["color"]["legend"]["labelExpr"]
     assert "个百分点" in expr and "pp" not in expr                      # and in 中文 words
+    tips = [g["t_value"] for g in zh["datasets"]["grids"]]
+    assert tips and all("个百分点" in t and "pp" not in t for t in tips), tips[:3]   # tooltips
 
 
 def _fills(spec: dict) -> list[str]:
