@@ -54,14 +54,14 @@ def store(data: bytes, filename: str) -> Path:
     return path
 
 
-def check_bytes(data: bytes, filename: str, lang: str, types: list[str]) -> str | None:
+def check_bytes(data: bytes, filename: str, lang: str, types: list[str], limit_mb: int
+                ) -> str | None:
     """Why an upload cannot be read at all (empty, too large, not an allowed kind); None if
     it can."""
     if not data:
         return tr("upload_empty", lang)
-    if len(data) > limits.MAX_MAP_UPLOAD_MB * 1024 * 1024:
-        return tr("upload_too_big", lang, kb=len(data) / 1024,
-                  limit=limits.MAX_MAP_UPLOAD_MB * 1024)
+    if len(data) > limit_mb * 1024 * 1024:
+        return tr("upload_too_big", lang, kb=len(data) / 1024, limit=limit_mb * 1024)
     ext = Path(filename).suffix.lower().lstrip(".")
     if ext not in types:
         return tr("mu_kind", lang, ext=ext or "?", allowed=", ".join(types))
@@ -199,9 +199,7 @@ def _population_table(key: str, lang: str) -> dict[str, Any] | None:
         st.info(tr("mu_table_hint", lang))
         return None
     data = up.getvalue()
-    problem = check_bytes(data, up.name, lang, ["csv"])
-    if problem is None and len(data) > limits.MAX_UPLOAD_KB * 1024:
-        problem = tr("upload_too_big", lang, kb=len(data) / 1024, limit=limits.MAX_UPLOAD_KB)
+    problem = check_bytes(data, up.name, lang, ["csv"], limits.MAX_UPLOAD_MB)
     path = store(data, up.name) if problem is None else None
     if path is not None:
         try:
@@ -265,7 +263,7 @@ def upload_map_scenario(base: Any, prefix: str, lang: str) -> Any | None:
     kept = st.session_state.get(f"{prefix}_map_file")
     if up is not None:
         data = up.getvalue()
-        problem = check_bytes(data, up.name, lang, MAP_TYPES)
+        problem = check_bytes(data, up.name, lang, MAP_TYPES, limits.MAX_MAP_UPLOAD_MB)
         if problem is not None:
             st.session_state.pop(f"{prefix}_map_file", None)
             show_problems(tr("mu_invalid", lang), [f"city.geometry.file: {problem}"])

@@ -693,11 +693,7 @@ def test_maps_fit_the_window_and_show_changes(app_url, driver, size):
     w, h = size
     tag = f"{w}x{h}"
     _viewport(driver, w, h)
-    driver.get(app_url)
-    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
-           "'English']]", timeout=60)
-    _wait(driver, "//h2[contains(., 'Scenario lab')]")
-    _settle(driver)
+    _open_lab_in_english(driver, app_url)
     # one more worker per grid: a lever that changes cases grid by grid, not the grids
     _click(driver, "//input[@aria-label='Section']")
     _click(driver, "//*[@role='option'][normalize-space()='Staffing']")
@@ -780,6 +776,30 @@ def _grid_tooltip(driver) -> str:
     return _wait(driver, "//*[@id='vg-tooltip-element']", timeout=10).text
 
 
+def _open_lab_in_english(driver, app_url: str) -> None:
+    driver.get(app_url)
+    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
+           "'English']]", timeout=60)
+    _wait(driver, "//h2[contains(., 'Scenario lab')]")
+    _settle(driver)
+
+
+def _run_one_seed_to_the_map(driver) -> None:
+    """One replication, Run, and the lab's map tab open once it is drawn."""
+    from selenium.webdriver.common.keys import Keys
+
+    reps = _wait(driver, "//input[@aria-label='Replications (seeds)']")
+    reps.send_keys(Keys.CONTROL, "a")
+    reps.send_keys("1\n")
+    _settle(driver)
+    _click(driver, "//button[.//p[normalize-space()='Run']]")
+    tab = "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]"
+    _wait(driver, tab, timeout=300)
+    _settle(driver)
+    _click(driver, tab)
+    _settle(driver, timeout=120)
+
+
 def _real_map_scenarios() -> list[str]:
     """Ready scenarios drawn on a real map (``city.geometry`` set)."""
     from sim.scenario import load_scenario
@@ -805,25 +825,11 @@ def test_a_real_map_scenario_is_drawn_from_its_boundaries(app_url, driver, size)
         pytest.skip("no ready scenario with city.geometry in scenarios/")
     w, h = size
     _viewport(driver, w, h)
-    driver.get(app_url)
-    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
-           "'English']]", timeout=60)
-    _wait(driver, "//h2[contains(., 'Scenario lab')]")
-    _settle(driver)
+    _open_lab_in_english(driver, app_url)
     _click(driver, "//input[@aria-label='Scenario']")
     _click(driver, f"//*[@role='option'][normalize-space()='{real[0]}']")
     _settle(driver)
-    reps = _wait(driver, "//input[@aria-label='Replications (seeds)']")
-    from selenium.webdriver.common.keys import Keys
-    reps.send_keys(Keys.CONTROL, "a")
-    reps.send_keys("1\n")
-    _settle(driver)
-    _click(driver, "//button[.//p[normalize-space()='Run']]")
-    _wait(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]",
-          timeout=300)
-    _settle(driver)
-    _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
-    _settle(driver, timeout=120)
+    _run_one_seed_to_the_map(driver)
     _click(driver, "//button[.//p[normalize-space()='Street']]")
     _settle(driver, timeout=120)
     _click(driver, "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]")
@@ -847,11 +853,7 @@ def test_an_uploaded_boundary_file_runs_and_is_drawn_in_the_lab(app_url, driver,
                                                           driver="GeoJSON")
     (tmp_path / "broken.geojson").write_text('{"type": "FeatureCollection", "features": [')
     _viewport(driver, *SIZES[0])
-    driver.get(app_url)
-    _click(driver, "//section[@data-testid='stSidebar']//label[.//p[normalize-space()="
-           "'English']]", timeout=60)
-    _wait(driver, "//h2[contains(., 'Scenario lab')]")
-    _settle(driver)
+    _open_lab_in_english(driver, app_url)
     _choose(driver, "Scenario", tr("source_map_upload", "en"))
     upload = "//section[@data-testid='stFileUploaderDropzone']//input[@type='file'] | " \
              "//input[@type='file']"
@@ -864,17 +866,7 @@ def test_an_uploaded_boundary_file_runs_and_is_drawn_in_the_lab(app_url, driver,
     _settle(driver)
     _choose(driver, "Unit id field", "NTACode")
     _wait(driver, "//p[starts-with(normalize-space(), 'On this map:')]", timeout=120)
-    reps = _wait(driver, "//input[@aria-label='Replications (seeds)']")
-    from selenium.webdriver.common.keys import Keys
-    reps.send_keys(Keys.CONTROL, "a")
-    reps.send_keys("1\n")
-    _settle(driver)
-    _click(driver, "//button[.//p[normalize-space()='Run']]")
-    tab = "//*[@role='tab'][.//p[normalize-space()='Map of the basic grids']]"
-    _wait(driver, tab, timeout=300)
-    _settle(driver)
-    _click(driver, tab)
-    _settle(driver, timeout=120)
+    _run_one_seed_to_the_map(driver)
     (m,) = _maps(driver)
     _assert_fits(m, "uploaded map")
     assert m["n"] >= 20 and m["med_px"] >= MIN_GRID_PX, (m["n"], m["med_px"])

@@ -157,3 +157,15 @@ def test_a_population_table_is_joined_on_the_unit_id(si_files):
            "fields": {"id": "NTACode", "population": "population"}}
     want = scenario_on_map(Scenario(), geo, "map_si").city.households
     assert f"{want:,} households" in _map_caption(at)
+
+
+def test_the_app_checks_the_bytes_again_whatever_the_widget_let_through():
+    from app_pages.map_upload import MAP_TYPES, check_bytes
+
+    mb = limits.MAX_MAP_UPLOAD_MB
+    assert check_bytes(b"{}", "a.geojson", "en", MAP_TYPES, mb) is None
+    assert "empty" in check_bytes(b"", "a.geojson", "en", MAP_TYPES, mb)
+    big = check_bytes(b"x" * (mb * 1024 * 1024 + 1), "a.geojson", "en", MAP_TYPES, mb)
+    assert big is not None and f"{mb * 1024}" in big
+    assert ".txt" in check_bytes(b"x", "notes.txt", "en", MAP_TYPES, mb)
+    assert check_bytes(b"x" * 2048, "pop.csv", "en", ["csv"], 0) is not None

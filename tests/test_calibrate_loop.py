@@ -14,7 +14,7 @@ from sim.data.calibrate import calibrate
 from sim.data.calreport import fit_report
 from sim.data.closedloop import check_calibration
 from sim.data.cohortfit import fit_departments
-from sim.data.servicelog import cases_to_log
+from sim.data.logexport import cases_to_log
 from sim.data.sizing import crews_needed, n_streets, reduced_city, saturation_check
 from sim.run import run_scenario
 from sim.scenario import Scenario, scenario_with

@@ -35,7 +35,8 @@ def export_log_command(
 
     from sim.cli.common import fail
     from sim.data.gridcase import cases_to_gridcase
-    from sim.data.servicelog import CalibrationError, cases_to_log
+    from sim.data.logexport import cases_to_log
+    from sim.data.servicelog import CalibrationError
 
     problems = []
     if format_ not in FORMATS:

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.data.logformats import FORMATS
-from sim.data.logtimes import Period, Profiles, check_tz, find_period, fit_profiles, hour_bins
-from sim.data.servicelog import (CalibrationError, LogData, Mapping, cases_to_log,  # noqa: F401
-                                 default_mapping_path, load_mapping, period_bound, read_log)
+from sim.data.logtimes import Period, Profiles, find_period, fit_profiles, hour_bins
+from sim.data.logexport import cases_to_log  # noqa: F401 - re-exported
+from sim.data.servicelog import (CalibrationError, LogData, Mapping,  # noqa: F401
+                                 check_read_args, default_mapping_path, load_mapping, read_log)
 from sim.data.ttcfit import TTCFit, fit_ttc
 from sim.scenario import Scenario, scenario_with
 
@@ -375,14 +375,7 @@ def calibrate(log_path: str | Path, fmt: str, mapping_path: str | Path | None = 
     each category's surface is written to ``surfaces`` (default: a temporary file), which the
     calibrated scenario names (:mod:`sim.data.places`).
     """
-    if fmt not in FORMATS:
-        raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
-                                           + ", ".join(FORMATS))], "--format")
-    if tz is not None and (msg := check_tz(tz)):
-        raise CalibrationError([("tz", msg)], "--tz")
-    t0, t1 = period_bound(start, "from"), period_bound(end, "to")
-    if t0 is not None and t1 is not None and t1 <= t0:
-        raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
+    t0, t1 = check_read_args(fmt, tz, start, end)
     base = base or Scenario()
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, base)
     index = None

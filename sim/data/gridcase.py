@@ -36,7 +36,7 @@ import pandas as pd
 
 from sim.data.logformats import FORMATS, STEP_FIELDS, header_key, resolve_columns
 from sim.data.logtimes import TimeInfo, chinese_to_iso, read_times
-from sim.data.servicelog import CalibrationError, csv_header
+from sim.data.servicelog import CalibrationError, csv_header, log_source
 
 if TYPE_CHECKING:
     from sim.data.servicelog import Mapping
@@ -143,12 +143,7 @@ def read_case_log(path: str | Path, mapping: "Mapping", *, columns: dict[str, st
                   tz: str | None = None) -> CaseSteps:
     """Read a per-step case export (CSV, gzip read transparently): see the module's doc."""
     spec = FORMATS["gridcase"]
-    src = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError([("", "file not found")], src)
-    explicit = dict(mapping.columns)
-    explicit.update(columns or {})
+    p, src, explicit = log_source(path, mapping, columns)
     with _open(p) as fh:
         reader = csv.reader(fh)
         header = csv_header(reader, src)

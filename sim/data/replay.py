@@ -327,19 +327,11 @@ def read_requests(log_path: str | Path, fmt: str, scenario: Scenario,
     left out, or ``start``/``end``) and return its cohort of requests; on a scenario with
     ``city.geometry`` each request is placed on the map (``crs``: of the log's lat/lon) and
     replayed on its own cell (a unit's: drawn by households; no place: by the cells' weights)."""
-    from sim.data.logformats import FORMATS
-    from sim.data.logtimes import check_tz, find_period
-    from sim.data.servicelog import (CalibrationError, default_mapping_path, load_mapping,
-                                     period_bound, read_log)
+    from sim.data.logtimes import find_period
+    from sim.data.servicelog import (CalibrationError, check_read_args, default_mapping_path,
+                                     load_mapping, read_log)
 
-    if fmt not in FORMATS:
-        raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
-                                           + ", ".join(FORMATS))], "--format")
-    if tz is not None and (msg := check_tz(tz)):
-        raise CalibrationError([("tz", msg)], "--tz")
-    t0, t1 = period_bound(start, "from"), period_bound(end, "to")
-    if t0 is not None and t1 is not None and t1 <= t0:
-        raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
+    t0, t1 = check_read_args(fmt, tz, start, end)
     mapping = load_mapping(mapping_path or default_mapping_path(fmt), fmt, scenario)
     index = None
     if scenario.city.geometry is not None:  # a real map: requests on their cells

@@ -1,5 +1,6 @@
-"""Service-request logs: reading any city's export without personal data, mapping its request
-types to gridsim categories, and writing a gridsim case log in the NYC 311 or Open311 form.
+"""Service-request logs: reading any city's export without personal data and mapping its request
+types to gridsim categories (a gridsim case log is written in the NYC 311 or Open311 form by
+:mod:`sim.data.logexport`).
 
 Formats and columns are in :mod:`sim.data.logformats`, timestamps in :mod:`sim.data.logtimes`.
 The container is CSV, a JSON list of request objects (or an object wrapping one), or JSON Lines;
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from sim.data.logformats import (DEFAULT_STATUS, FIELDS, FORMATS, STATUS_CLASSES, FormatSpec,
                                  StatusVocabulary, header_key, resolve_columns)
-from sim.data.logtimes import US_FORMAT, YEARS_ALLOWED, TimeInfo, read_times
+from sim.data.logtimes import YEARS_ALLOWED, TimeInfo, check_tz, read_times
 from sim.scenario import Scenario, ScenarioError, read_mapping
 
 if TYPE_CHECKING:
@@ -230,12 +231,7 @@ def read_log(path: str | Path, fmt: str, mapping: Mapping, *, columns: dict[str,
         raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
                                            + ", ".join(FORMATS))], "--format")
     spec = FORMATS[fmt]
-    src = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError([("", "file not found")], src)
-    explicit = dict(mapping.columns)
-    explicit.update(columns or {})
+    p, src, explicit = log_source(path, mapping, columns)
     container, gz = _sniff(p, src)
     if spec.container and spec.container != container and not (
             spec.container in ("json", "jsonl") and container in ("json", "jsonl")):
@@ -299,6 +295,17 @@ def _resolve(names: list[str], spec: FormatSpec, fmt: str, mapping: Mapping,
         raise CalibrationError([("", msg)], src)
     index["match"] = match_idx  # type: ignore[assignment]
     return index
+
+
+def log_source(path: str | Path, mapping: Mapping, columns: dict[str, str] | None
+               ) -> tuple[Path, str, dict[str, str]]:
+    """A log file that must exist, its name for messages, and the columns named for it (the
+    mapping's ``columns:``, overridden by ``--column``)."""
+    src = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise CalibrationError([("", "file not found")], src)
+    return p, src, {**dict(mapping.columns), **(columns or {})}
 
 
 def csv_header(reader: Any, src: str) -> list[str]:
@@ -528,55 +535,8 @@ def _clean_chunk(chunk: dict[str, list[str]], mapping: Mapping, log: LogData) ->
     return out
 
 
-# ------------------------------------------------------------------------------- generator
-EXPORT_FORMATS = ("open311", "nyc311")
 
-
-def cases_to_log(cases: "pd.DataFrame", fmt: str, start: str = "2024-01-01",
-                 codes: dict[str, str] | None = None, subtypes: bool = False) -> "pd.DataFrame":
-    """Turn a gridsim case log into an Open311- or NYC-311-style request log.
-
-    One row per reported case (its first report is the request); a closed case carries its
-    closing time, an open or parked one is "Open". ``codes`` maps a category (or, with
-    ``subtypes``, a ``category.subtype``) to the service code / complaint type written (default:
-    that name itself). Times are ``start`` + model hours (t = 0 is a Monday in the model: choose
-    a Monday to keep weekdays aligned).
-    """
-    import pandas as pd
-
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(EXPORT_FORMATS)}")
-    c = cases[cases.t_report_h.notna()].sort_values("t_report_h")
-    t0 = pd.Timestamp(start)
-    created = t0 + pd.to_timedelta(c.t_report_h.to_numpy(), unit="h")
-    closed_h = c.t_closed_h.where(c.state == "closed")
-    closed = t0 + pd.to_timedelta(closed_h.to_numpy(), unit="h")
-    names = (c.category + "." + c.subtype) if subtypes else c.category
-    code = names.map(lambda x: (codes or {}).get(x, x)).to_numpy()
-    is_closed = closed_h.notna().to_numpy()
-    if fmt == "open311":
-        iso = lambda ts: ts.strftime("%Y-%m-%dT%H:%M:%S+08:00")  # noqa: E731
-        return pd.DataFrame({
-            "service_request_id": c.incident_id.astype(str).to_numpy(),
-            "status": ["closed" if x else "open" for x in is_closed],
-            "service_code": code, "service_name": code,
-            "requested_datetime": iso(created),
-            "updated_datetime": [iso(pd.DatetimeIndex([t]))[0] if k else ""
-                                 for t, k in zip(closed, is_closed)],
-        })
-    us = lambda ts: ts.strftime(US_FORMAT)  # noqa: E731
-    return pd.DataFrame({
-        "Unique Key": c.incident_id.astype(str).to_numpy(),
-        "Created Date": us(created),
-        "Closed Date": [us(pd.DatetimeIndex([t]))[0] if k else ""
-                        for t, k in zip(closed, is_closed)],
-        "Agency": c.department.to_numpy(), "Complaint Type": code,
-        "Status": ["Closed" if x else "Open" for x in is_closed],
-    })
-
-
-def period_bound(value: str | None, name: str) -> "pd.Timestamp | None":
-    """A log period's ``--from``/``--to`` bound as a timestamp (``None`` passes through)."""
+def _period_bound(value: str | None, name: str) -> "pd.Timestamp | None":
     import pandas as pd
 
     if value is None:
@@ -586,3 +546,19 @@ def period_bound(value: str | None, name: str) -> "pd.Timestamp | None":
     except (ValueError, TypeError):
         raise CalibrationError([(name, f"not a date or time: {value!r} (e.g. 2024-03-01 or "
                                        "2024-03-01T08:00)")], f"--{name}") from None
+
+
+def check_read_args(fmt: str, tz: str | None, start: str | None, end: str | None
+                    ) -> tuple["pd.Timestamp | None", "pd.Timestamp | None"]:
+    """The options of a log read (calibrate, replay) checked before the log is opened: a known
+    format, a known time zone, and ``--from``/``--to`` dates in order (returned as timestamps,
+    ``None`` passing through)."""
+    if fmt not in FORMATS:
+        raise CalibrationError([("format", f"unknown format {fmt!r}; allowed: "
+                                           + ", ".join(FORMATS))], "--format")
+    if tz is not None and (msg := check_tz(tz)):
+        raise CalibrationError([("tz", msg)], "--tz")
+    t0, t1 = _period_bound(start, "from"), _period_bound(end, "to")
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise CalibrationError([("to", f"must be later than --from ({t0})")], "--to")
+    return t0, t1

@@ -454,13 +454,15 @@ def _scenario(base: Scenario, leaf: Leaf, cand: Any, siblings: dict[str, list[An
     """``base`` with ``leaf`` set to ``cand``: alone, else with values for its null siblings
     (:func:`_companions`), else with those and the siblings a schema rule ties to it
     (:data:`COUPLED`); None when the schema accepts none of these."""
-    for extra in ({}, None, "coupled"):
-        if extra == "coupled":
-            extra = {**_companions(base, leaf, siblings), **_coupled(leaf)}
-        over = {leaf.path: cand, **(extra if extra is not None
-                                    else _companions(base, leaf, siblings))}
+    def attempts():
+        yield {}
+        companions = _companions(base, leaf, siblings)   # walks every leaf: only when needed
+        yield companions
+        yield {**companions, **_coupled(leaf)}
+
+    for extra in attempts():
         try:
-            return scenario_with(base, over)
+            return scenario_with(base, {leaf.path: cand, **extra})
         except (ValidationError, ValueError, ScenarioError):
             continue
     return None
