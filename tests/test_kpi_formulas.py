@@ -181,3 +181,27 @@ def test_kpis_read_only_the_columns_they_declare(name):
     assert all(a == b or (a != a and b != b) for a, b in zip(full.values(), part.values()))
     lean = run_scenario(sc, seed=3, keep_cases=False).kpis
     assert all(a == b or (a != a and b != b) for a, b in zip(full.values(), lean.values()))
+
+
+def test_department_penalties_are_the_charges_per_30_days_of_the_window():
+    """Known answer from the run's own case log: at 7 yuan per case filed (and nothing per
+    overdue case) the KPI is 7 × the cases reported in the window ÷ its months; a charge per
+    overdue case adds whole multiples of that charge."""
+    from sim.run import run_scenario
+    from sim.scenario import Scenario, scenario_with
+
+    sc = scenario_with(Scenario(), {"run.days": 8, "run.warmup_days": 2,
+                                    "appraisal.department_scheme.penalty_per_case_yuan": 7.0})
+    r = run_scenario(sc, seed=3)
+    w = r.context
+    months = (w.end_h - w.warmup_h) / 720.0
+    t = r.cases.t_report_h
+    filed = int(((t >= w.warmup_h) & (t < w.end_h)).sum())
+    assert filed > 100
+    assert r.kpis["department_penalties_monthly"] == pytest.approx(7.0 * filed / months)
+    late = scenario_with(sc, {"appraisal.department_scheme.penalty_per_case_yuan": 0.0,
+                              "appraisal.department_scheme.penalty_per_overdue_yuan": 11.0})
+    n = run_scenario(late, seed=3).kpis["department_penalties_monthly"] * months / 11.0
+    assert n >= 1 and n == pytest.approx(round(n))
+    none = scenario_with(sc, {"appraisal.department_scheme.penalty_per_case_yuan": 0.0})
+    assert run_scenario(none, seed=3).kpis["department_penalties_monthly"] == 0.0
