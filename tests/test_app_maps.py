@@ -123,7 +123,10 @@ def test_tooltips_speak_the_pages_language(geo):
     assert en["datasets"]["grids"][3]["t_community"].startswith("Community")
     hours = maps.grid_map(geo, _frame(geo, np.full(geo.n_grids, 2.5)), "mean_time_to_close_h",
                           "zh")
-    assert hours["datasets"]["grids"][0]["t_value"] == "2.50 h"
+    assert hours["datasets"]["grids"][0]["t_value"] == "2.50 小时"      # the unit in 中文 too
+    en_hours = maps.grid_map(geo, _frame(geo, np.full(geo.n_grids, 2.5)), "mean_time_to_close_h",
+                             "en")
+    assert en_hours["datasets"]["grids"][0]["t_value"] == "2.50 h"
     assert _fill_layer(hours)["encoding"]["color"]["title"] == "平均结案时长 (小时)"
 
 
